@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Compression streams for checkpoint archives: format detection from magic bytes, and
+ * streaming writers/readers for tar (identity), gzip, lz4 frame, zlib and zstd. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "compression.h"
+#include "macro.h"
+
+/* Tells what a checkpoint is from its content, never from its name.
+ * fd: a directory (-> COMPRESSION_NONE) or a regular file (read with pread from offset 0;
+ * the file offset is not moved). An uncompressed tar is recognised by "ustar" at offset 257.
+ * Returns 0, or -ENODATA for an empty file, -EMEDIUMTYPE for content that is none of our
+ * formats, -EBADFD for an fd that is neither a directory nor a regular file, other -errno on I/O
+ * errors. */
+int codec_detect(int fd, Compression *ret);
+
+typedef struct CodecWriter CodecWriter;
+
+/* Compresses everything written into out_fd in format c (TAR means identity).
+ * c must not be COMPRESSION_NONE (-EINVAL). threads: how many cores the compressor may use
+ * (0 = all online CPUs); formats that cannot use more than one ignore it. */
+int codec_writer_new(Compression c, int out_fd, unsigned threads, CodecWriter **ret);
+int codec_writer_write(CodecWriter *w, const void *buf, size_t n);
+/* Flushes and writes the format's trailer. Must be called once before free for a complete
+ * stream; freeing without finishing discards (the caller deletes the half-written file). */
+int codec_writer_finish(CodecWriter *w);
+uint64_t codec_writer_bytes_in(const CodecWriter *w);
+uint64_t codec_writer_bytes_out(const CodecWriter *w);
+CodecWriter *codec_writer_free(CodecWriter *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(CodecWriter *, codec_writer_free);
+
+typedef struct CodecReader CodecReader;
+
+/* Decompresses in_fd (read from its current offset) in format c (TAR means identity). */
+int codec_reader_new(int in_fd, Compression c, CodecReader **ret);
+/* Returns bytes read (> 0), 0 at the clean end of the stream, or -errno:
+ * -EBADMSG for corrupt or truncated data and for bytes after the end of the compressed stream,
+ * with a one-sentence reason in codec_reader_error(), other -errno for I/O errors. */
+ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n);
+/* Why the last read failed, e.g. "the zstd stream is truncated"; NULL when it did not. */
+const char *codec_reader_error(const CodecReader *r);
+uint64_t codec_reader_bytes_in(const CodecReader *r);
+CodecReader *codec_reader_free(CodecReader *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(CodecReader *, codec_reader_free);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What a user can ask of a dump or a restore: the D-Bus options and the CLI flags both land
+ * here, and the checkpoint metadata records the dump options used. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "compression.h"
+
+typedef struct DumpOptions {
+        char *dir;  /* where the checkpoint goes (a path; the daemon prefers dir_fd) */
+        char *name; /* checkpoint name; NULL: dump-<type>-<job or pid>-<unix time> */
+        Compression compression;
+        bool leave_running;
+        bool tcp_established;
+        bool file_locks;
+        bool shell_job;
+        bool link_remap;
+        char **external; /* CRIU --external resources, e.g. "unix[12345]" */
+} DumpOptions;
+
+typedef struct RestoreOptions {
+        bool tcp_established;
+        bool shell_job;
+        char *log;      /* where the restored process's log goes (CLI side; daemon: job log) */
+        char *pid_file; /* written with the restored root pid */
+} RestoreOptions;
+
+void dump_options_done(DumpOptions *o);
+void restore_options_done(RestoreOptions *o);

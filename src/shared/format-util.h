@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Human-readable sizes, durations and times for the CLI's tables. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FORMAT_BYTES_MAX 16
+#define FORMAT_TIMESTAMP_MAX 64
+
+/* "0 B", "512 B", "610 KiB", "1.2 GiB" (one decimal below 10, none above). */
+const char *format_bytes(char *buf, size_t l, uint64_t bytes);
+/* Relative to now (CLOCK_REALTIME, µs): "3 seconds ago", "1 minute ago", "2 hours ago",
+ * "5 days ago", "in 3 seconds" for the future, "n/a" for 0. */
+const char *format_timestamp_relative(char *buf, size_t l, uint64_t usec, uint64_t now_usec);
+/* "2026-11-24 09:32:11 UTC"-style local time ("Tue 2026-11-24 09:32:11 CET"); "n/a" for 0. */
+const char *format_timestamp(char *buf, size_t l, uint64_t usec);
+/* "1.23s", "250ms", "3min 4s". */
+const char *format_timespan(char *buf, size_t l, uint64_t usec);
