@@ -1,3 +1,155 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
-typedef int placeholder_cedana_daemon;
+/* The verbs about cedanad itself: features, version, daemon status; and help, which needs no
+ * daemon at all. */
+
+#include <stdio.h>
+
+#include "build-config.h"
+#include "bus-error.h"
+#include "cedana-job.h"
+#include "cli-args.h"
+#include "cli-bus.h"
+#include "cli-output.h"
+#include "log.h"
+#include "strv.h"
+
+static int get_string_property(CliBus *bus, const char *name, sd_bus_error *error, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *s;
+        int r = cli_bus_get_property(bus, NULL, CEDANA_MANAGER_INTERFACE, name, error, &reply, "s");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &s);
+        if (r < 0)
+                return r;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int get_features(CliBus *bus, sd_bus_error *error, char ***ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = cli_bus_get_property(bus, NULL, CEDANA_MANAGER_INTERFACE, "Features", error, &reply, "as");
+        if (r < 0)
+                return r;
+        return sd_bus_message_read_strv(reply, ret);
+}
+
+int verb_features(const Verb *verb, int n_args, char **args) {
+        _cleanup_(cli_bus_done) CliBus bus = {};
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_strv_free_ char **features = NULL;
+        int r = cli_bus_connect(&bus, 0);
+        if (r != 0)
+                return r;
+        r = get_features(&bus, &error, &features);
+        if (r < 0)
+                return log_bus_error(&error, r, "read cedanad's features");
+        if (arg_json != JSON_MODE_OFF) {
+                _cleanup_json_ JsonVariant *v = NULL;
+                r = json_new_strv(features, &v);
+                if (r < 0)
+                        return log_oom();
+                return json_print(v);
+        }
+        STRV_FOREACH(f, features)
+                printf("%s\n", *f);
+        return 0;
+}
+
+int verb_version(const Verb *verb, int n_args, char **args) {
+        _cleanup_(cli_bus_done) CliBus bus = {};
+        _cleanup_free_ char *daemon = NULL;
+
+        /* The client's version is useful on its own: a missing daemon is no error here. */
+        if (cli_bus_connect(&bus, CLI_BUS_QUIET) == 0)
+                (void) get_string_property(&bus, "Version", NULL, &daemon);
+        if (arg_json != JSON_MODE_OFF) {
+                _cleanup_json_ JsonVariant *v = NULL;
+                int r = json_new_object(&v);
+                if (r >= 0)
+                        r = json_object_set_string(v, "cedana", PACKAGE_VERSION);
+                if (r >= 0)
+                        r = json_object_set_string(v, "cedanad", daemon);
+                if (r < 0)
+                        return log_oom();
+                return json_print(v);
+        }
+        printf("cedana %s\n", PACKAGE_VERSION);
+        printf("cedanad %s\n", daemon ?: "(not reachable)");
+        return 0;
+}
+
+int verb_daemon_status(const Verb *verb, int n_args, char **args) {
+        _cleanup_(cli_bus_done) CliBus bus = {};
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *version = NULL, *directory = NULL;
+        _cleanup_strv_free_ char **features = NULL;
+        _cleanup_free_ JobInfo *jobs = NULL;
+        size_t n = 0, running = 0;
+        int r;
+
+        r = cli_bus_connect(&bus, 0);
+        if (r != 0)
+                return r;
+        r = get_string_property(&bus, "Version", &error, &version);
+        if (r >= 0)
+                r = get_string_property(&bus, "CheckpointDirectory", &error, &directory);
+        if (r >= 0)
+                r = get_features(&bus, &error, &features);
+        if (r >= 0)
+                r = list_jobs(&bus, &error, &reply, &jobs, &n);
+        if (r < 0)
+                return log_bus_error(&error, r, "ask cedanad about itself");
+        for (size_t i = 0; i < n; i++)
+                running += streq(jobs[i].state, "running");
+
+        if (arg_json != JSON_MODE_OFF) {
+                _cleanup_json_ JsonVariant *v = NULL;
+                r = json_new_object(&v);
+                if (r >= 0)
+                        r = json_object_set_boolean(v, "running", true);
+                if (r >= 0)
+                        r = json_object_set_string(v, "connection", bus.private_socket ? "private-socket" : "system-bus");
+                if (r >= 0)
+                        r = json_object_set_string(v, "version", version);
+                if (r >= 0)
+                        r = json_object_set_string(v, "checkpoint_directory", directory);
+                if (r >= 0)
+                        r = json_object_set_unsigned(v, "jobs", n);
+                if (r >= 0)
+                        r = json_object_set_unsigned(v, "running_jobs", running);
+                if (r >= 0)
+                        r = json_object_set_strv(v, "features", features);
+                if (r < 0)
+                        return log_oom();
+                return json_print(v);
+        }
+
+        _cleanup_free_ char *joined = strv_join(features, " ");
+        printf("%s%s%s cedanad is running, reached through %s.\n", ansi(ANSI_GREEN), glyph_bullet(), ansi(ANSI_NORMAL),
+               cli_bus_describe(&bus));
+        printf("%12s: %s\n", "Version", version);
+        printf("%12s: %s\n", "Checkpoints", directory);
+        printf("%12s: %zu (%zu running)\n", "Jobs", n, running);
+        printf("%12s: %s\n", "Features", strempty(joined));
+        return 0;
+}
+
+int verb_help(const Verb *verb, int n_args, char **args) {
+        const Verb *v;
+
+        if (n_args == 0) {
+                cli_help_main();
+                return 0;
+        }
+        if (n_args == 1 && cli_help_group(args[0]))
+                return 0;
+        v = n_args == 1 ? verb_find(NULL, args[0]) : verb_find(args[0], args[1]);
+        if (!v || (v->flags & VERB_HIDDEN)) {
+                if (n_args == 1)
+                        return log_usage(NULL, "Unknown command '%s'.", args[0]);
+                return log_usage(NULL, "Unknown command '%s %s'.", args[0], args[1]);
+        }
+        cli_help_verb(v);
+        return 0;
+}

@@ -1,3 +1,743 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
-typedef int placeholder_archive;
+/* Checkpoint archives: a flat tar of a directory's regular files written through a CodecWriter,
+ * and extraction of untrusted archives entry by entry, without libarchive's disk writer. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libarchive.h>
+
+#include "archive.h"
+#include "codec.h"
+#include "fd-util.h"
+#include "macro.h"
+#include "strv.h"
+
+/* Checkpoints are mostly page images of hundreds of MiB: big slices keep syscalls and
+ * libarchive's per-call overhead out of the profile. */
+#define ARCHIVE_BUFFER_SIZE ((size_t) 1024 * 1024)
+
+#define TAR_BLOCK_SIZE 512
+/* The end-of-archive marker: two all-zero blocks. */
+#define TAR_EOA_SIZE (2 * TAR_BLOCK_SIZE)
+/* Writers pad the last record with zeros (GNU tar: 10 KiB records); more than this after the
+ * marker is not padding, and draining it could take forever from a tiny compressed file. */
+#define TAR_MAX_PADDING ((uint64_t) 1024 * 1024)
+
+/* Longest part of a hostile name quoted in an error message. */
+#define NAME_QUOTE_MAX 128
+
+static void archive_read_freep(struct archive **a) {
+        if (*a)
+                (void) archive_read_free(*a);
+}
+
+static void archive_entry_freep(struct archive_entry **e) {
+        if (*e)
+                archive_entry_free(*e);
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+/* The names a checkpoint may contain. No '/', so a name can only ever denote an entry directly
+ * inside the destination directory. */
+static bool archive_name_is_valid(const char *name) {
+        size_t n = 0;
+
+        if (!name || streq(name, ".") || streq(name, ".."))
+                return false;
+        for (const char *p = name; *p; p++, n++) {
+                char c = *p;
+                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-'))
+                        return false;
+        }
+        return n >= 1 && n <= 255;
+}
+
+/* Names from a hostile archive end up in logs and bus replies: no control characters, no
+ * unbounded length. */
+static char *name_quote(const char *name) {
+        size_t n = strlen(name), m = MIN(n, (size_t) NAME_QUOTE_MAX);
+        char *q = malloc(m * 4 + 4), *p = q;
+
+        if (!q)
+                return NULL;
+        for (size_t i = 0; i < m; i++) {
+                unsigned char c = (unsigned char) name[i];
+                if (c < 0x20 || c >= 0x7f || c == '\\' || c == '\'')
+                        p += sprintf(p, "\\x%02x", c);
+                else
+                        *p++ = (char) c;
+        }
+        if (m < n)
+                p = stpcpy(p, "...");
+        *p = 0;
+        return q;
+}
+
+_printf_(3, 4) static int fail(char **reterr, int error, const char *format, ...) {
+        va_list ap;
+        char *s;
+
+        if (!reterr)
+                return error;
+
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+
+        free(*reterr);
+        *reterr = s;
+        return error;
+}
+
+typedef struct NameList {
+        char **names;
+        size_t n, allocated;
+} NameList;
+
+static void name_list_done(NameList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->names[i]);
+        free(l->names);
+        *l = (NameList) {};
+}
+
+static int name_list_add(NameList *l, const char *name) {
+        if (l->n + 1 >= l->allocated) {
+                size_t a = MAX(l->allocated * 2, (size_t) 64);
+                char **p = realloc(l->names, a * sizeof(char *));
+                if (!p)
+                        return -ENOMEM;
+                l->names = p;
+                l->allocated = a;
+        }
+        l->names[l->n] = strdup(name);
+        if (!l->names[l->n])
+                return -ENOMEM;
+        l->names[++l->n] = NULL;
+        return 0;
+}
+
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int list_regular_files(int dir_fd, NameList *ret) {
+        _cleanup_(name_list_done) NameList l = {};
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r;
+
+        r = opendir_at(dir_fd, &d);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                struct dirent *de;
+                bool regular;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return negative_errno();
+                        break;
+                }
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+
+                if (de->d_type == DT_UNKNOWN) {
+                        struct stat st;
+                        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                                return negative_errno();
+                        regular = S_ISREG(st.st_mode);
+                } else
+                        regular = de->d_type == DT_REG;
+                if (!regular)
+                        continue;
+
+                r = name_list_add(&l, de->d_name);
+                if (r < 0)
+                        return r;
+        }
+
+        if (l.n > 0)
+                qsort(l.names, l.n, sizeof(char *), strcmp_ptr);
+        *ret = l;
+        l = (NameList) {};
+        return 0;
+}
+
+/* Finds a name given twice: the archive would be refused on extraction. */
+static const char *find_duplicate(char *const *names, size_t n, char ***buffer) {
+        char **sorted;
+
+        if (n < 2)
+                return NULL;
+        sorted = malloc(n * sizeof(char *));
+        if (!sorted)
+                return NULL;
+        memcpy(sorted, names, n * sizeof(char *));
+        qsort(sorted, n, sizeof(char *), strcmp_ptr);
+        *buffer = sorted;
+        for (size_t i = 1; i < n; i++)
+                if (streq(sorted[i - 1], sorted[i]))
+                        return sorted[i];
+        return NULL;
+}
+
+/* libarchive's tar writer feeding a CodecWriter. */
+typedef struct TarWriter {
+        struct archive *archive;
+        CodecWriter *codec;
+        int error;   /* the codec's error behind a failed libarchive call */
+        bool discard; /* tearing down an unfinished archive: nothing more reaches the codec */
+} TarWriter;
+
+static void tar_writer_done(TarWriter *t) {
+        if (t->archive) {
+                /* Closing (not archive_write_fail()) is what frees libarchive's client state;
+                 * with discard set, the end-of-archive marker it tries to write goes nowhere, so
+                 * a failed archive never looks complete. */
+                t->discard = true;
+                (void) archive_write_close(t->archive);
+                (void) archive_write_free(t->archive);
+        }
+        codec_writer_free(t->codec);
+        *t = (TarWriter) {};
+}
+
+static la_ssize_t write_callback(struct archive *a, void *userdata, const void *buf, size_t n) {
+        TarWriter *c = userdata;
+        int r;
+
+        if (c->discard) {
+                archive_set_error(a, ECANCELED, "archive discarded");
+                return -1;
+        }
+
+        r = codec_writer_write(c->codec, buf, n);
+        if (r < 0) {
+                c->error = r;
+                archive_set_error(a, -r, "%s", strerror(-r));
+                return -1;
+        }
+        return (la_ssize_t) n;
+}
+
+/* The error behind a failed libarchive write call: ours from the callback, else libarchive's. */
+static int write_error(struct archive *a, const TarWriter *c, const char **ret_msg) {
+        if (c->error < 0) {
+                *ret_msg = strerror(-c->error);
+                return c->error;
+        }
+        *ret_msg = archive_error_string(a) ?: "unknown error";
+        return archive_errno(a) > 0 ? -archive_errno(a) : -EIO;
+}
+
+static int write_one_file(TarWriter *t, int dir_fd, const char *name, uint8_t *buf,
+                          uint64_t *ret_size, char **reterr) {
+        _cleanup_(archive_entry_freep) struct archive_entry *entry = NULL;
+        _cleanup_free_ char *q = name_quote(name);
+        _cleanup_close_ int fd = -EBADF;
+        const char *msg;
+        uint64_t left;
+        struct stat st;
+        ssize_t k;
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        if (!archive_name_is_valid(name))
+                return fail(reterr, -EINVAL, "File '%s' has a name that a checkpoint archive cannot hold.", q);
+
+        /* O_NONBLOCK: a FIFO planted in the directory must not hang us before fstat() refuses it. */
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ELOOP)
+                        return fail(reterr, -ELOOP,
+                                    "File '%s' is a symbolic link; checkpoints contain only regular files.", q);
+                r = negative_errno();
+                return fail(reterr, r, "Failed to open file '%s': %s.", q, strerror(-r));
+        }
+        if (fstat(fd, &st) < 0) {
+                r = negative_errno();
+                return fail(reterr, r, "Failed to stat file '%s': %s.", q, strerror(-r));
+        }
+        if (!S_ISREG(st.st_mode))
+                return fail(reterr, -EBADFD, "File '%s' is not a regular file.", q);
+
+        entry = archive_entry_new();
+        if (!entry)
+                return -ENOMEM;
+        archive_entry_set_pathname(entry, name);
+        archive_entry_set_filetype(entry, AE_IFREG);
+        archive_entry_set_perm(entry, 0600);
+        archive_entry_set_uid(entry, 0);
+        archive_entry_set_gid(entry, 0);
+        archive_entry_set_size(entry, st.st_size);
+        /* Whole seconds keep pax_restricted from adding an extended header to every entry. */
+        archive_entry_set_mtime(entry, st.st_mtim.tv_sec, 0);
+
+        if (archive_write_header(t->archive, entry) != ARCHIVE_OK) {
+                r = write_error(t->archive, t, &msg);
+                return fail(reterr, r, "Failed to write file '%s' to the archive: %s.", q, msg);
+        }
+
+        for (left = (uint64_t) st.st_size; left > 0; left -= (uint64_t) k) {
+                la_ssize_t w;
+
+                k = loop_read(fd, buf, (size_t) MIN(left, (uint64_t) ARCHIVE_BUFFER_SIZE));
+                if (k < 0)
+                        return fail(reterr, (int) k, "Failed to read file '%s': %s.", q, strerror((int) -k));
+                if (k == 0)
+                        return fail(reterr, -EIO, "File '%s' shrank while it was being archived.", q);
+
+                w = archive_write_data(t->archive, buf, (size_t) k);
+                if (w != k) {
+                        r = write_error(t->archive, t, &msg);
+                        return fail(reterr, r, "Failed to write file '%s' to the archive: %s.", q, msg);
+                }
+        }
+
+        /* The header already promised st_size bytes; a file still growing would be cut short. */
+        k = loop_read(fd, buf, 1);
+        if (k < 0)
+                return fail(reterr, (int) k, "Failed to read file '%s': %s.", q, strerror((int) -k));
+        if (k > 0)
+                return fail(reterr, -EIO, "File '%s' grew while it was being archived.", q);
+
+        if (archive_write_finish_entry(t->archive) != ARCHIVE_OK) {
+                r = write_error(t->archive, t, &msg);
+                return fail(reterr, r, "Failed to write file '%s' to the archive: %s.", q, msg);
+        }
+
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+int archive_write_dir(int dir_fd, char *const *names, int out_fd, Compression c, unsigned threads,
+                      uint64_t *ret_bytes_in, char **reterr) {
+        _cleanup_(tar_writer_done) TarWriter t = {};
+        _cleanup_(name_list_done) NameList listed = {};
+        _cleanup_free_ char **sorted = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t total = 0;
+        const char *dup, *msg;
+        size_t n_names;
+        int r;
+
+        if (dir_fd < 0 || out_fd < 0 || c <= COMPRESSION_NONE || c >= _COMPRESSION_MAX)
+                return -EINVAL;
+
+        if (!names) {
+                r = list_regular_files(dir_fd, &listed);
+                if (r < 0)
+                        return fail(reterr, r, "Failed to list the checkpoint directory: %s.", strerror(-r));
+                names = listed.names;
+        }
+        n_names = strv_length(names);
+
+        dup = find_duplicate(names, n_names, &sorted);
+        if (n_names >= 2 && !sorted)
+                return -ENOMEM;
+        if (dup) {
+                _cleanup_free_ char *q = name_quote(dup);
+                return fail(reterr, -EINVAL, "File '%s' is listed more than once.", strna(q));
+        }
+
+        buf = malloc(ARCHIVE_BUFFER_SIZE);
+        if (!buf)
+                return -ENOMEM;
+
+        r = codec_writer_new(c, out_fd, threads, &t.codec);
+        if (r < 0)
+                return fail(reterr, r, "Failed to set up %s compression: %s.", compression_to_string(c),
+                            strerror(-r));
+
+        t.archive = archive_write_new();
+        if (!t.archive)
+                return -ENOMEM;
+        /* pax_restricted is plain ustar unless an entry needs more (size >= 8 GiB, long name).
+         * bytes_per_block 0: no blocking, so file data goes straight to the codec, uncopied. */
+        if (archive_write_set_format_pax_restricted(t.archive) != ARCHIVE_OK ||
+            archive_write_set_bytes_per_block(t.archive, 0) != ARCHIVE_OK)
+                return fail(reterr, -EIO, "Failed to set up the tar writer: %s.",
+                            strna(archive_error_string(t.archive)));
+        if (archive_write_open(t.archive, &t, NULL, write_callback, NULL) != ARCHIVE_OK) {
+                r = write_error(t.archive, &t, &msg);
+                return fail(reterr, r, "Failed to start the archive: %s.", msg);
+        }
+
+        STRV_FOREACH(name, names) {
+                uint64_t size = 0;
+
+                r = write_one_file(&t, dir_fd, *name, buf, &size, reterr);
+                if (r < 0)
+                        return r;
+                total += size;
+        }
+
+        if (archive_write_close(t.archive) != ARCHIVE_OK) {
+                r = write_error(t.archive, &t, &msg);
+                return fail(reterr, r, "Failed to finish the archive: %s.", msg);
+        }
+        r = codec_writer_finish(t.codec);
+        if (r < 0)
+                return fail(reterr, r, "Failed to finish the archive: %s.", strerror(-r));
+
+        if (ret_bytes_in)
+                *ret_bytes_in = total;
+        return 0;
+}
+
+typedef struct ReadContext {
+        CodecReader *reader;
+        uint8_t *buf;
+        uint64_t fed;         /* stream bytes handed to libarchive */
+        uint64_t nonzero_end; /* stream offset just past the last non-zero byte handed over */
+        bool eof;
+        int error;
+} ReadContext;
+
+/* Index just past the last non-zero byte, 0 if all are zero. Scans backwards: real data rarely
+ * ends in zeros, so this is usually one comparison. */
+static size_t find_nonzero_end(const uint8_t *p, size_t n) {
+        while (n % 8 != 0) {
+                if (p[n - 1] != 0)
+                        return n;
+                n--;
+        }
+        while (n >= 8) {
+                uint64_t v;
+                memcpy(&v, p + n - 8, sizeof(v));
+                if (v != 0)
+                        break;
+                n -= 8;
+        }
+        while (n > 0) {
+                if (p[n - 1] != 0)
+                        return n;
+                n--;
+        }
+        return 0;
+}
+
+static la_ssize_t read_callback(struct archive *a, void *userdata, const void **ret_buf) {
+        ReadContext *c = userdata;
+        ssize_t k;
+        size_t e;
+
+        k = codec_reader_read(c->reader, c->buf, ARCHIVE_BUFFER_SIZE);
+        if (k < 0) {
+                c->error = (int) k;
+                archive_set_error(a, (int) -k, "%s", codec_reader_error(c->reader) ?: strerror((int) -k));
+                return -1;
+        }
+        if (k == 0)
+                c->eof = true;
+
+        e = find_nonzero_end(c->buf, (size_t) k);
+        if (e > 0)
+                c->nonzero_end = c->fed + e;
+        c->fed += (uint64_t) k;
+
+        *ret_buf = c->buf;
+        return k;
+}
+
+/* Why a libarchive read call failed, as one sentence: the codec's reason first (it knows
+ * about truncation and corruption of the compressed stream), then our own EOF, then libarchive. */
+static int read_failure(struct archive *a, const ReadContext *c, const char *q, char **reterr) {
+        const char *reason;
+
+        if (c->error < 0) {
+                reason = codec_reader_error(c->reader);
+                if (c->error == -EBADMSG)
+                        return fail(reterr, -EBADMSG, "The archive is damaged: %s.",
+                                    reason ?: "the compressed stream is corrupt");
+                return fail(reterr, c->error, "Failed to read the archive: %s.", reason ?: strerror(-c->error));
+        }
+        if (c->eof) {
+                if (c->fed == 0)
+                        return fail(reterr, -EBADMSG, "The archive is empty.");
+                return fail(reterr, -EBADMSG, "The archive is truncated.");
+        }
+        if (!a)
+                return fail(reterr, -EIO, "Failed to read the archive.");
+        if (archive_errno(a) == ENOMEM)
+                return -ENOMEM;
+        if (q)
+                return fail(reterr, -EBADMSG, "Archive entry '%s' is damaged (%s).", q,
+                            strna(archive_error_string(a)));
+        return fail(reterr, -EBADMSG, "The archive is not a valid tar archive (%s).",
+                    strna(archive_error_string(a)));
+}
+
+static int check_entry_type(struct archive_entry *entry, const char *q, char **reterr) {
+        const char *what;
+
+        if (archive_entry_hardlink(entry))
+                what = "a hard link";
+        else if (archive_entry_symlink(entry))
+                what = "a symbolic link";
+        else
+                switch (archive_entry_filetype(entry)) {
+                case AE_IFREG:
+                        if (archive_entry_sparse_count(entry) > 0)
+                                return fail(reterr, -EBADMSG, "Archive entry '%s' is a sparse file; "
+                                            "checkpoints contain only plain regular files.", q);
+                        return 0;
+                case AE_IFLNK:
+                        what = "a symbolic link";
+                        break;
+                case AE_IFDIR:
+                        what = "a directory";
+                        break;
+                case AE_IFCHR:
+                case AE_IFBLK:
+                        what = "a device node";
+                        break;
+                case AE_IFIFO:
+                        what = "a FIFO";
+                        break;
+                case AE_IFSOCK:
+                        what = "a socket";
+                        break;
+                default:
+                        what = "not a regular file";
+                }
+
+        return fail(reterr, -EBADMSG, "Archive entry '%s' is %s; checkpoints contain only regular files.", q, what);
+}
+
+typedef struct ExtractState {
+        const ArchiveLimits *limits;
+        uint64_t n_entries;
+        uint64_t total_bytes;
+} ExtractState;
+
+static int extract_one(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, int dest_fd,
+                       ExtractState *s, char **reterr) {
+        _cleanup_free_ char *q = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *name;
+        uint64_t written = 0;
+        int r;
+
+        s->n_entries++;
+        if (s->n_entries > s->limits->max_entries)
+                return fail(reterr, -EFBIG, "The archive has more than %" PRIu64 " entries.", s->limits->max_entries);
+
+        name = archive_entry_pathname(entry);
+        if (!name)
+                return fail(reterr, -EBADMSG, "Archive entry %" PRIu64 " has no usable name.", s->n_entries);
+        q = name_quote(name);
+        if (!q)
+                return -ENOMEM;
+        if (!archive_name_is_valid(name))
+                return fail(reterr, -EBADMSG, "Archive entry '%s' is not a plain file name.", q);
+
+        r = check_entry_type(entry, q, reterr);
+        if (r < 0)
+                return r;
+
+        /* The header's size is only a claim, but refusing early avoids writing a doomed file. */
+        if (archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0) {
+                uint64_t size = (uint64_t) archive_entry_size(entry);
+                if (size > s->limits->max_entry_bytes)
+                        return fail(reterr, -EFBIG, "Archive entry '%s' is larger than the limit of %" PRIu64 " bytes.",
+                                    q, s->limits->max_entry_bytes);
+                if (size > s->limits->max_bytes - MIN(s->total_bytes, s->limits->max_bytes))
+                        return fail(reterr, -EFBIG,
+                                    "Archive entry '%s' makes the archive larger than the limit of %" PRIu64 " bytes.",
+                                    q, s->limits->max_bytes);
+        }
+
+        /* Mode bits (setuid included), owners, times, ACLs and xattrs of the entry are ignored:
+         * every file is a fresh 0600 file of the daemon's. O_EXCL on a directory we verified empty
+         * means EEXIST can only be a second entry of the same name. */
+        fd = openat(dest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                if (errno == EEXIST)
+                        return fail(reterr, -EBADMSG, "Archive entry '%s' appears more than once.", q);
+                r = negative_errno();
+                return fail(reterr, r, "Failed to create file '%s': %s.", q, strerror(-r));
+        }
+
+        for (;;) {
+                const void *data;
+                size_t size;
+                la_int64_t offset;
+
+                r = archive_read_data_block(a, &data, &size, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK)
+                        return read_failure(a, ctx, q, reterr);
+                if (offset < 0 || (uint64_t) offset != written)
+                        return fail(reterr, -EBADMSG, "Archive entry '%s' has holes; "
+                                    "checkpoints contain only plain regular files.", q);
+
+                /* Counted as written: the header may have lied about the size. */
+                if (size > s->limits->max_entry_bytes - written)
+                        return fail(reterr, -EFBIG, "Archive entry '%s' is larger than the limit of %" PRIu64 " bytes.",
+                                    q, s->limits->max_entry_bytes);
+                if (size > s->limits->max_bytes - s->total_bytes)
+                        return fail(reterr, -EFBIG,
+                                    "Archive entry '%s' makes the archive larger than the limit of %" PRIu64 " bytes.",
+                                    q, s->limits->max_bytes);
+
+                r = loop_write(fd, data, size);
+                if (r < 0)
+                        return fail(reterr, r, "Failed to write file '%s': %s.", q, strerror(-r));
+                written += size;
+                s->total_bytes += size;
+        }
+
+        return 0;
+}
+
+/* After libarchive reported the end: the stream from where the last header would have begun
+ * must hold the complete end-of-archive marker and nothing but zeros after it. Without this, a
+ * tar cut exactly at an entry boundary (libarchive accepts a missing marker) would silently
+ * lose the following files, and anything appended after the marker would go unnoticed. */
+static int check_archive_end(ReadContext *c, uint64_t end_start, char **reterr) {
+        uint64_t drained = 0;
+
+        for (;;) {
+                ssize_t k;
+
+                k = codec_reader_read(c->reader, c->buf, ARCHIVE_BUFFER_SIZE);
+                if (k < 0) {
+                        c->error = (int) k;
+                        return read_failure(NULL, c, NULL, reterr);
+                }
+                if (k == 0)
+                        break;
+                if (find_nonzero_end(c->buf, (size_t) k) > 0)
+                        return fail(reterr, -EBADMSG, "The archive has unexpected data after its end.");
+                drained += (uint64_t) k;
+                if (c->fed + drained - end_start > TAR_EOA_SIZE + TAR_MAX_PADDING)
+                        return fail(reterr, -EBADMSG, "The archive has unexpected data after its end.");
+        }
+
+        if (c->nonzero_end > end_start)
+                return fail(reterr, -EBADMSG, "The archive has unexpected data after its end.");
+        if (c->fed + drained - end_start < TAR_EOA_SIZE)
+                return fail(reterr, -EBADMSG, "The archive is truncated.");
+        if (c->fed + drained - end_start > TAR_EOA_SIZE + TAR_MAX_PADDING)
+                return fail(reterr, -EBADMSG, "The archive has unexpected data after its end.");
+        return 0;
+}
+
+static int dir_is_empty(int dir_fd) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r = opendir_at(dir_fd, &d);
+        if (r < 0)
+                return r;
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de)
+                        return errno != 0 ? negative_errno() : 1;
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        return 0;
+        }
+}
+
+/* Why not archive_write_disk() with ARCHIVE_EXTRACT_SECURE_NODOTDOT, _SECURE_SYMLINKS and
+ * _SECURE_NOABSOLUTEPATHS: those flags police paths, and only some of them. They still create
+ * symlinks pointing anywhere (which CRIU, opening images without O_NOFOLLOW, would follow later),
+ * hard links, directories, FIFOs and, as root, device nodes; they apply the archive's owners and
+ * modes (setuid included) unless told not to; their symlink check lstat()s path components and
+ * then opens by path, racing anyone who can write to the destination; and sizes are whatever
+ * the headers say. Here a valid name cannot contain '/', so it can only denote a new entry
+ * directly inside dest; O_CREAT|O_EXCL|O_NOFOLLOW never follows or reuses anything already
+ * there; nothing but the bytes is taken from the archive; and bytes are counted as written. */
+int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Compression *ret_format,
+                    char **reterr) {
+        _cleanup_(archive_read_freep) struct archive *a = NULL;
+        _cleanup_(codec_reader_freep) CodecReader *reader = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        ArchiveLimits default_limits = ARCHIVE_LIMITS_DEFAULT;
+        ExtractState s = { .limits = limits ?: &default_limits };
+        ReadContext ctx = {};
+        Compression c;
+        int r;
+
+        if (in_fd < 0 || dest_dir_fd < 0)
+                return -EINVAL;
+
+        r = dir_is_empty(dest_dir_fd);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return fail(reterr, -ENOTEMPTY, "The destination directory is not empty.");
+
+        r = codec_detect(in_fd, &c);
+        if (r == -ENODATA)
+                return fail(reterr, r, "The file is empty.");
+        if (r == -EMEDIUMTYPE)
+                return fail(reterr, r, "The file is not a checkpoint archive (not tar, gzip, lz4, zlib or zstd).");
+        if (r == -EBADFD)
+                return fail(reterr, r, "The file is neither a regular file nor a directory.");
+        if (r < 0)
+                return fail(reterr, r, "Failed to read the archive: %s.", strerror(-r));
+        if (c == COMPRESSION_NONE)
+                return fail(reterr, -EISDIR, "The checkpoint is a directory, not an archive.");
+        if (ret_format)
+                *ret_format = c;
+
+        /* Detection looked at offset 0, so that is where the stream starts. */
+        if (lseek(in_fd, 0, SEEK_SET) < 0) {
+                r = negative_errno();
+                return fail(reterr, r, "Failed to read the archive: %s.", strerror(-r));
+        }
+
+        buf = malloc(ARCHIVE_BUFFER_SIZE);
+        if (!buf)
+                return -ENOMEM;
+        r = codec_reader_new(in_fd, c, &reader);
+        if (r < 0)
+                return r;
+        ctx = (ReadContext) { .reader = reader, .buf = buf };
+
+        a = archive_read_new();
+        if (!a)
+                return -ENOMEM;
+        /* Only the format we write; no libarchive filters, decompression is the codec's job. */
+        if (archive_read_support_format_tar(a) != ARCHIVE_OK)
+                return fail(reterr, -EIO, "Failed to set up the tar reader: %s.", strna(archive_error_string(a)));
+        if (archive_read_open(a, &ctx, NULL, read_callback, NULL) != ARCHIVE_OK)
+                return read_failure(a, &ctx, NULL, reterr);
+
+        for (;;) {
+                struct archive_entry *entry;
+                uint64_t header_start = (uint64_t) archive_filter_bytes(a, -1);
+
+                r = archive_read_next_header(a, &entry);
+                if (r == ARCHIVE_EOF)
+                        return check_archive_end(&ctx, header_start, reterr);
+                /* ARCHIVE_WARN too: our own archives never produce one, and each warning
+                 * (unconvertible names, too many special headers) means a foreign archive. */
+                if (r != ARCHIVE_OK)
+                        return read_failure(a, &ctx, NULL, reterr);
+
+                r = extract_one(a, &ctx, entry, dest_dir_fd, &s, reterr);
+                if (r < 0)
+                        return r;
+        }
+}

@@ -1,3 +1,997 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
-typedef int placeholder_codec;
+/* Compression streams for checkpoint archives: magic-byte detection and streaming
+ * writers/readers over zlib (gzip, zlib), liblz4 (frame format) and libzstd. */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lz4frame.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "codec.h"
+#include "fd-util.h"
+#include "macro.h"
+
+/* Big enough that write(2) and read(2) costs vanish next to compression, small enough that a
+ * handful of parallel jobs stay cheap. */
+#define CODEC_BUFFER_SIZE ((size_t) 1024 * 1024)
+
+/* LZ4 input is fed in slices of this size so that one slice's worst case always fits the
+ * output buffer (LZ4F_compressUpdate() refuses to write partial output). */
+#define LZ4_SLICE_SIZE ((size_t) 1024 * 1024)
+
+/* zlib counts in uInt. */
+#define ZLIB_SLICE_SIZE ((size_t) 1024 * 1024 * 1024)
+
+#define ZSTD_MAGIC UINT32_C(0xFD2FB528)
+#define LZ4_MAGIC UINT32_C(0x184D2204)
+#define SKIPPABLE_MAGIC_MASK UINT32_C(0xFFFFFFF0)
+#define SKIPPABLE_MAGIC UINT32_C(0x184D2A50)
+/* Each skippable frame costs one pread() in codec_detect(); real files have none or one. */
+#define DETECT_MAX_SKIPPABLE_FRAMES 16
+
+static uint32_t unaligned_read_le32(const uint8_t *p) {
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static bool is_skippable_magic(uint32_t m) {
+        return (m & SKIPPABLE_MAGIC_MASK) == SKIPPABLE_MAGIC;
+}
+
+static bool is_zlib_header(const uint8_t *p) {
+        /* RFC 1950: CM = 8 (deflate), CINFO <= 7 (window <= 32 KiB), FCHECK makes the pair a
+         * multiple of 31, and no preset dictionary (we never write one, so one means foreign data). */
+        return (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7 && ((unsigned) p[0] * 256 + p[1]) % 31 == 0 &&
+               !(p[1] & 0x20);
+}
+
+static bool is_gzip_header(const uint8_t *p) {
+        return p[0] == 0x1f && p[1] == 0x8b && p[2] == 0x08;
+}
+
+static ssize_t pread_full(int fd, void *buf, size_t n, off_t offset) {
+        size_t done = 0;
+
+        while (done < n) {
+                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, offset + (off_t) done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                done += (size_t) k;
+        }
+        return (ssize_t) done;
+}
+
+int codec_detect(int fd, Compression *ret) {
+        uint8_t h[512];
+        struct stat st;
+        ssize_t n;
+
+        if (!ret)
+                return -EINVAL;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode)) {
+                *ret = COMPRESSION_NONE;
+                return 0;
+        }
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+
+        n = pread_full(fd, h, sizeof(h), 0);
+        if (n < 0)
+                return (int) n;
+        if (n == 0)
+                return -ENODATA;
+
+        if (n >= 3 && is_gzip_header(h)) {
+                *ret = COMPRESSION_GZIP;
+                return 0;
+        }
+
+        /* zstd and lz4 share the skippable frame magic, so look past skippable frames for the
+         * first real one to tell them apart. */
+        if (n >= 4) {
+                uint8_t m[8] = {};
+                size_t have = MIN((size_t) n, sizeof(m));
+                off_t offset = 0;
+
+                memcpy(m, h, have);
+                for (unsigned i = 0; i <= DETECT_MAX_SKIPPABLE_FRAMES && have >= 4; i++) {
+                        uint32_t magic = unaligned_read_le32(m);
+                        ssize_t k;
+
+                        if (magic == ZSTD_MAGIC) {
+                                *ret = COMPRESSION_ZSTD;
+                                return 0;
+                        }
+                        if (magic == LZ4_MAGIC) {
+                                *ret = COMPRESSION_LZ4;
+                                return 0;
+                        }
+                        if (!is_skippable_magic(magic) || have < 8)
+                                break;
+
+                        offset += 8 + (off_t) unaligned_read_le32(m + 4);
+                        k = pread_full(fd, m, sizeof(m), offset);
+                        if (k < 0)
+                                return (int) k;
+                        have = (size_t) k;
+                }
+        }
+
+        if (n >= 257 + 5 && memcmp(h + 257, "ustar", 5) == 0) {
+                *ret = COMPRESSION_TAR;
+                return 0;
+        }
+
+        /* Last: two bytes of zlib header are the weakest signature of all. */
+        if (n >= 2 && is_zlib_header(h)) {
+                *ret = COMPRESSION_ZLIB;
+                return 0;
+        }
+
+        return -EMEDIUMTYPE;
+}
+
+/* Writers: one table of operations per format, so that a parallel (pigz-style, independent
+ * blocks compressed by worker threads and written in order) backend for gzip, zlib and lz4 can
+ * be selected in codec_writer_new() for threads > 1 without touching the callers. */
+typedef struct CodecWriterOps {
+        int (*init)(CodecWriter *w);
+        int (*write)(CodecWriter *w, const uint8_t *buf, size_t n);
+        int (*finish)(CodecWriter *w);
+        void (*done)(CodecWriter *w);
+} CodecWriterOps;
+
+struct CodecWriter {
+        Compression compression;
+        const CodecWriterOps *ops;
+        int fd;
+        unsigned threads;
+
+        uint8_t *obuf;
+        size_t obuf_size;
+        size_t olen;
+
+        uint64_t bytes_in;
+        uint64_t bytes_out;
+
+        /* First error seen; every later call returns it, the stream is unusable. */
+        int error;
+        bool finished;
+
+        union {
+                z_stream z;
+                LZ4F_cctx *lz4;
+                ZSTD_CCtx *zstd;
+        };
+        bool z_initialized;
+        LZ4F_preferences_t lz4_prefs;
+};
+
+static int writer_flush(CodecWriter *w) {
+        int r;
+
+        if (w->olen == 0)
+                return 0;
+        r = loop_write(w->fd, w->obuf, w->olen);
+        if (r < 0)
+                return r;
+        w->bytes_out += w->olen;
+        w->olen = 0;
+        return 0;
+}
+
+static int writer_ensure_space(CodecWriter *w, size_t n) {
+        if (w->obuf_size - w->olen >= n)
+                return 0;
+        return writer_flush(w);
+}
+
+static int identity_write(CodecWriter *w, const uint8_t *buf, size_t n) {
+        int r;
+
+        /* Large writes skip the copy: tar data arrives in big slices already. */
+        if (n >= w->obuf_size) {
+                r = writer_flush(w);
+                if (r < 0)
+                        return r;
+                r = loop_write(w->fd, buf, n);
+                if (r < 0)
+                        return r;
+                w->bytes_out += n;
+                return 0;
+        }
+
+        r = writer_ensure_space(w, n);
+        if (r < 0)
+                return r;
+        memcpy(w->obuf + w->olen, buf, n);
+        w->olen += n;
+        return 0;
+}
+
+static int identity_finish(CodecWriter *w) {
+        return writer_flush(w);
+}
+
+static const CodecWriterOps identity_writer_ops = {
+        .write = identity_write,
+        .finish = identity_finish,
+};
+
+static int zlib_error_to_errno(int zr) {
+        return zr == Z_MEM_ERROR ? -ENOMEM : -EIO;
+}
+
+static int deflate_init(CodecWriter *w) {
+        /* Level 1: checkpoints are written while the job is frozen, speed beats ratio. */
+        int window_bits = w->compression == COMPRESSION_GZIP ? 15 + 16 : 15;
+        int zr;
+
+        zr = deflateInit2(&w->z, 1, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+        if (zr != Z_OK)
+                return zlib_error_to_errno(zr);
+        w->z_initialized = true;
+        return 0;
+}
+
+static int deflate_run(CodecWriter *w, const uint8_t *buf, size_t n, int flush) {
+        int r;
+
+        for (;;) {
+                size_t slice = MIN(n, ZLIB_SLICE_SIZE);
+                int zr;
+
+                w->z.next_in = (Bytef *) buf;
+                w->z.avail_in = (uInt) slice;
+                w->z.next_out = w->obuf + w->olen;
+                w->z.avail_out = (uInt) (w->obuf_size - w->olen);
+
+                zr = deflate(&w->z, slice == n ? flush : Z_NO_FLUSH);
+                w->olen = w->obuf_size - w->z.avail_out;
+                buf += slice - w->z.avail_in;
+                n -= slice - w->z.avail_in;
+
+                if (zr == Z_STREAM_END)
+                        return writer_flush(w);
+                if (zr != Z_OK && zr != Z_BUF_ERROR)
+                        return zlib_error_to_errno(zr);
+
+                if (w->z.avail_out == 0) {
+                        r = writer_flush(w);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (n == 0 && flush == Z_NO_FLUSH)
+                        return 0;
+        }
+}
+
+static int deflate_write(CodecWriter *w, const uint8_t *buf, size_t n) {
+        return deflate_run(w, buf, n, Z_NO_FLUSH);
+}
+
+static int deflate_finish(CodecWriter *w) {
+        return deflate_run(w, NULL, 0, Z_FINISH);
+}
+
+static void deflate_done(CodecWriter *w) {
+        if (w->z_initialized)
+                (void) deflateEnd(&w->z);
+        w->z_initialized = false;
+}
+
+static const CodecWriterOps deflate_writer_ops = {
+        .init = deflate_init,
+        .write = deflate_write,
+        .finish = deflate_finish,
+        .done = deflate_done,
+};
+
+static int lz4_init(CodecWriter *w) {
+        size_t need, k;
+
+        if (LZ4F_isError(LZ4F_createCompressionContext(&w->lz4, LZ4F_VERSION)))
+                return -ENOMEM;
+
+        /* Independent 4 MiB blocks (the lz4 tool's default size) keep the door open for
+         * compressing blocks in parallel; the content checksum makes corruption detectable. */
+        w->lz4_prefs = (LZ4F_preferences_t) {
+                .frameInfo = {
+                        .blockSizeID = LZ4F_max4MB,
+                        .blockMode = LZ4F_blockIndependent,
+                        .contentChecksumFlag = LZ4F_contentChecksumEnabled,
+                },
+                .compressionLevel = 0,
+        };
+
+        /* The worst case of one slice, including what LZ4F holds back until a block is full,
+         * must fit next to at least one buffer's worth of output. */
+        need = LZ4F_compressBound(LZ4_SLICE_SIZE, &w->lz4_prefs);
+        need = MAX(need, LZ4F_compressBound(0, &w->lz4_prefs));
+        if (w->obuf_size < need + CODEC_BUFFER_SIZE) {
+                uint8_t *p = realloc(w->obuf, need + CODEC_BUFFER_SIZE);
+                if (!p)
+                        return -ENOMEM;
+                w->obuf = p;
+                w->obuf_size = need + CODEC_BUFFER_SIZE;
+        }
+
+        k = LZ4F_compressBegin(w->lz4, w->obuf + w->olen, w->obuf_size - w->olen, &w->lz4_prefs);
+        if (LZ4F_isError(k))
+                return -EIO;
+        w->olen += k;
+        return 0;
+}
+
+static int lz4_write(CodecWriter *w, const uint8_t *buf, size_t n) {
+        size_t bound = LZ4F_compressBound(LZ4_SLICE_SIZE, &w->lz4_prefs);
+        int r;
+
+        while (n > 0) {
+                size_t slice = MIN(n, LZ4_SLICE_SIZE), k;
+
+                r = writer_ensure_space(w, bound);
+                if (r < 0)
+                        return r;
+                k = LZ4F_compressUpdate(w->lz4, w->obuf + w->olen, w->obuf_size - w->olen, buf, slice, NULL);
+                if (LZ4F_isError(k))
+                        return -EIO;
+                w->olen += k;
+                buf += slice;
+                n -= slice;
+        }
+        return 0;
+}
+
+static int lz4_finish(CodecWriter *w) {
+        size_t k;
+        int r;
+
+        r = writer_ensure_space(w, LZ4F_compressBound(0, &w->lz4_prefs));
+        if (r < 0)
+                return r;
+        k = LZ4F_compressEnd(w->lz4, w->obuf + w->olen, w->obuf_size - w->olen, NULL);
+        if (LZ4F_isError(k))
+                return -EIO;
+        w->olen += k;
+        return writer_flush(w);
+}
+
+static void lz4_done(CodecWriter *w) {
+        if (w->lz4)
+                (void) LZ4F_freeCompressionContext(w->lz4);
+        w->lz4 = NULL;
+}
+
+static const CodecWriterOps lz4_writer_ops = {
+        .init = lz4_init,
+        .write = lz4_write,
+        .finish = lz4_finish,
+        .done = lz4_done,
+};
+
+static int zstd_error_to_errno(size_t k) {
+        return ZSTD_getErrorCode(k) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
+}
+
+static int zstd_init(CodecWriter *w) {
+        size_t k;
+
+        w->zstd = ZSTD_createCCtx();
+        if (!w->zstd)
+                return -ENOMEM;
+
+        k = ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_compressionLevel, 1);
+        if (ZSTD_isError(k))
+                return zstd_error_to_errno(k);
+        k = ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_checksumFlag, 1);
+        if (ZSTD_isError(k))
+                return zstd_error_to_errno(k);
+        if (w->threads > 1) {
+                /* A libzstd built without threads refuses; one core still makes a valid stream. */
+                k = ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_nbWorkers, (int) MIN(w->threads, 256u));
+                if (ZSTD_isError(k))
+                        (void) ZSTD_CCtx_setParameter(w->zstd, ZSTD_c_nbWorkers, 0);
+        }
+        return 0;
+}
+
+static int zstd_run(CodecWriter *w, const uint8_t *buf, size_t n, ZSTD_EndDirective mode) {
+        ZSTD_inBuffer in = { .src = buf, .size = n };
+        int r;
+
+        for (;;) {
+                ZSTD_outBuffer out = { .dst = w->obuf + w->olen, .size = w->obuf_size - w->olen };
+                size_t k;
+
+                /* With workers this blocks rather than spins when it cannot make progress. */
+                k = ZSTD_compressStream2(w->zstd, &out, &in, mode);
+                w->olen += out.pos;
+                if (ZSTD_isError(k))
+                        return zstd_error_to_errno(k);
+
+                if (w->olen == w->obuf_size) {
+                        r = writer_flush(w);
+                        if (r < 0)
+                                return r;
+                }
+
+                if (mode == ZSTD_e_end) {
+                        if (k == 0)
+                                return writer_flush(w);
+                } else if (in.pos == in.size)
+                        return 0;
+        }
+}
+
+static int zstd_write(CodecWriter *w, const uint8_t *buf, size_t n) {
+        return zstd_run(w, buf, n, ZSTD_e_continue);
+}
+
+static int zstd_finish(CodecWriter *w) {
+        return zstd_run(w, NULL, 0, ZSTD_e_end);
+}
+
+static void zstd_done(CodecWriter *w) {
+        ZSTD_freeCCtx(w->zstd);
+        w->zstd = NULL;
+}
+
+static const CodecWriterOps zstd_writer_ops = {
+        .init = zstd_init,
+        .write = zstd_write,
+        .finish = zstd_finish,
+        .done = zstd_done,
+};
+
+static const CodecWriterOps *const writer_ops_table[_COMPRESSION_MAX] = {
+        [COMPRESSION_TAR] = &identity_writer_ops,
+        [COMPRESSION_GZIP] = &deflate_writer_ops,
+        [COMPRESSION_LZ4] = &lz4_writer_ops,
+        [COMPRESSION_ZLIB] = &deflate_writer_ops,
+        [COMPRESSION_ZSTD] = &zstd_writer_ops,
+};
+
+int codec_writer_new(Compression c, int out_fd, unsigned threads, CodecWriter **ret) {
+        _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+        int r;
+
+        if (c < 0 || c >= _COMPRESSION_MAX || c == COMPRESSION_NONE || out_fd < 0 || !ret)
+                return -EINVAL;
+
+        if (threads == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                threads = n > 0 ? (unsigned) MIN(n, (long) UINT_MAX) : 1;
+        }
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->compression = c;
+        w->ops = writer_ops_table[c];
+        w->fd = out_fd;
+        w->threads = threads;
+
+        w->obuf = malloc(CODEC_BUFFER_SIZE);
+        if (!w->obuf)
+                return -ENOMEM;
+        w->obuf_size = CODEC_BUFFER_SIZE;
+
+        if (w->ops->init) {
+                r = w->ops->init(w);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+int codec_writer_write(CodecWriter *w, const void *buf, size_t n) {
+        int r;
+
+        if (!w || (!buf && n > 0))
+                return -EINVAL;
+        if (w->error < 0)
+                return w->error;
+        if (w->finished)
+                return -EINVAL;
+        if (n == 0)
+                return 0;
+
+        r = w->ops->write(w, buf, n);
+        if (r < 0)
+                return (w->error = r);
+        w->bytes_in += n;
+        return 0;
+}
+
+int codec_writer_finish(CodecWriter *w) {
+        int r;
+
+        if (!w)
+                return -EINVAL;
+        if (w->error < 0)
+                return w->error;
+        if (w->finished)
+                return 0;
+
+        r = w->ops->finish(w);
+        if (r < 0)
+                return (w->error = r);
+        w->finished = true;
+        return 0;
+}
+
+uint64_t codec_writer_bytes_in(const CodecWriter *w) {
+        return w ? w->bytes_in : 0;
+}
+
+uint64_t codec_writer_bytes_out(const CodecWriter *w) {
+        return w ? w->bytes_out : 0;
+}
+
+CodecWriter *codec_writer_free(CodecWriter *w) {
+        if (!w)
+                return NULL;
+        if (w->ops && w->ops->done)
+                w->ops->done(w);
+        free(w->obuf);
+        free(w);
+        return NULL;
+}
+
+/* Readers. The compressed ones share one loop: refill input, decode into the caller's buffer,
+ * and at each frame (member) boundary decide between "next frame", "clean end" and "garbage". */
+typedef enum DecodeResult {
+        DECODE_MORE,      /* keep going */
+        DECODE_FRAME_END, /* a frame (gzip member, zlib stream) ended */
+} DecodeResult;
+
+typedef struct CodecReaderOps {
+        const char *name;
+        /* Bytes is_frame_start() looks at. */
+        size_t magic_size;
+        /* Whether another frame may follow the end of one. */
+        bool concatenated;
+        int (*init)(CodecReader *r);
+        bool (*is_frame_start)(const uint8_t *p);
+        /* Called before every frame but the first. */
+        int (*next_frame)(CodecReader *r);
+        int (*decode)(CodecReader *r, uint8_t *out, size_t n, size_t *ret_out);
+        void (*done)(CodecReader *r);
+} CodecReaderOps;
+
+struct CodecReader {
+        Compression compression;
+        const CodecReaderOps *ops;
+        int fd;
+
+        uint8_t *ibuf;
+        size_t ibuf_size;
+        size_t ipos, ilen;
+        bool eof;
+
+        bool at_boundary;
+        bool first_frame;
+        bool done;
+
+        uint64_t bytes_in;
+
+        /* Sticky, like the writer's: a stream that failed once is not read further. */
+        int error;
+        char *error_message;
+
+        union {
+                z_stream z;
+                LZ4F_dctx *lz4;
+                ZSTD_DCtx *zstd;
+        };
+        bool z_initialized;
+};
+
+_printf_(3, 4) static int reader_fail(CodecReader *r, int error, const char *format, ...) {
+        va_list ap;
+
+        free(r->error_message);
+        r->error_message = NULL;
+
+        va_start(ap, format);
+        if (vasprintf(&r->error_message, format, ap) < 0)
+                r->error_message = NULL;
+        va_end(ap);
+
+        r->error = error;
+        return error;
+}
+
+static int reader_truncated(CodecReader *r) {
+        return reader_fail(r, -EBADMSG, "the %s stream is truncated", r->ops->name);
+}
+
+/* Moves unread input to the front and reads more behind it. */
+static int reader_refill(CodecReader *r) {
+        ssize_t k;
+
+        if (r->eof)
+                return 0;
+        if (r->ipos > 0) {
+                memmove(r->ibuf, r->ibuf + r->ipos, r->ilen - r->ipos);
+                r->ilen -= r->ipos;
+                r->ipos = 0;
+        }
+        if (r->ilen == r->ibuf_size)
+                return 0;
+
+        for (;;) {
+                k = read(r->fd, r->ibuf + r->ilen, r->ibuf_size - r->ilen);
+                if (k >= 0)
+                        break;
+                if (errno != EINTR) {
+                        int e = negative_errno();
+                        return reader_fail(r, e, "reading the %s stream failed: %s", r->ops->name, strerror(-e));
+                }
+        }
+        if (k == 0)
+                r->eof = true;
+        r->ilen += (size_t) k;
+        r->bytes_in += (uint64_t) k;
+        return 0;
+}
+
+static int reader_check_boundary(CodecReader *r) {
+        size_t need = r->ops->magic_size;
+        int q;
+
+        while (r->ilen - r->ipos < need && !r->eof) {
+                q = reader_refill(r);
+                if (q < 0)
+                        return q;
+        }
+
+        if (r->ilen == r->ipos) {
+                if (r->first_frame)
+                        return reader_truncated(r);
+                r->done = true;
+                return 0;
+        }
+
+        if (r->first_frame) {
+                if (r->ilen - r->ipos < need)
+                        return reader_truncated(r);
+                if (!r->ops->is_frame_start(r->ibuf + r->ipos))
+                        return reader_fail(r, -EBADMSG, "the data is not a %s stream", r->ops->name);
+        } else {
+                if (!r->ops->concatenated || r->ilen - r->ipos < need ||
+                    !r->ops->is_frame_start(r->ibuf + r->ipos))
+                        return reader_fail(r, -EBADMSG, "unexpected data after the end of the %s stream",
+                                           r->ops->name);
+                if (r->ops->next_frame) {
+                        q = r->ops->next_frame(r);
+                        if (q < 0)
+                                return reader_fail(r, q, "restarting the %s decoder failed", r->ops->name);
+                }
+        }
+
+        r->first_frame = false;
+        r->at_boundary = false;
+        return 0;
+}
+
+static ssize_t reader_read_compressed(CodecReader *r, uint8_t *buf, size_t n) {
+        size_t produced = 0;
+        int q;
+
+        /* Fill the caller's buffer completely unless the stream ends: consumers such as
+         * libarchive work per buffer, and fewer, fuller buffers are cheaper. */
+        while (produced < n && !r->done && r->error == 0) {
+                size_t ipos_before, out = 0;
+
+                if (r->at_boundary) {
+                        (void) reader_check_boundary(r);
+                        continue;
+                }
+
+                if (r->ipos == r->ilen && !r->eof) {
+                        if (reader_refill(r) < 0)
+                                break;
+                }
+
+                ipos_before = r->ipos;
+                q = r->ops->decode(r, buf + produced, n - produced, &out);
+                produced += out;
+                if (q < 0)
+                        break;
+                if (q == DECODE_FRAME_END) {
+                        r->at_boundary = true;
+                        continue;
+                }
+
+                if (out == 0 && r->ipos == ipos_before) {
+                        /* No progress: the decoder wants input we do not have. */
+                        if (r->eof)
+                                (void) reader_truncated(r);
+                        else if (reader_refill(r) < 0)
+                                break;
+                        else if (r->ilen == r->ibuf_size && r->ipos == 0)
+                                (void) reader_fail(r, -EBADMSG, "the %s stream is corrupt", r->ops->name);
+                }
+        }
+
+        /* Data decoded before an error is still handed out; the error comes with the next call. */
+        if (produced > 0)
+                return (ssize_t) produced;
+        return r->error;
+}
+
+static int inflate_init(CodecReader *r) {
+        int window_bits = r->compression == COMPRESSION_GZIP ? 15 + 16 : 15;
+        int zr;
+
+        zr = inflateInit2(&r->z, window_bits);
+        if (zr != Z_OK)
+                return zlib_error_to_errno(zr);
+        r->z_initialized = true;
+        return 0;
+}
+
+static int inflate_next_frame(CodecReader *r) {
+        int zr = inflateReset(&r->z);
+        return zr == Z_OK ? 0 : zlib_error_to_errno(zr);
+}
+
+static int inflate_decode(CodecReader *r, uint8_t *out, size_t n, size_t *ret_out) {
+        size_t in_avail = MIN(r->ilen - r->ipos, ZLIB_SLICE_SIZE), out_avail = MIN(n, ZLIB_SLICE_SIZE);
+        int zr;
+
+        r->z.next_in = r->ibuf + r->ipos;
+        r->z.avail_in = (uInt) in_avail;
+        r->z.next_out = out;
+        r->z.avail_out = (uInt) out_avail;
+
+        zr = inflate(&r->z, Z_NO_FLUSH);
+        r->ipos += in_avail - r->z.avail_in;
+        *ret_out = out_avail - r->z.avail_out;
+
+        switch (zr) {
+        case Z_OK:
+        case Z_BUF_ERROR: /* no progress possible, the caller sorts out why */
+                return DECODE_MORE;
+        case Z_STREAM_END:
+                return DECODE_FRAME_END;
+        case Z_NEED_DICT:
+                return reader_fail(r, -EBADMSG, "the %s stream is corrupt (it needs a preset dictionary)",
+                                   r->ops->name);
+        case Z_DATA_ERROR:
+                return reader_fail(r, -EBADMSG, "the %s stream is corrupt (%s)", r->ops->name,
+                                   r->z.msg ?: "invalid data");
+        case Z_MEM_ERROR:
+                return reader_fail(r, -ENOMEM, "decompressing the %s stream ran out of memory", r->ops->name);
+        default:
+                return reader_fail(r, -EIO, "decompressing the %s stream failed", r->ops->name);
+        }
+}
+
+static void inflate_done(CodecReader *r) {
+        if (r->z_initialized)
+                (void) inflateEnd(&r->z);
+        r->z_initialized = false;
+}
+
+static bool is_zlib_frame_start(const uint8_t *p) {
+        return is_zlib_header(p);
+}
+
+static bool is_gzip_frame_start(const uint8_t *p) {
+        return is_gzip_header(p);
+}
+
+/* gzip: concatenated members are one stream (RFC 1952 2.2, and what gzip -d does). */
+static const CodecReaderOps gzip_reader_ops = {
+        .name = "gzip",
+        .magic_size = 3,
+        .concatenated = true,
+        .init = inflate_init,
+        .is_frame_start = is_gzip_frame_start,
+        .next_frame = inflate_next_frame,
+        .decode = inflate_decode,
+        .done = inflate_done,
+};
+
+/* zlib: exactly one stream; RFC 1950 has no notion of concatenation. */
+static const CodecReaderOps zlib_reader_ops = {
+        .name = "zlib",
+        .magic_size = 2,
+        .init = inflate_init,
+        .is_frame_start = is_zlib_frame_start,
+        .decode = inflate_decode,
+        .done = inflate_done,
+};
+
+static int lz4_reader_init(CodecReader *r) {
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&r->lz4, LZ4F_VERSION)))
+                return -ENOMEM;
+        return 0;
+}
+
+static bool is_lz4_frame_start(const uint8_t *p) {
+        uint32_t m = unaligned_read_le32(p);
+        return m == LZ4_MAGIC || is_skippable_magic(m);
+}
+
+static int lz4_decode(CodecReader *r, uint8_t *out, size_t n, size_t *ret_out) {
+        size_t in_size = r->ilen - r->ipos, out_size = n, k;
+
+        k = LZ4F_decompress(r->lz4, out, &out_size, r->ibuf + r->ipos, &in_size, NULL);
+        r->ipos += in_size;
+        *ret_out = out_size;
+        if (LZ4F_isError(k))
+                return reader_fail(r, -EBADMSG, "the lz4 stream is corrupt (%s)", LZ4F_getErrorName(k));
+        /* 0: the frame is complete, checksum verified, everything handed out. */
+        return k == 0 ? DECODE_FRAME_END : DECODE_MORE;
+}
+
+static void lz4_reader_done(CodecReader *r) {
+        if (r->lz4)
+                (void) LZ4F_freeDecompressionContext(r->lz4);
+        r->lz4 = NULL;
+}
+
+/* lz4: concatenated frames and skippable frames are one stream, as for lz4 -d. */
+static const CodecReaderOps lz4_reader_ops = {
+        .name = "lz4",
+        .magic_size = 4,
+        .concatenated = true,
+        .init = lz4_reader_init,
+        .is_frame_start = is_lz4_frame_start,
+        .decode = lz4_decode,
+        .done = lz4_reader_done,
+};
+
+static int zstd_reader_init(CodecReader *r) {
+        /* The default window limit (128 MiB) bounds memory against hostile frame headers. */
+        r->zstd = ZSTD_createDCtx();
+        return r->zstd ? 0 : -ENOMEM;
+}
+
+static bool is_zstd_frame_start(const uint8_t *p) {
+        uint32_t m = unaligned_read_le32(p);
+        return m == ZSTD_MAGIC || is_skippable_magic(m);
+}
+
+static int zstd_decode(CodecReader *r, uint8_t *out, size_t n, size_t *ret_out) {
+        ZSTD_inBuffer in = { .src = r->ibuf + r->ipos, .size = r->ilen - r->ipos };
+        ZSTD_outBuffer o = { .dst = out, .size = n };
+        size_t k;
+
+        k = ZSTD_decompressStream(r->zstd, &o, &in);
+        r->ipos += in.pos;
+        *ret_out = o.pos;
+        if (ZSTD_isError(k)) {
+                if (ZSTD_getErrorCode(k) == ZSTD_error_memory_allocation)
+                        return reader_fail(r, -ENOMEM, "decompressing the zstd stream ran out of memory");
+                return reader_fail(r, -EBADMSG, "the zstd stream is corrupt (%s)", ZSTD_getErrorName(k));
+        }
+        return k == 0 ? DECODE_FRAME_END : DECODE_MORE;
+}
+
+static void zstd_reader_done(CodecReader *r) {
+        ZSTD_freeDCtx(r->zstd);
+        r->zstd = NULL;
+}
+
+/* zstd: concatenated frames and skippable frames are one stream, as the format says. */
+static const CodecReaderOps zstd_reader_ops = {
+        .name = "zstd",
+        .magic_size = 4,
+        .concatenated = true,
+        .init = zstd_reader_init,
+        .is_frame_start = is_zstd_frame_start,
+        .decode = zstd_decode,
+        .done = zstd_reader_done,
+};
+
+static const CodecReaderOps identity_reader_ops = {
+        .name = "tar",
+};
+
+static const CodecReaderOps *const reader_ops_table[_COMPRESSION_MAX] = {
+        [COMPRESSION_TAR] = &identity_reader_ops,
+        [COMPRESSION_GZIP] = &gzip_reader_ops,
+        [COMPRESSION_LZ4] = &lz4_reader_ops,
+        [COMPRESSION_ZLIB] = &zlib_reader_ops,
+        [COMPRESSION_ZSTD] = &zstd_reader_ops,
+};
+
+int codec_reader_new(int in_fd, Compression c, CodecReader **ret) {
+        _cleanup_(codec_reader_freep) CodecReader *r = NULL;
+        int q;
+
+        if (c < 0 || c >= _COMPRESSION_MAX || c == COMPRESSION_NONE || in_fd < 0 || !ret)
+                return -EINVAL;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->compression = c;
+        r->ops = reader_ops_table[c];
+        r->fd = in_fd;
+        r->at_boundary = true;
+        r->first_frame = true;
+
+        if (c != COMPRESSION_TAR) {
+                r->ibuf = malloc(CODEC_BUFFER_SIZE);
+                if (!r->ibuf)
+                        return -ENOMEM;
+                r->ibuf_size = CODEC_BUFFER_SIZE;
+        }
+
+        if (r->ops->init) {
+                q = r->ops->init(r);
+                if (q < 0)
+                        return q;
+        }
+
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n) {
+        ssize_t k;
+
+        if (!r || (!buf && n > 0))
+                return -EINVAL;
+        if (r->error < 0)
+                return r->error;
+        if (n == 0 || r->done)
+                return 0;
+        n = MIN(n, (size_t) SSIZE_MAX);
+
+        if (r->compression != COMPRESSION_TAR)
+                return reader_read_compressed(r, buf, n);
+
+        /* Identity: where the tar ends is for the tar reader to say. */
+        k = loop_read(r->fd, buf, n);
+        if (k < 0)
+                return reader_fail(r, (int) k, "reading the tar stream failed: %s", strerror((int) -k));
+        if (k == 0)
+                r->done = true;
+        r->bytes_in += (uint64_t) k;
+        return k;
+}
+
+const char *codec_reader_error(const CodecReader *r) {
+        if (!r || r->error == 0)
+                return NULL;
+        return r->error_message ?: "the stream could not be read";
+}
+
+uint64_t codec_reader_bytes_in(const CodecReader *r) {
+        return r ? r->bytes_in : 0;
+}
+
+CodecReader *codec_reader_free(CodecReader *r) {
+        if (!r)
+                return NULL;
+        if (r->ops && r->ops->done)
+                r->ops->done(r);
+        free(r->ibuf);
+        free(r->error_message);
+        free(r);
+        return NULL;
+}

@@ -35,13 +35,22 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CodecWriter *, codec_writer_free);
 
 typedef struct CodecReader CodecReader;
 
-/* Decompresses in_fd (read from its current offset) in format c (TAR means identity). */
+/* Decompresses in_fd (read from its current offset) in format c (TAR means identity).
+ * Concatenated gzip members, lz4 frames and zstd frames (skippable frames included) read as one
+ * stream, as gzip -d, lz4 -d and zstd -d do; a zlib stream is exactly one stream. Whatever
+ * follows the last member/frame and does not start another is trailing garbage. For TAR the
+ * reader passes bytes through and cannot tell truncation or garbage: archive.c checks the tar
+ * structure itself. */
 int codec_reader_new(int in_fd, Compression c, CodecReader **ret);
-/* Returns bytes read (> 0), 0 at the clean end of the stream, or -errno:
+/* Returns bytes read (> 0; n unless the stream ends or fails), 0 at the clean end of the stream,
+ * or -errno:
  * -EBADMSG for corrupt or truncated data and for bytes after the end of the compressed stream,
  * with a one-sentence reason in codec_reader_error(), other -errno for I/O errors. */
 ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n);
-/* Why the last read failed, e.g. "the zstd stream is truncated"; NULL when it did not. */
+/* Why the last read failed, e.g. "the zstd stream is truncated", "the data is not a gzip stream"
+ * or "unexpected data after the end of the zstd stream" (lower case, no final period, so it can
+ * be embedded in a sentence); NULL when it did not. Errors are sticky: after one, every read
+ * returns the same error. */
 const char *codec_reader_error(const CodecReader *r);
 uint64_t codec_reader_bytes_in(const CodecReader *r);
 CodecReader *codec_reader_free(CodecReader *r);

@@ -1,3 +1,515 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
-typedef int placeholder_config;
+/* Reads /etc/cedana/cedana.conf and cedana.conf.d/ with systemd's INI dialect, so that an admin
+ * who knows system.conf knows this file: every mistake is named with file, line and the fix. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "archive.h"
+#include "build-config.h"
+#include "compression.h"
+#include "config.h"
+#include "log.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "path-util.h"
+#include "strv.h"
+
+/* Longer lines are refused rather than read: the longest legitimate value is a path. */
+#define CONFIG_LINE_MAX 4096U
+#define CRIU_LOG_LEVEL_DEFAULT 4
+#define CRIU_LOG_LEVEL_MAX 4
+
+typedef int (*ConfigParser)(const char *file, unsigned line, const char *key, const char *value,
+                            Config *c);
+
+typedef struct ConfigItem {
+        const char *section;
+        const char *key;
+        ConfigParser parse; /* called with "" to reset the key to its default */
+} ConfigItem;
+
+static void freestrp(char **p) {
+        free(*p);
+        *p = NULL;
+}
+
+int config_init(Config *c) {
+        *c = (Config) {
+                .compression = COMPRESSION_NONE,
+                .criu_log_level = CRIU_LOG_LEVEL_DEFAULT,
+                .idle_exit_usec = (uint64_t) DEFAULT_IDLE_EXIT_SEC * USEC_PER_SEC,
+                .max_restore_bytes = ARCHIVE_LIMITS_DEFAULT.max_bytes,
+        };
+        c->checkpoint_directory = strdup(DEFAULT_CHECKPOINT_DIR);
+        c->criu_binary = strdup(CRIU_BINARY);
+        if (!c->checkpoint_directory || !c->criu_binary) {
+                config_done(c);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void config_done(Config *c) {
+        if (!c)
+                return;
+        freestrp(&c->checkpoint_directory);
+        freestrp(&c->criu_binary);
+}
+
+/* Collapses "//" and "/./" and drops a trailing "/". ".." is refused rather than resolved:
+ * resolving it lexically is wrong when a component is a symlink, and a configured path with
+ * ".." in it is a mistake worth pointing out. */
+static int config_parse_path(const char *file, unsigned line, const char *key, const char *value,
+                             const char *default_value, char **target) {
+        _cleanup_free_ char *n = NULL;
+        size_t len = 0;
+
+        if (isempty(value)) {
+                n = strdup(default_value);
+                if (!n)
+                        return log_oom();
+                goto done;
+        }
+        if (!path_is_absolute(value)) {
+                log_error("%s:%u: %s=%s is not an absolute path; use a path starting with \"/\".",
+                          file, line, key, value);
+                return -EINVAL;
+        }
+        if (strlen(value) >= PATH_MAX) {
+                log_error("%s:%u: %s= is longer than %u bytes; use a shorter path.", file, line, key,
+                          (unsigned) PATH_MAX - 1);
+                return -EINVAL;
+        }
+
+        n = malloc(strlen(value) + 1);
+        if (!n)
+                return log_oom();
+        for (const char *p = value; *p;) {
+                size_t l;
+
+                p += strspn(p, "/");
+                l = strcspn(p, "/");
+                if (l == 0 || (l == 1 && p[0] == '.')) {
+                        p += l;
+                        continue;
+                }
+                if (l == 2 && p[0] == '.' && p[1] == '.') {
+                        log_error("%s:%u: %s=%s contains a \"..\" component; use a path without \"..\".",
+                                  file, line, key, value);
+                        return -EINVAL;
+                }
+                n[len++] = '/';
+                memcpy(n + len, p, l);
+                len += l;
+                p += l;
+        }
+        if (len == 0)
+                n[len++] = '/';
+        n[len] = 0;
+
+done:
+        free(*target);
+        *target = TAKE_PTR(n);
+        return 0;
+}
+
+static int config_parse_directory(const char *file, unsigned line, const char *key, const char *value,
+                                  Config *c) {
+        return config_parse_path(file, line, key, value, DEFAULT_CHECKPOINT_DIR, &c->checkpoint_directory);
+}
+
+static int config_parse_criu_binary(const char *file, unsigned line, const char *key, const char *value,
+                                    Config *c) {
+        return config_parse_path(file, line, key, value, CRIU_BINARY, &c->criu_binary);
+}
+
+static int config_parse_compression(const char *file, unsigned line, const char *key, const char *value,
+                                    Config *c) {
+        char choices[128] = "";
+        Compression x;
+
+        if (isempty(value)) {
+                c->compression = COMPRESSION_NONE;
+                return 0;
+        }
+        x = compression_from_string(value);
+        if (x >= 0) {
+                c->compression = x;
+                return 0;
+        }
+
+        /* "none, tar, gzip, lz4, zlib or zstd", from the table, so a new format shows up here. */
+        for (Compression i = 0; i < _COMPRESSION_MAX; i++) {
+                size_t l = strlen(choices);
+                (void) snprintf(choices + l, sizeof(choices) - l, "%s%s",
+                                i == 0 ? "" : i + 1 == _COMPRESSION_MAX ? " or " : ", ",
+                                compression_to_string(i));
+        }
+        log_error("%s:%u: %s=%s is not a supported format; use %s.", file, line, key, value, choices);
+        return -EINVAL;
+}
+
+static int config_parse_criu_log_level(const char *file, unsigned line, const char *key, const char *value,
+                                       Config *c) {
+        unsigned level;
+
+        if (isempty(value)) {
+                c->criu_log_level = CRIU_LOG_LEVEL_DEFAULT;
+                return 0;
+        }
+        if (safe_atou(value, &level) < 0 || level > CRIU_LOG_LEVEL_MAX) {
+                log_error("%s:%u: %s=%s is not a CRIU log level; use a number from 0 (no messages) "
+                          "to %u (debug).", file, line, key, value, CRIU_LOG_LEVEL_MAX);
+                return -EINVAL;
+        }
+        c->criu_log_level = (int) level;
+        return 0;
+}
+
+static int config_parse_idle_exit(const char *file, unsigned line, const char *key, const char *value,
+                                  Config *c) {
+        uint64_t usec;
+        int r;
+
+        if (isempty(value)) {
+                c->idle_exit_usec = (uint64_t) DEFAULT_IDLE_EXIT_SEC * USEC_PER_SEC;
+                return 0;
+        }
+        r = parse_sec(value, &usec);
+        if (r == -ERANGE) {
+                log_error("%s:%u: %s=%s is too large; use \"infinity\" to never exit when idle.",
+                          file, line, key, value);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                log_error("%s:%u: %s=%s is not a time span; use a number of seconds such as 60 or 2.5, "
+                          "or \"infinity\".", file, line, key, value);
+                return -EINVAL;
+        }
+        c->idle_exit_usec = usec;
+        return 0;
+}
+
+static int config_parse_max_archive_size(const char *file, unsigned line, const char *key,
+                                         const char *value, Config *c) {
+        uint64_t bytes;
+        int r;
+
+        if (isempty(value)) {
+                c->max_restore_bytes = ARCHIVE_LIMITS_DEFAULT.max_bytes;
+                return 0;
+        }
+        r = parse_size(value, &bytes);
+        if (r == -ERANGE) {
+                log_error("%s:%u: %s=%s is too large; use at most 16777215T.", file, line, key, value);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                log_error("%s:%u: %s=%s is not a size; use a number of bytes, optionally with a K, M, G "
+                          "or T suffix, such as 64G.", file, line, key, value);
+                return -EINVAL;
+        }
+        if (bytes == 0) {
+                log_error("%s:%u: %s=%s would refuse every archive; use a size greater than 0.",
+                          file, line, key, value);
+                return -EINVAL;
+        }
+        c->max_restore_bytes = bytes;
+        return 0;
+}
+
+static const ConfigItem config_items[] = {
+        { "Checkpoint", "Directory",      config_parse_directory },
+        { "Checkpoint", "Compression",    config_parse_compression },
+        { "CRIU",       "Binary",         config_parse_criu_binary },
+        { "CRIU",       "LogLevel",       config_parse_criu_log_level },
+        { "Daemon",     "IdleExitSec",    config_parse_idle_exit },
+        { "Restore",    "MaxArchiveSize", config_parse_max_archive_size },
+};
+
+static bool config_section_is_known(const char *section) {
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++)
+                if (streq(config_items[i].section, section))
+                        return true;
+        return false;
+}
+
+static int config_assign(Config *c, const char *file, unsigned line, const char *section, const char *key,
+                         const char *value) {
+        const char *hint = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(config_items); i++) {
+                if (!streq(config_items[i].section, section))
+                        continue;
+                if (streq(config_items[i].key, key))
+                        return config_items[i].parse(file, line, key, value, c);
+                /* Keys are case-sensitive, as in systemd; a near miss gets a hint. */
+                if (strcasecmp(config_items[i].key, key) == 0)
+                        hint = config_items[i].key;
+        }
+        if (hint)
+                log_warning("%s:%u: Unknown key %s= in section [%s], ignoring. Did you mean %s=?",
+                            file, line, key, section, hint);
+        else
+                log_warning("%s:%u: Unknown key %s= in section [%s], ignoring.", file, line, key, section);
+        return 0;
+}
+
+static char *strstrip(char *s) {
+        char *e;
+
+        s += strspn(s, " \t\r");
+        e = s + strlen(s);
+        while (e > s && strchr(" \t\r", e[-1]))
+                e--;
+        *e = 0;
+        return s;
+}
+
+/* Reads one line without its newline into buf (CONFIG_LINE_MAX + 1 bytes). Returns 1 for a
+ * line, 0 at the end of the file, -E2BIG for a line that is too long (the rest of it is
+ * skipped), -EBADMSG for a line with a NUL byte, or the read error. */
+static int read_line(FILE *f, char *buf) {
+        bool too_long = false, nul = false;
+        size_t n = 0;
+
+        for (;;) {
+                int ch = getc_unlocked(f);
+
+                if (ch == EOF) {
+                        if (ferror(f))
+                                return negative_errno();
+                        if (n == 0 && !too_long && !nul)
+                                return 0;
+                        break;
+                }
+                if (ch == '\n')
+                        break;
+                if (ch == 0)
+                        nul = true;
+                if (n >= CONFIG_LINE_MAX) {
+                        too_long = true;
+                        continue;
+                }
+                buf[n++] = (char) ch;
+        }
+        buf[n] = 0;
+        if (too_long)
+                return -E2BIG;
+        if (nul)
+                return -EBADMSG;
+        return 1;
+}
+
+typedef enum SectionState {
+        SECTION_NONE,    /* before the first header: assignments are errors */
+        SECTION_KNOWN,
+        SECTION_IGNORED, /* unknown or invalid header, already reported: skip its assignments */
+} SectionState;
+
+static int config_parse_stream(Config *c, const char *path, FILE *f) {
+        _cleanup_free_ char *buf = NULL, *section = NULL;
+        SectionState state = SECTION_NONE;
+        unsigned line = 0;
+        int ret = 0;
+
+        buf = malloc(CONFIG_LINE_MAX + 1);
+        if (!buf)
+                return log_oom();
+
+        for (;;) {
+                char *l, *eq, *key, *value;
+                int r;
+
+                r = read_line(f, buf);
+                if (r == 0)
+                        break;
+                line++;
+                if (r == -E2BIG) {
+                        log_error("%s:%u: Line is longer than %u bytes; shorten it.", path, line,
+                                  CONFIG_LINE_MAX);
+                        ret = ret ?: -EINVAL;
+                        continue;
+                }
+                if (r == -EBADMSG) {
+                        log_error("%s:%u: Line contains a NUL byte; is this a text file?", path, line);
+                        ret = ret ?: -EINVAL;
+                        continue;
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read %s: %m", path);
+
+                l = strstrip(buf);
+                if (*l == 0 || *l == '#' || *l == ';')
+                        continue;
+
+                if (*l == '[') {
+                        size_t n = strlen(l);
+                        if (n < 3 || l[n - 1] != ']') {
+                                log_error("%s:%u: Invalid section header %s; use [Name], such as [Checkpoint].",
+                                          path, line, l);
+                                ret = ret ?: -EINVAL;
+                                state = SECTION_IGNORED;
+                                continue;
+                        }
+                        l[n - 1] = 0;
+                        free(section);
+                        section = strdup(l + 1);
+                        if (!section)
+                                return log_oom();
+                        if (config_section_is_known(section))
+                                state = SECTION_KNOWN;
+                        else {
+                                log_warning("%s:%u: Unknown section [%s], ignoring its keys.", path, line,
+                                            section);
+                                state = SECTION_IGNORED;
+                        }
+                        continue;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq) {
+                        log_error("%s:%u: \"%s\" is not a Key=Value assignment, [Section] header or "
+                                  "comment; add \"=\" or start the line with \"#\".", path, line, l);
+                        ret = ret ?: -EINVAL;
+                        continue;
+                }
+                *eq = 0;
+                key = strstrip(l);
+                value = strstrip(eq + 1);
+                if (*key == 0) {
+                        log_error("%s:%u: Assignment without a key name before \"=\"; use Key=Value.",
+                                  path, line);
+                        ret = ret ?: -EINVAL;
+                        continue;
+                }
+                if (state == SECTION_NONE) {
+                        log_error("%s:%u: %s= is outside of any section; put it below a [Section] header, "
+                                  "such as [Checkpoint].", path, line, key);
+                        ret = ret ?: -EINVAL;
+                        continue;
+                }
+                if (state == SECTION_IGNORED)
+                        continue;
+
+                r = config_assign(c, path, line, section, key, value);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        ret = ret ?: r;
+        }
+        return ret;
+}
+
+/* Opens name below dir_fd (or the path itself for AT_FDCWD) and applies it. path is what
+ * messages call it. A missing file is not an error. */
+static int config_load_file(Config *c, int dir_fd, const char *name, const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_fclose_ FILE *f = NULL;
+        struct stat st;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(negative_errno(), "Failed to open %s: %m", path);
+        }
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(negative_errno(), "Failed to stat %s: %m", path);
+        if (S_ISDIR(st.st_mode))
+                return log_error_errno(-EISDIR, "Failed to read %s: %m", path);
+
+        f = fdopen(fd, "r");
+        if (!f)
+                return log_error_errno(negative_errno(), "Failed to open %s: %m", path);
+        TAKE_FD(fd);
+
+        return config_parse_stream(c, path, f);
+}
+
+static int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+static int config_load_dropins(Config *c, const char *dir) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int ret = 0, r;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(negative_errno(), "Failed to open %s: %m", dir);
+        }
+        d = fdopendir(fd);
+        if (!d)
+                return log_error_errno(negative_errno(), "Failed to open %s: %m", dir);
+        TAKE_FD(fd);
+
+        for (;;) {
+                struct dirent *de;
+                const char *suffix;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return log_error_errno(negative_errno(), "Failed to read %s: %m", dir);
+                        break;
+                }
+                /* Hidden files are editor and package manager leftovers. */
+                if (de->d_name[0] == '.')
+                        continue;
+                suffix = strrchr(de->d_name, '.');
+                if (!suffix || !streq(suffix, ".conf"))
+                        continue;
+                if (strv_extend(&names, de->d_name) < 0)
+                        return log_oom();
+        }
+
+        if (names)
+                qsort(names, strv_length(names), sizeof(char *), strcmp_ptr);
+
+        STRV_FOREACH(name, names) {
+                _cleanup_free_ char *path = path_join(dir, *name);
+                if (!path)
+                        return log_oom();
+                r = config_load_file(c, dirfd(d), *name, path);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        ret = ret ?: r;
+        }
+        return ret;
+}
+
+int config_load(Config *c, const char *main_path, const char *dropin_dir) {
+        int ret = 0, r;
+
+        if (main_path) {
+                r = config_load_file(c, AT_FDCWD, main_path, main_path);
+                if (r == -ENOMEM)
+                        return r;
+                ret = r;
+        }
+        if (dropin_dir) {
+                r = config_load_dropins(c, dropin_dir);
+                if (r < 0)
+                        ret = ret ?: r;
+        }
+        return ret;
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* /etc/cedana/cedana.conf and its cedana.conf.d/ drop-ins: an INI file with [Checkpoint],
- * [CRIU] and [Daemon] sections. Bad values are errors naming file and line. */
+ * [CRIU], [Daemon] and [Restore] sections. Bad values are errors naming file and line. */
 #pragma once
 
 #include <stdint.h>
@@ -20,8 +20,11 @@ typedef struct Config {
 int config_init(Config *c);
 void config_done(Config *c);
 
-/* Applies main_path, then every *.conf in dropin_dir in lexical order (later wins). Missing
- * files and directories are fine. Syntax errors and bad values are logged as
- * "FILE:LINE: message" and return -EINVAL (the first error; parsing continues to report all).
- * Unknown sections and keys are logged as warnings with file and line, and ignored. */
+/* Applies main_path, then every *.conf in dropin_dir in lexical order (later wins; hidden files
+ * are skipped); either may be NULL. c must have been set up by config_init(). Missing files and
+ * directories are fine. Syntax errors and bad values are logged as "FILE:LINE: message" and
+ * return -EINVAL (the first error; parsing continues to report all, and every valid assignment
+ * is applied). A file that exists but cannot be read is logged and its -errno returned (if it
+ * is the first error). An empty value ("Key=") resets the key to its default. Unknown sections
+ * and keys are logged as warnings with file and line, and ignored. */
 int config_load(Config *c, const char *main_path, const char *dropin_dir);

@@ -12,7 +12,9 @@
 
 #define METADATA_FILENAME "cedana.json"
 #define METADATA_FORMAT_VERSION 1
-#define METADATA_MAX_SIZE (UINT64_C(4) << 20) /* a checkpoint lists at most ~100k files */
+/* Bounds what a hostile cedana.json can make us allocate. Pretty-printed, a file's entry takes
+ * about 100 bytes, so this holds ~40k files (a CRIU dump has ~10 per process). */
+#define METADATA_MAX_SIZE (UINT64_C(4) << 20)
 
 typedef struct CheckpointFile {
         char *name;
@@ -41,20 +43,25 @@ int metadata_new(CheckpointMetadata **ret);
 CheckpointMetadata *metadata_free(CheckpointMetadata *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(CheckpointMetadata *, metadata_free);
 
-/* Adds one file's record (keeps files sorted, size summed); -EEXIST for a duplicate name. */
+/* Adds one file's record (keeps files sorted, size summed); -EEXIST for a duplicate name,
+ * -EINVAL for a name that is not a plain file name (1..255 of [A-Za-z0-9._-], not "." or "..")
+ * or is cedana.json itself, -EOVERFLOW when the total size would not fit 64 bits. */
 int metadata_add_file(CheckpointMetadata *m, const char *name, uint64_t size, uint32_t crc32);
 /* Records every regular file of dir_fd except cedana.json, reading each to compute its crc32.
- * A non-regular entry (directory, symlink, ...) is -EBADMSG. */
+ * A non-regular entry (directory, symlink, ...) or a name outside [A-Za-z0-9._-] is -EBADMSG;
+ * errors are logged here, naming the file, since the caller only sees the errno. */
 int metadata_scan_dir(CheckpointMetadata *m, int dir_fd);
 
 /* JSON form, with a "checksum" member ("crc32:xxxxxxxx") over the compact serialization of
  * everything else, so an edited or flipped byte in the metadata itself is noticed. */
 int metadata_to_json(const CheckpointMetadata *m, JsonVariant **ret);
-/* Validates types, ranges, names (plain file names only) and the checksum.
- * -EBADMSG with *reterr naming the problem; -EPROTONOSUPPORT for a newer format_version. */
+/* Validates types, ranges, names (plain file names only), unknown members and the checksum.
+ * -EBADMSG with *reterr naming the problem; -EPROTONOSUPPORT for a newer format_version (checked
+ * first, as a newer format may differ in anything). "job" may be absent or null. */
 int metadata_from_json(const JsonVariant *v, CheckpointMetadata **ret, char **reterr);
 
-/* Writes cedana.json into dir_fd: temporary file, fsync, rename. */
+/* Writes cedana.json into dir_fd: temporary file, fsync, rename, fsync of the directory.
+ * -E2BIG when the metadata would exceed METADATA_MAX_SIZE (metadata_read() would refuse it). */
 int metadata_write(const CheckpointMetadata *m, int dir_fd);
 /* Reads and validates dir_fd's cedana.json (at most METADATA_MAX_SIZE, O_NOFOLLOW).
  * -ENOENT with *reterr when it is missing ("not a cedana checkpoint"). */

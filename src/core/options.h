@@ -17,6 +17,9 @@ typedef struct DumpOptions {
         bool shell_job;
         bool link_remap;
         char **external; /* CRIU --external resources, e.g. "unix[12345]" */
+        /* An attached job's stdin and stdout pipes ("pipe:[inode]"), which the daemon holds:
+         * a restore must hand the restored job new pipes in their place. NULL otherwise. */
+        char **attach_pipes;
 } DumpOptions;
 
 typedef struct RestoreOptions {

@@ -1,3 +1,210 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
-typedef int placeholder_job;
+/* Jobs in memory: creation, state changes (saved to the job store and announced on the bus),
+ * watching their processes through pidfds, and reconciling them with reality at start-up. */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "fd-util.h"
+#include "job-attach.h"
+#include "job-dbus.h"
+#include "job.h"
+#include "jobstore.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "message-ids.h"
+#include "process.h"
+
+static const char *const job_state_table[_JOB_STATE_MAX] = {
+        [JOB_RUNNING] = "running", [JOB_HALTED] = "halted",   [JOB_EXITED] = "exited",
+        [JOB_FAILED] = "failed",   [JOB_UNKNOWN] = "unknown",
+};
+
+const char *job_state_to_string(JobState s) {
+        return s >= 0 && s < _JOB_STATE_MAX ? job_state_table[s] : NULL;
+}
+
+JobState job_state_from_string(const char *s) {
+        for (JobState i = 0; s && i < _JOB_STATE_MAX; i++)
+                if (streq(s, job_state_table[i]))
+                        return i;
+        return _JOB_STATE_INVALID;
+}
+
+uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void job_link(Manager *m, Job *j) {
+        j->manager = m;
+        LIST_PREPEND(jobs, m->jobs, j);
+        m->n_jobs++;
+}
+
+int job_new(Manager *m, const char *id, Job **ret) {
+        Job *j = calloc(1, sizeof(Job));
+        if (!j)
+                return -ENOMEM;
+        j->pidfd = j->attach_in_fd = j->attach_out_fd = j->attach_log_fd = -EBADF;
+        j->exit_status = -1;
+        j->state = JOB_UNKNOWN;
+        j->created_usec = now_realtime_usec();
+        if (!(j->id = strdup(id)) || !(j->type = strdup("process"))) {
+                job_free(j);
+                return -ENOMEM;
+        }
+        job_link(m, j);
+        *ret = j;
+        return 0;
+}
+
+Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        if (j->manager) {
+                LIST_REMOVE(jobs, j->manager->jobs, j);
+                j->manager->n_jobs--;
+        }
+        sd_event_source_disable_unref(j->pidfd_source);
+        safe_close(j->pidfd);
+        job_attach_stop(j, false);
+        free(j->attach_in_key);
+        free(j->attach_out_key);
+        free(j->id);
+        free(j->type);
+        free(j->unit);
+        free(j->log_path);
+        free(j->last_checkpoint_id);
+        free(j);
+        return NULL;
+}
+
+Job *manager_get_job(Manager *m, const char *id) {
+        LIST_FOREACH(jobs, j, m->jobs)
+                if (streq(j->id, id))
+                        return j;
+        return NULL;
+}
+
+int job_save(Job *j) {
+        int r = jobstore_save_job(j->manager->store, j);
+        if (r < 0)
+                log_ctx_errno(LOG_ERR, r, LOG_CTX(.job = j->id), "Failed to save job %s: %m", j->id);
+        return r;
+}
+
+void job_set_state(Job *j, JobState state, int exit_status) {
+        if (j->state == state && j->exit_status == exit_status)
+                return;
+        JobState old = j->state;
+        j->state = state;
+        j->exit_status = exit_status;
+        if (state != JOB_RUNNING) {
+                j->pidfd_source = sd_event_source_disable_unref(j->pidfd_source);
+                j->pidfd = safe_close(j->pidfd);
+                /* Its output may still be in the pipe: the pump drains it on its own. Halted
+                 * jobs get new pipes when restored. */
+                if (!j->attach_source)
+                        job_attach_stop(j, true);
+        }
+        (void) job_save(j);
+        job_send_changed(j, "State", "PID", NULL);
+        if (old == JOB_RUNNING && (state == JOB_EXITED || state == JOB_FAILED))
+                log_ctx(LOG_INFO,
+                        LOG_CTX(.message_id = MESSAGE_ID_JOB_EXITED, .job = j->id, .unit = j->unit, .pid = j->pid),
+                        "Job %s (PID %i) %s.", j->id, (int) j->pid,
+                        state == JOB_EXITED ? "exited" : "failed");
+}
+
+static JobState state_for_status(int status) {
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? JOB_EXITED : JOB_FAILED;
+}
+
+void job_dispatch_exit(Manager *m, pid_t pid, int status) {
+        LIST_FOREACH(jobs, j, m->jobs) {
+                if (j->pid != pid || j->state != JOB_RUNNING)
+                        continue;
+                /* A dump that stops the job kills it: the operation decides the state then. */
+                if (j->busy)
+                        return;
+                job_set_state(j, state_for_status(status), status);
+                return;
+        }
+}
+
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Job *j = userdata;
+        if (j->busy) {
+                /* Checked again when the operation ends. */
+                j->pidfd_source = sd_event_source_disable_unref(j->pidfd_source);
+                return 0;
+        }
+        /* If it was our child, SIGCHLD brings the exit status; reap it first. */
+        siginfo_t si = {};
+        if (syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, NULL) == 0 && si.si_pid > 0) {
+                int status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+                job_set_state(j, state_for_status(status), status);
+        } else
+                job_set_state(j, JOB_EXITED, -1);
+        return 0;
+}
+
+int job_watch(Job *j) {
+        j->pidfd_source = sd_event_source_disable_unref(j->pidfd_source);
+        j->pidfd = safe_close(j->pidfd);
+        int fd = (int) syscall(SYS_pidfd_open, j->pid, 0);
+        if (fd < 0)
+                return negative_errno();
+        j->pidfd = fd;
+        int r = sd_event_add_io(j->manager->event, &j->pidfd_source, fd, EPOLLIN, on_pidfd, j);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(j->pidfd_source, "job-pidfd");
+        return 0;
+}
+
+/* At start-up: is the stored job's process still the same one? pid and start time together
+ * say so; a pid alone could have been recycled while cedanad was not running. */
+static void job_reconcile(Job *j) {
+        if (j->state != JOB_RUNNING)
+                return;
+        uint64_t start;
+        if (process_start_time(j->pid, &start) < 0 || start != j->pid_start_time) {
+                log_ctx(LOG_NOTICE, LOG_CTX(.job = j->id, .pid = j->pid),
+                        "Job %s (PID %i) ended while cedanad was not running.", j->id, (int) j->pid);
+                job_set_state(j, JOB_EXITED, -1);
+                return;
+        }
+        int r = job_watch(j);
+        if (r < 0)
+                log_ctx_errno(LOG_WARNING, r, LOG_CTX(.job = j->id), "Failed to watch job %s: %m", j->id);
+}
+
+static int load_one(Job *j, void *userdata) {
+        Manager *m = userdata;
+        job_link(m, j);
+        job_reconcile(j);
+        return 0;
+}
+
+int manager_load_jobs(Manager *m) {
+        return jobstore_load_jobs(m->store, load_one, m);
+}
+
+void job_set_last_checkpoint(Job *j, const char *id, uint64_t usec, uint64_t size) {
+        char *c = strdup(id);
+        if (!c)
+                return;
+        free(j->last_checkpoint_id);
+        j->last_checkpoint_id = c;
+        j->last_checkpoint_usec = usec;
+        j->last_checkpoint_size = size;
+        job_send_changed(j, "LastCheckpoint", "LastCheckpointTime", "LastCheckpointSize", NULL);
+}

@@ -22,7 +22,8 @@ typedef enum JsonType {
         JSON_OBJECT,
 } JsonType;
 
-/* Constructors return 0 or -ENOMEM. */
+/* Constructors return 0 or -ENOMEM; strings (and object keys) that are not valid UTF-8 are
+ * -EINVAL, since JSON text cannot carry them. */
 int json_new_null(JsonVariant **ret);
 int json_new_boolean(bool b, JsonVariant **ret);
 int json_new_integer(int64_t i, JsonVariant **ret); /* non-negative values become JSON_UNSIGNED */
@@ -32,6 +33,9 @@ int json_new_string(const char *s, JsonVariant **ret); /* NULL gives a JSON null
 int json_new_strv(char *const *l, JsonVariant **ret);  /* array of strings */
 int json_new_array(JsonVariant **ret);
 int json_new_object(JsonVariant **ret);
+
+/* A deep copy (NULL copies as a JSON null). */
+int json_copy(const JsonVariant *v, JsonVariant **ret);
 
 JsonVariant *json_free(JsonVariant *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(JsonVariant *, json_free);
@@ -49,7 +53,7 @@ int json_object_set_strv(JsonVariant *object, const char *key, char *const *l);
 /* Removes key if present; returns 1 if removed, 0 if absent. */
 int json_object_remove(JsonVariant *object, const char *key);
 
-JsonType json_type(const JsonVariant *v);
+JsonType json_type(const JsonVariant *v); /* NULL is JSON_NULL */
 /* Array elements, or object members; 0 for scalars. */
 size_t json_elements(const JsonVariant *v);
 JsonVariant *json_array_get(const JsonVariant *array, size_t i);
@@ -71,11 +75,15 @@ typedef enum JsonFormatFlags {
 } JsonFormatFlags;
 
 /* Deterministic: object members in insertion order, strings escaped per RFC 8259 (control
- * characters as \u00XX, non-ASCII UTF-8 passed through), reals with %.17g. */
+ * characters as \u00xx, non-ASCII UTF-8 passed through), reals with %.17g in the C locale plus
+ * ".0" when that looks like an integer (so they parse back as reals), NaN and infinities as
+ * null. Compact output has no whitespace and no trailing newline. */
 int json_format(const JsonVariant *v, JsonFormatFlags flags, char **ret);
 
 /* Strict RFC 8259 parser for untrusted input: n bytes of s (NUL not required), a single value
  * with optional surrounding whitespace, nesting at most 64 deep, strings valid UTF-8 without NUL,
- * duplicate object keys rejected, numbers that fit int64/uint64 as integers (others as reals).
- * Returns 0, -ENOMEM, or -EBADMSG with *reterr (if given) like "line 3, column 7: expected ','". */
+ * duplicate object keys rejected, numbers that fit int64/uint64 as integers (others as reals;
+ * a real overflowing a double and number literals over 1024 characters are rejected, leading
+ * zeros too). Returns 0, -ENOMEM, or -EBADMSG with *reterr (if given) like "line 3, column 7:
+ * unexpected character 'x', expected ',' or ']'" (1-based; columns count bytes). */
 int json_parse(const char *s, size_t n, JsonVariant **ret, char **reterr);

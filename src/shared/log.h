@@ -47,10 +47,13 @@ int log_internal(int level, int error, const LogContext *ctx, const char *file, 
 
 #define log_debug_errno(error, ...) log_full_errno(LOG_DEBUG, (error), __VA_ARGS__)
 #define log_info_errno(error, ...) log_full_errno(LOG_INFO, (error), __VA_ARGS__)
+#define log_notice_errno(error, ...) log_full_errno(LOG_NOTICE, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 #define log_error_errno(error, ...) log_full_errno(LOG_ERR, (error), __VA_ARGS__)
 
-/* Structured: log_ctx(LOG_INFO, &(LogContext) { .job = j->id }, "Started job %s.", j->id) */
+/* Structured: log_ctx(LOG_INFO, LOG_CTX(.job = j->id, .pid = pid), "Started job %s.", j->id).
+ * LOG_CTX's parentheses keep the initializer's commas away from the outer macro. */
+#define LOG_CTX(...) (&(LogContext) { __VA_ARGS__ })
 #define log_ctx(level, ctx, ...) log_internal((level), 0, (ctx), __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_ctx_errno(level, error, ctx, ...) \
         log_internal((level), (error), (ctx), __FILE__, __LINE__, __func__, __VA_ARGS__)

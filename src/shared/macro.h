@@ -23,8 +23,12 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define STRLEN(x) (sizeof(x) - 1)
+#ifndef MIN /* glib.h defines the same, for the tests */
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 
 /* Hand over ownership of a pointer or fd: returns the value and clears the variable, so the
  * cleanup attribute on the old owner does nothing. */
@@ -47,6 +51,11 @@
                 if (*p)                                         \
                         func(*p);                               \
         }
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
 
 static inline void freep(void *p) {
         free(*(void **) p);

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The tables of cedana's options and verbs, and the help text made from them, so that help,
+ * validation and completion cannot disagree about what a verb accepts. */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus-error.h"
+#include "build-config.h"
+#include "cli-verbs.h"
+#include "macro.h"
+
+const CliOption cli_options[_OPT_MAX] = {
+        [OPT_HELP] = { OPT_HELP, "help", 'h', no_argument, NULL, VALUE_NONE, "Show this help" },
+        [OPT_VERSION] = { OPT_VERSION, "version", 0, no_argument, NULL, VALUE_NONE, "Show cedana's version" },
+        [OPT_NO_PAGER] = { OPT_NO_PAGER, "no-pager", 0, no_argument, NULL, VALUE_NONE,
+                           "Do not pipe output into a pager" },
+        [OPT_NO_LEGEND] = { OPT_NO_LEGEND, "no-legend", 0, no_argument, NULL, VALUE_NONE,
+                            "Do not print the header and footer of tables" },
+        [OPT_JSON] = { OPT_JSON, "json", 0, optional_argument, "short|pretty", VALUE_JSON,
+                       "Print JSON (plain --json means short)" },
+        [OPT_NO_ASK_PASSWORD] = { OPT_NO_ASK_PASSWORD, "no-ask-password", 0, no_argument, NULL, VALUE_NONE,
+                                  "Do not ask for a password to authorize the request" },
+        [OPT_QUIET] = { OPT_QUIET, "quiet", 'q', no_argument, NULL, VALUE_NONE,
+                        "Print only errors and requested data" },
+        [OPT_DIR] = { OPT_DIR, "dir", 0, required_argument, "DIR", VALUE_DIR,
+                      "Write the checkpoint into DIR (default: cedanad's choice)" },
+        [OPT_NAME] = { OPT_NAME, "name", 0, required_argument, "NAME", VALUE_TEXT, "Name the job NAME" },
+        [OPT_COMPRESSION] = { OPT_COMPRESSION, "compression", 0, required_argument, "FORMAT", VALUE_COMPRESSION,
+                              "none (a directory), tar, gzip, lz4, zlib or zstd" },
+        [OPT_LEAVE_RUNNING] = { OPT_LEAVE_RUNNING, "leave-running", 0, no_argument, NULL, VALUE_NONE,
+                                "Let the process run on after the dump" },
+        [OPT_TCP_ESTABLISHED] = { OPT_TCP_ESTABLISHED, "tcp-established", 0, no_argument, NULL, VALUE_NONE,
+                                  "Checkpoint and restore established TCP connections" },
+        [OPT_FILE_LOCKS] = { OPT_FILE_LOCKS, "file-locks", 0, no_argument, NULL, VALUE_NONE,
+                             "Checkpoint file locks" },
+        [OPT_SHELL_JOB] = { OPT_SHELL_JOB, "shell-job", 0, no_argument, NULL, VALUE_NONE,
+                            "The process is an interactive shell's job (uses its terminal)" },
+        [OPT_EXTERNAL] = { OPT_EXTERNAL, "external", 0, required_argument, "RES", VALUE_TEXT,
+                           "Leave RES out of the checkpoint: unix[INODE], tty[..], file[..] (repeatable)" },
+        [OPT_LINK_REMAP] = { OPT_LINK_REMAP, "link-remap", 0, no_argument, NULL, VALUE_NONE,
+                             "Keep open files that were deleted, by linking them" },
+        [OPT_PATH] = { OPT_PATH, "path", 0, required_argument, "PATH", VALUE_FILE,
+                       "The checkpoint: a directory or an archive" },
+        [OPT_NO_SERVER] = { OPT_NO_SERVER, "no-server", 0, no_argument, NULL, VALUE_NONE,
+                            "Restore without cedanad, as a child of this command (needs root)" },
+        [OPT_ATTACH] = { OPT_ATTACH, "attach", 0, no_argument, NULL, VALUE_NONE,
+                         "Connect this terminal to the job's input and output" },
+        [OPT_LOG] = { OPT_LOG, "log", 0, required_argument, "FILE", VALUE_FILE, "Write the log to FILE" },
+        [OPT_PID_FILE] = { OPT_PID_FILE, "pid-file", 0, required_argument, "FILE", VALUE_FILE,
+                           "Write the restored process's PID to FILE" },
+        [OPT_SETENV] = { OPT_SETENV, "setenv", 'E', required_argument, "KEY=VALUE", VALUE_TEXT,
+                         "Set an environment variable for the job (repeatable)" },
+        [OPT_ALL] = { OPT_ALL, "all", 0, no_argument, NULL, VALUE_NONE, "Also list jobs that exited or failed" },
+        [OPT_SIGNAL] = { OPT_SIGNAL, "signal", 0, required_argument, "SIGNAL", VALUE_SIGNAL,
+                         "The signal to send (default: TERM)" },
+        [OPT_WITH_CHECKPOINTS] = { OPT_WITH_CHECKPOINTS, "with-checkpoints", 0, no_argument, NULL, VALUE_NONE,
+                                   "Delete the job's checkpoint files too" },
+};
+
+#define DUMP_OPTIONS                                                                                  \
+        (OPT_BIT(OPT_DIR) | OPT_BIT(OPT_NAME) | OPT_BIT(OPT_COMPRESSION) | OPT_BIT(OPT_LEAVE_RUNNING) | \
+         OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_FILE_LOCKS) | OPT_BIT(OPT_SHELL_JOB) |              \
+         OPT_BIT(OPT_EXTERNAL) | OPT_BIT(OPT_LINK_REMAP))
+#define RESTORE_JOB_OPTIONS                                                                    \
+        (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_SHELL_JOB) | OPT_BIT(OPT_ATTACH) | \
+         OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PID_FILE))
+#define RESTORE_PROCESS_OPTIONS (RESTORE_JOB_OPTIONS | OPT_BIT(OPT_NO_SERVER) | OPT_BIT(OPT_NAME))
+
+#define SECTION_CHECKPOINTS "Checkpoints"
+#define SECTION_JOBS "Jobs"
+#define SECTION_SERVICE "Service"
+
+const Verb cli_verbs[] = {
+        { "dump", "process", 1, 1, verb_dump, DUMP_OPTIONS, VERB_ARG_PID, 0, SECTION_CHECKPOINTS,
+          "PID [OPTIONS...]", "Checkpoint a process and its children",
+          "Checkpoint process PID and every process below it. By default the processes end once the "
+          "checkpoint is complete on disk; --leave-running lets them continue. --json prints "
+          "{\"checkpoint\", \"path\", \"size\"}." },
+        { "dump", "job", 1, 1, verb_dump, DUMP_OPTIONS, VERB_ARG_JOB, 0, SECTION_CHECKPOINTS,
+          "JOB [OPTIONS...]", "Checkpoint a managed job",
+          "Checkpoint the managed job JOB. The job is halted afterwards unless --leave-running is given; "
+          "'cedana restore job JOB' brings it back. --json prints {\"checkpoint\", \"path\", \"size\"}." },
+        { "restore", "process", 0, 0, verb_restore, RESTORE_PROCESS_OPTIONS, VERB_ARG_NONE, 0, SECTION_CHECKPOINTS,
+          "--path PATH [OPTIONS...]", "Restore a checkpoint as a new job",
+          "Restore the checkpoint at PATH (a directory or an archive; the format is detected from the "
+          "content) as a new managed job. With --no-server cedana restores it itself, without cedanad, "
+          "as a child of this command, waits for it and exits with its status. --json prints "
+          "{\"job\", \"pid\", \"path\"}." },
+        { "restore", "job", 1, 1, verb_restore, RESTORE_JOB_OPTIONS, VERB_ARG_JOB, 0, SECTION_CHECKPOINTS,
+          "JOB [--path PATH] [OPTIONS...]", "Restore a halted job",
+          "Restore the job JOB from its latest checkpoint, or from PATH." },
+        { "checkpoint", "list", 0, 0, verb_checkpoint_list, 0, VERB_ARG_NONE, 0, SECTION_CHECKPOINTS,
+          "", "List checkpoints",
+          "List the checkpoints cedanad knows of, newest first. --json prints an array of {\"id\", \"job\", "
+          "\"time\" (µs since the epoch), \"size\" (bytes), \"compression\", \"path\"}." },
+        { "checkpoint", "delete", 1, VERB_ANY, verb_checkpoint_delete, 0, VERB_ARG_CHECKPOINT, 0,
+          SECTION_CHECKPOINTS, "ID...", "Delete checkpoints", "Delete the files and records of checkpoints." },
+        { "run", "process", 1, VERB_ANY, verb_run, OPT_BIT(OPT_NAME) | OPT_BIT(OPT_ATTACH) | OPT_BIT(OPT_LOG) |
+          OPT_BIT(OPT_SETENV), VERB_ARG_COMMAND, 0, SECTION_JOBS, "[OPTIONS...] -- COMMAND [ARGS...]",
+          "Start a command as a managed job",
+          "Start COMMAND as a managed job, as you, in the current directory, with PATH, HOME, USER, "
+          "LOGNAME, LANG and TERM of this environment. Its output goes to a log file. --json prints "
+          "{\"job\", \"pid\", \"log\"}." },
+        { "manage", "process", 1, 1, verb_manage, OPT_BIT(OPT_NAME), VERB_ARG_PID, 0, SECTION_JOBS,
+          "PID [--name JOB]", "Make a running process a managed job", NULL },
+        { "job", "list", 0, 0, verb_job_list, OPT_BIT(OPT_ALL), VERB_ARG_NONE, 0, SECTION_JOBS, "[--all]",
+          "List jobs",
+          "List managed jobs. Jobs that exited or failed are shown with --all. --json prints an array of "
+          "{\"job\", \"type\", \"pid\", \"status\", \"gpu\", \"checkpoint\" (µs since the epoch, or null), "
+          "\"size\" (bytes, or null), \"log\"}." },
+        { "job", "checkpoints", 1, 1, verb_job_checkpoints, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
+          "List the checkpoints of a job",
+          "List the checkpoints of JOB, newest first. --json prints an array of {\"id\", \"time\", \"size\", "
+          "\"path\"}." },
+        { "job", "inspect", 1, 1, verb_job_inspect, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
+          "Show a job's properties and checkpoints",
+          "Show the properties of JOB and its checkpoints. --json prints the job object's properties with "
+          "snake_case keys (\"id\", \"state\", \"pid\", \"last_checkpoint_time\", ...) and \"checkpoints\"." },
+        { "job", "kill", 1, 1, verb_job_kill, OPT_BIT(OPT_SIGNAL), VERB_ARG_JOB, 0, SECTION_JOBS,
+          "JOB [--signal SIGNAL]", "Send a signal to a job's processes", NULL },
+        { "job", "delete", 1, 1, verb_job_delete, OPT_BIT(OPT_WITH_CHECKPOINTS), VERB_ARG_JOB, 0, SECTION_JOBS,
+          "JOB [--with-checkpoints]", "Forget a job that is not running", NULL },
+        { "job", "attach", 1, 1, verb_job_attach, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
+          "Connect the terminal to a job's input and output",
+          "Connect this terminal to the input and output of JOB, which must have been started or "
+          "restored with --attach. Press Ctrl-] three times within a second to detach." },
+        { NULL, "features", 0, 0, verb_features, 0, VERB_ARG_NONE, 0, SECTION_SERVICE, "",
+          "Show what cedanad can do", NULL },
+        { NULL, "version", 0, 0, verb_version, 0, VERB_ARG_NONE, 0, SECTION_SERVICE, "",
+          "Show the versions of cedana and cedanad", NULL },
+        { "daemon", "status", 0, 0, verb_daemon_status, 0, VERB_ARG_NONE, 0, SECTION_SERVICE, "",
+          "Show whether cedanad answers, and how", NULL },
+        { NULL, "help", 0, 2, verb_help, 0, VERB_ARG_VERB, VERB_NO_DAEMON, SECTION_SERVICE, "[COMMAND]",
+          "Show this help, or a command's", NULL },
+        { NULL, "__complete", 0, VERB_ANY, verb_complete, 0, VERB_ARG_RAW, VERB_HIDDEN | VERB_RAW_ARGS, NULL,
+          "WORDS...", "Print completions for the last word", NULL },
+};
+
+const size_t cli_n_verbs = ELEMENTSOF(cli_verbs);
+
+const CliOption *cli_option_by_id(CliOptionId id) {
+        if (id < 0 || id >= _OPT_MAX)
+                return NULL;
+        return &cli_options[id];
+}
+
+const CliOption *cli_option_by_long(const char *name) {
+        for (size_t i = 0; i < _OPT_MAX; i++)
+                if (streq(cli_options[i].name, name))
+                        return &cli_options[i];
+        return NULL;
+}
+
+const CliOption *cli_option_by_short(char c) {
+        for (size_t i = 0; c != 0 && i < _OPT_MAX; i++)
+                if (cli_options[i].short_name == c)
+                        return &cli_options[i];
+        return NULL;
+}
+
+const Verb *verb_find(const char *group, const char *name) {
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < cli_n_verbs; i++)
+                if (streq_ptr(cli_verbs[i].group, group) && streq(cli_verbs[i].name, name))
+                        return &cli_verbs[i];
+        return NULL;
+}
+
+bool verb_is_group(const char *word) {
+        for (size_t i = 0; word && i < cli_n_verbs; i++)
+                if (streq_ptr(cli_verbs[i].group, word))
+                        return true;
+        return false;
+}
+
+const char *verb_full_name(const Verb *v) {
+        static char buf[64];
+        if (!v->group)
+                return v->name;
+        (void) snprintf(buf, sizeof(buf), "%s %s", v->group, v->name);
+        return buf;
+}
+
+const char *verb_help_word(const Verb *v) {
+        return v->group ?: v->name;
+}
+
+bool verb_accepts_option(const Verb *v, CliOptionId id) {
+        return ((OPTS_GLOBAL | v->options) & OPT_BIT(id)) != 0;
+}
+
+const char *cli_option_help(const CliOption *o, const Verb *v) {
+        if (!v)
+                return o->help;
+        if (o->id == OPT_NAME && streq_ptr(v->group, "dump"))
+                return "Name the checkpoint NAME (default: dump-TYPE-TARGET-UNIXTIME)";
+        if (o->id == OPT_NAME && streq_ptr(v->group, "run"))
+                return "Name the job NAME (default: a generated name like famous_hopper7)";
+        if (o->id == OPT_LOG && streq_ptr(v->group, "restore"))
+                return "Write CRIU's restore log to FILE";
+        if (o->id == OPT_LOG && streq_ptr(v->group, "run"))
+                return "Write the job's output to FILE (default: " LOGDIR "/JOB.log)";
+        if (o->id == OPT_PATH && streq_ptr(v->group, "restore") && streq(v->name, "job"))
+                return "Restore from this checkpoint instead of the job's latest";
+        return o->help;
+}
+
+static void print_option(const CliOption *o, const Verb *v) {
+        char left[64];
+        const char *arg = o->metavar;
+        if (!arg)
+                (void) snprintf(left, sizeof(left), "--%s", o->name);
+        else if (o->has_arg == optional_argument)
+                (void) snprintf(left, sizeof(left), "--%s[=%s]", o->name, arg);
+        else
+                (void) snprintf(left, sizeof(left), "--%s %s", o->name, arg);
+        if (o->short_name)
+                printf("  -%c %-25s %s\n", o->short_name, left, cli_option_help(o, v));
+        else
+                printf("     %-25s %s\n", left, cli_option_help(o, v));
+}
+
+static void print_verb_line(const Verb *v) {
+        char left[80];
+        (void) snprintf(left, sizeof(left), "%s %s", verb_full_name(v), v->synopsis);
+        /* Long synopses get a line of their own. */
+        if (strlen(left) > 34)
+                printf("  %s\n  %-34s %s\n", left, "", v->summary);
+        else
+                printf("  %-34s %s\n", left, v->summary);
+}
+
+void cli_help_main(void) {
+        static const char *const sections[] = { SECTION_CHECKPOINTS, SECTION_JOBS, SECTION_SERVICE };
+
+        printf("cedana [OPTIONS...] COMMAND ...\n\n"
+               "Checkpoint and restore Linux processes with cedanad.\n");
+        for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
+                printf("\n%s:\n", sections[s]);
+                for (size_t i = 0; i < cli_n_verbs; i++)
+                        if (!(cli_verbs[i].flags & VERB_HIDDEN) && streq_ptr(cli_verbs[i].section, sections[s]))
+                                print_verb_line(&cli_verbs[i]);
+        }
+        printf("\nOptions:\n");
+        for (size_t i = 0; i < _OPT_MAX; i++)
+                if (OPTS_GLOBAL & OPT_BIT(i))
+                        print_option(&cli_options[i], NULL);
+        printf("\nExit status:\n"
+               "  %2d success          %2d usage error       %2d cedanad not reachable\n"
+               "  %2d access denied    %2d no such thing     %2d busy or still running\n"
+               "  %2d bad checkpoint   %2d CRIU failed       %2d no space left\n"
+               "  %2d unsupported      %2d already exists    %2d any other failure\n",
+               CEDANA_EXIT_SUCCESS, CEDANA_EXIT_USAGE, CEDANA_EXIT_NO_DAEMON, CEDANA_EXIT_ACCESS_DENIED,
+               CEDANA_EXIT_NOT_FOUND, CEDANA_EXIT_BUSY, CEDANA_EXIT_BAD_CHECKPOINT, CEDANA_EXIT_CRIU,
+               CEDANA_EXIT_NO_SPACE, CEDANA_EXIT_UNSUPPORTED, CEDANA_EXIT_EXISTS, CEDANA_EXIT_FAILURE);
+        printf("\nSee 'cedana COMMAND --help' for the options of a command.\n");
+}
+
+/* A paragraph, wrapped at 78 columns. */
+static void print_wrapped(const char *text) {
+        size_t col = 0;
+        for (const char *w = text; *w;) {
+                size_t l = strcspn(w, " ");
+                if (col > 0 && col + 1 + l > 78) {
+                        putchar('\n');
+                        col = 0;
+                } else if (col > 0) {
+                        putchar(' ');
+                        col++;
+                }
+                fwrite(w, 1, l, stdout);
+                col += l;
+                w += l;
+                w += strspn(w, " ");
+        }
+        putchar('\n');
+}
+
+static void print_verb_body(const Verb *v) {
+        const char *text = v->description ?: v->summary;
+        _cleanup_free_ char *sentence = NULL;
+        printf("cedana %s%s%s\n\n", verb_full_name(v), isempty(v->synopsis) ? "" : " ", v->synopsis);
+        if (asprintf(&sentence, "%s%s", text, text[strlen(text) - 1] == '.' ? "" : ".") < 0)
+                return;
+        print_wrapped(sentence);
+        if (v->options != 0) {
+                printf("\nOptions:\n");
+                for (size_t i = 0; i < _OPT_MAX; i++)
+                        if (v->options & OPT_BIT(i))
+                                print_option(&cli_options[i], v);
+        }
+}
+
+static void print_help_footer(void) {
+        printf("\nSee 'cedana --help' for the options every command takes.\n");
+}
+
+void cli_help_verb(const Verb *v) {
+        print_verb_body(v);
+        print_help_footer();
+}
+
+bool cli_help_group(const char *group) {
+        bool first = true;
+        for (size_t i = 0; i < cli_n_verbs; i++) {
+                if (!streq_ptr(cli_verbs[i].group, group) || (cli_verbs[i].flags & VERB_HIDDEN))
+                        continue;
+                if (!first)
+                        printf("\n");
+                print_verb_body(&cli_verbs[i]);
+                first = false;
+        }
+        if (!first)
+                print_help_footer();
+        return !first;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What cedana needs to know about a live process, read from /proc and pinned with a pidfd:
+ * owner, start time, the tree below it, capabilities, and whether it holds an NVIDIA GPU. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct Identity;
+
+typedef struct ProcessInfo {
+        pid_t pid;
+        pid_t ppid;
+        uid_t uid[4]; /* real, effective, saved, filesystem */
+        gid_t gid[4];
+        uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+        uint64_t start_time; /* clock ticks after boot: with pid, identifies a process */
+        char state;          /* R, S, D, T, t, Z, ... */
+        char comm[17];
+} ProcessInfo;
+
+/* Opens a pidfd for pid and reads its /proc entry; -ESRCH when it does not exist (or exited
+ * while being read: the pidfd is checked afterwards, so the data is the pidfd's process). */
+int process_open(pid_t pid, int *ret_pidfd, ProcessInfo *ret);
+/* Reads /proc/<pid>/status and /stat without a pidfd (tasks that are stopped under CRIU). */
+int process_read_info(pid_t pid, ProcessInfo *ret);
+/* Whether the pidfd's process is still alive (not exited, not a zombie). */
+bool pidfd_is_alive(int pidfd);
+/* The start time of pid (field 22 of /proc/<pid>/stat). */
+int process_start_time(pid_t pid, uint64_t *ret);
+/* pid and every descendant (threads excluded), pid first; from /proc/<pid>/task/<tid>/children. */
+int process_tree(pid_t pid, pid_t **ret, size_t *ret_n);
+/* Whether any process of the tree has an NVIDIA device open (/dev/nvidia*). */
+int process_tree_uses_gpu(const pid_t *pids, size_t n);
+/* The tree's processes all have id's uid in every slot, gids that are id's gid or one of its
+ * groups, and, unless the uid is 0, no capabilities in their permitted, effective or ambient sets.
+ * -EPERM (with the offending pid in *ret_bad_pid) when one has more. */
+int process_tree_check_privilege(const pid_t *pids, size_t n, const struct Identity *id, pid_t *ret_bad_pid);
+/* The supplementary groups of user uid (from the user database), for acting as a caller. */
+int user_groups(uid_t uid, gid_t gid, gid_t **ret, size_t *ret_n);

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's half of attached jobs: the pipe ends, the output pump, the fd store. */
+
+#include <fcntl.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "fd-util.h"
+#include "identity.h"
+#include "job-attach.h"
+#include "job.h"
+#include "list.h"
+#include "log.h"
+#include "manager.h"
+#include "path-util.h"
+
+typedef struct AttachClient {
+        int fd;
+        LIST_FIELDS(struct AttachClient, clients);
+} AttachClient;
+
+static void client_free(Job *j, AttachClient *c) {
+        LIST_REMOVE(clients, j->attach_clients, c);
+        safe_close(c->fd);
+        free(c);
+}
+
+static int pipe_key(int fd, char **ret) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        return asprintf(ret, "pipe:[%lu]", (unsigned long) st.st_ino) < 0 ? -ENOMEM : 0;
+}
+
+static void fdstore(Job *j, const char *what, int fd, bool remove) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s\nFDNAME=attach-%s-%s", remove ? "FDSTOREREMOVE=1" : "FDSTORE=1", what, j->id);
+        (void) sd_pid_notify_with_fds(0, false, msg, remove ? NULL : &fd, remove ? 0 : 1);
+}
+
+void attach_pipes_done(AttachPipes *p) {
+        safe_close(p->job_stdin);
+        safe_close(p->job_stdout);
+        safe_close(p->daemon_stdin);
+        safe_close(p->daemon_stdout);
+        free(p->stdin_key);
+        free(p->stdout_key);
+        *p = (AttachPipes) ATTACH_PIPES_NULL;
+}
+
+int attach_pipes_new(AttachPipes *ret) {
+        AttachPipes p = ATTACH_PIPES_NULL;
+        int in[2], out[2];
+        if (pipe2(in, O_CLOEXEC) < 0)
+                return negative_errno();
+        p.job_stdin = in[0];
+        p.daemon_stdin = in[1];
+        int r = pipe2(out, O_CLOEXEC) < 0 ? negative_errno() : 0;
+        if (r >= 0) {
+                p.daemon_stdout = out[0];
+                p.job_stdout = out[1];
+                r = pipe_key(p.job_stdin, &p.stdin_key);
+        }
+        if (r >= 0)
+                r = pipe_key(p.job_stdout, &p.stdout_key);
+        if (r < 0) {
+                attach_pipes_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int job_attach_take(Job *j, AttachPipes *p) {
+        job_attach_stop(j, true);
+        j->attach = true;
+        j->attach_in_fd = TAKE_FD(p->daemon_stdin);
+        j->attach_out_fd = TAKE_FD(p->daemon_stdout);
+        free(j->attach_in_key);
+        free(j->attach_out_key);
+        j->attach_in_key = TAKE_PTR(p->stdin_key);
+        j->attach_out_key = TAKE_PTR(p->stdout_key);
+        return job_attach_start(j);
+}
+
+/* The last ATTACH_SCROLLBACK bytes of output, for clients that attach later. */
+static void scrollback_append(Job *j, const char *buf, size_t n) {
+        if (!j->attach_scrollback && !(j->attach_scrollback = malloc(ATTACH_SCROLLBACK)))
+                return;
+        if (n >= ATTACH_SCROLLBACK) {
+                memcpy(j->attach_scrollback, buf + n - ATTACH_SCROLLBACK, ATTACH_SCROLLBACK);
+                j->attach_scrollback_len = ATTACH_SCROLLBACK;
+                return;
+        }
+        size_t keep = MIN(j->attach_scrollback_len, ATTACH_SCROLLBACK - n);
+        memmove(j->attach_scrollback, j->attach_scrollback + j->attach_scrollback_len - keep, keep);
+        memcpy(j->attach_scrollback + keep, buf, n);
+        j->attach_scrollback_len = keep + n;
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Job *j = userdata;
+        char buf[65536];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                /* Every writer is gone: the job (and anything it forked) ended. */
+                j->attach_source = sd_event_source_disable_unref(j->attach_source);
+                while (j->attach_clients)
+                        client_free(j, j->attach_clients);
+                return 0;
+        }
+        if (j->attach_log_fd >= 0)
+                (void) loop_write(j->attach_log_fd, buf, (size_t) n);
+        scrollback_append(j, buf, (size_t) n);
+        LIST_FOREACH_SAFE(clients, c, next, j->attach_clients) {
+                /* A client that cannot keep up, or left, is dropped; the log has everything. */
+                ssize_t k = write(c->fd, buf, (size_t) n);
+                if (k != n)
+                        client_free(j, c);
+        }
+        return 0;
+}
+
+static int open_log(Job *j) {
+        j->attach_log_fd = safe_close(j->attach_log_fd);
+        if (!j->log_path)
+                return 0;
+        /* The log may be a path the job's user chose: opened with that user's rights. */
+        Identity id = {};
+        int r = identity_from_uid(j->uid, &id);
+        if (r >= 0)
+                r = identity_set_fs(&id);
+        identity_done(&id);
+        if (r < 0)
+                return r;
+        int fd = open_nofollow(j->log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0640);
+        (void) identity_reset_fs();
+        if (fd < 0)
+                return fd;
+        j->attach_log_fd = fd;
+        return 0;
+}
+
+int job_attach_start(Job *j) {
+        Manager *m = j->manager;
+        if (j->attach_out_fd < 0 || j->attach_in_fd < 0)
+                return -EBADF;
+        if (j->attach_source)
+                return 0;
+        int r = open_log(j);
+        if (r < 0)
+                log_warning_errno(r, "Cannot append job %s's output to %s: %m", j->id, j->log_path);
+        (void) fcntl(j->attach_out_fd, F_SETFL, fcntl(j->attach_out_fd, F_GETFL) | O_NONBLOCK);
+        j->attach_source = sd_event_source_disable_unref(j->attach_source);
+        r = sd_event_add_io(m->event, &j->attach_source, j->attach_out_fd, EPOLLIN, on_output, j);
+        if (r < 0)
+                return r;
+        fdstore(j, "in", j->attach_in_fd, false);
+        fdstore(j, "out", j->attach_out_fd, false);
+        /* The pump lives in this process: an attached job keeps cedanad from idling out. */
+        manager_busy(m);
+        return 0;
+}
+
+void job_attach_stop(Job *j, bool forget) {
+        if (forget && (j->attach_source || j->attach_in_fd >= 0 || j->attach_out_fd >= 0)) {
+                fdstore(j, "in", -EBADF, true);
+                fdstore(j, "out", -EBADF, true);
+        }
+        if (j->attach_source && j->manager)
+                manager_unbusy(j->manager);
+        j->attach_source = sd_event_source_disable_unref(j->attach_source);
+        while (j->attach_clients)
+                client_free(j, j->attach_clients);
+        j->attach_in_fd = safe_close(j->attach_in_fd);
+        j->attach_out_fd = safe_close(j->attach_out_fd);
+        j->attach_log_fd = safe_close(j->attach_log_fd);
+        j->attach_scrollback = mfree(j->attach_scrollback);
+        j->attach_scrollback_len = 0;
+}
+
+int job_attach_client(Job *j, int *ret_stdin, int *ret_stdout) {
+        if (!j->attach_source || j->attach_in_fd < 0)
+                return -ENOTCONN;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        /* Room for the scrollback and some more before a slow client gets dropped. */
+        (void) fcntl(p[1], F_SETPIPE_SZ, 4 * ATTACH_SCROLLBACK);
+        if (j->attach_scrollback_len > 0)
+                (void) loop_write(p[1], j->attach_scrollback, j->attach_scrollback_len);
+        (void) fcntl(p[1], F_SETFL, O_NONBLOCK);
+        AttachClient *c = calloc(1, sizeof(AttachClient));
+        if (!c) {
+                safe_close(p[0]);
+                safe_close(p[1]);
+                return -ENOMEM;
+        }
+        c->fd = p[1];
+        LIST_PREPEND(clients, j->attach_clients, c);
+        *ret_stdin = j->attach_in_fd;
+        *ret_stdout = p[0];
+        return 0;
+}
+
+int manager_attach_adopt_fd(Manager *m, const char *name, int fd) {
+        const char *id;
+        bool in = true;
+        if (!(id = startswith(name, "attach-in-"))) {
+                in = false;
+                id = startswith(name, "attach-out-");
+        }
+        Job *j = id ? manager_get_job(m, id) : NULL;
+        if (!j || j->state != JOB_RUNNING || !j->attach) {
+                safe_close(fd);
+                return 0; /* stale: the job ended while we were away */
+        }
+        int *slot = in ? &j->attach_in_fd : &j->attach_out_fd;
+        safe_close(*slot);
+        *slot = fd;
+        if (j->attach_in_fd >= 0 && j->attach_out_fd >= 0)
+                return job_attach_start(j);
+        return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A managed job: a process tree in its own transient scope, with a state, an owner, a log and
+ * checkpoints. Jobs live in the job store; this is their in-memory face while cedanad runs. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "list.h"
+
+typedef struct Manager Manager;
+typedef struct Operation Operation;
+
+typedef enum JobState {
+        JOB_RUNNING,
+        JOB_HALTED, /* dumped and stopped */
+        JOB_EXITED,
+        JOB_FAILED,
+        JOB_UNKNOWN,
+        _JOB_STATE_MAX,
+        _JOB_STATE_INVALID = -EINVAL,
+} JobState;
+
+typedef struct Job {
+        Manager *manager;
+        char *id;
+        char *type; /* "process" */
+        uid_t uid;
+        pid_t pid;
+        uint64_t pid_start_time; /* with pid, identifies the process across daemon restarts */
+        int pidfd;
+        sd_event_source *pidfd_source;
+        JobState state;
+        int exit_status; /* wait status when we saw it exit, -1 otherwise */
+        bool gpu;
+        char *unit;
+        char *log_path;
+        uint64_t created_usec;
+        char *last_checkpoint_id;
+        uint64_t last_checkpoint_usec;
+        uint64_t last_checkpoint_size;
+        /* Started with attach: the job's stdin and stdout/stderr are pipes whose other ends
+         * cedanad holds (and keeps in systemd's fd store across its own restarts); output is
+         * copied to the log and to attached clients. The keys are the pipes as CRIU names them
+         * ("pipe:[inode]"), so a restore can hand the job new pipes in their place. */
+        bool attach;
+        int attach_in_fd;  /* write end of the job's stdin */
+        int attach_out_fd; /* read end of the job's stdout and stderr */
+        char *attach_in_key;
+        char *attach_out_key;
+        int attach_log_fd;
+        sd_event_source *attach_source;
+        struct AttachClient *attach_clients;
+        char *attach_scrollback;
+        size_t attach_scrollback_len;
+        Operation *busy;   /* a dump or restore of this job in flight */
+        LIST_FIELDS(struct Job, jobs);
+} Job;
+
+const char *job_state_to_string(JobState s);
+JobState job_state_from_string(const char *s);
+
+int job_new(Manager *m, const char *id, Job **ret);
+Job *job_free(Job *j);
+Job *manager_get_job(Manager *m, const char *id);
+/* Writes the job to the job store. */
+int job_save(Job *j);
+/* Saves, emits PropertiesChanged, logs exits; stops watching a job that no longer runs. */
+void job_set_state(Job *j, JobState state, int exit_status);
+void job_set_last_checkpoint(Job *j, const char *id, uint64_t usec, uint64_t size);
+/* Watches j->pid through a pidfd: an exit while cedanad runs is noticed at once. */
+int job_watch(Job *j);
+/* The manager reaped pid with this wait status. */
+void job_dispatch_exit(Manager *m, pid_t pid, int status);
+/* Loads every job from the store and reconciles it with the running system. */
+int manager_load_jobs(Manager *m);
+
+uint64_t now_realtime_usec(void);

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* org.cedana.Checkpoint1.Manager on /org/cedana/Checkpoint1: argument checks, authorization
+ * and replies; the work itself is in operation.c, job-run.c and job.c. */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+typedef struct Manager Manager;
+
+#define MANAGER_OBJECT_PATH "/org/cedana/Checkpoint1"
+#define MANAGER_INTERFACE "org.cedana.Checkpoint1.Manager"
+
+/* Registers the manager object, the job objects and the object manager on bus. */
+int manager_bus_add_objects(Manager *m, sd_bus *bus);
+
+/* Progress of a long call, sent to that call's sender only. */
+void manager_send_progress(Manager *m, sd_bus_message *call, const char *operation, const char *phase,
+                           uint64_t done, uint64_t total);
+void manager_send_checkpoint_new(Manager *m, const char *job, const char *id, const char *path);
+
+/* Shared by the Manager methods and the Job object's methods of the same names: the options
+ * a{sv} is read from the call's current position. */
+int bus_dump(sd_bus_message *call, Manager *m, const char *type, const char *target, sd_bus_error *error);
+int bus_restore(sd_bus_message *call, Manager *m, const char *type, const char *source, sd_bus_error *error);
+int bus_kill_job(sd_bus_message *call, Manager *m, const char *name, int sig, sd_bus_error *error);
+int bus_delete_job(sd_bus_message *call, Manager *m, const char *name, int with_checkpoints, sd_bus_error *error);

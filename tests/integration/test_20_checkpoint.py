@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: Apache-2.0
+# Dump and restore of real processes through the daemon, in every format: each workload's
+# state (memory, a pipe between two processes, threads, sockets) is checked after the restore.
+
+import json
+import os
+import time
+
+TIMEOUT = 300
+FORMATS = {"none": "", "tar": ".tar", "gzip": ".tar.gz", "lz4": ".tar.lz4", "zlib": ".tar.zlib", "zstd": ".tar.zst"}
+CKDIR = "/var/tmp/ck"
+
+
+def workload(c):
+    return os.path.join(c.build_dir, "tests/integration/workload")
+
+
+def read_report(c, path):
+    try:
+        text = c.read_file(path)
+    except Exception:
+        return {}
+    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+
+
+def start(c, name, *args):
+    report = f"/run/wl-{name}.report"
+    c.run(["rm", "-f", report])
+    pid = c.start_unit_process(f"wl-{name}", [workload(c), report, *args])
+    c.wait_until(lambda: read_report(c, report), what=f"workload {name} to report")
+    return pid, report
+
+
+def cedana(c, *args, check=True, user=None):
+    return c.run(["cedana", *args], check=check, user=user, timeout=240)
+
+
+def dump(c, pid, name, fmt, *extra):
+    r = cedana(c, "dump", "process", str(pid), "--name", name, "--compression", fmt, "--dir", CKDIR, "--json", *extra)
+    out = json.loads(r.stdout)
+    path = f"{CKDIR}/{name}{FORMATS[fmt]}"
+    assert out["path"] == path, out
+    assert out["size"] > 0, out
+    return path
+
+
+def gone(c, pid):
+    c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what=f"process {pid} to end after the dump")
+
+
+def restore(c, path, job, *extra):
+    r = cedana(c, "restore", "process", "--path", path, "--name", job, "--json", *extra)
+    out = json.loads(r.stdout)
+    assert out["job"] == job, out
+    return out["pid"]
+
+
+def finish(c, job):
+    cedana(c, "job", "kill", job, "--signal", "KILL", check=False)
+    c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", job, "--json").stdout)["state"] != "running",
+                 timeout=10, what=f"job {job} to stop")
+    cedana(c, "job", "delete", job)
+
+
+def setup(c):
+    c.run(["mkdir", "-p", CKDIR])
+    c.run(["systemctl", "start", "cedanad.socket"])
+
+
+def check_counter(c, fmt):
+    pid, report = start(c, f"counter-{fmt}", "counter")
+    time.sleep(0.5)
+    path = dump(c, pid, f"counter-{fmt}", fmt)
+    gone(c, pid)
+    at_dump = int(read_report(c, report)["count"])
+    time.sleep(0.5)
+    assert int(read_report(c, report)["count"]) == at_dump, "the counter moved after the dump"
+    rpid = restore(c, path, f"counter-{fmt}")
+    assert rpid == pid, f"restored as {rpid}, dumped as {pid}"
+    c.wait_until(lambda: int(read_report(c, report)["count"]) > at_dump + 3, what="the counter to continue")
+    now = int(read_report(c, report)["count"])
+    assert now < at_dump + 60, f"counter jumped from {at_dump} to {now}: it did not continue, it restarted?"
+    unit = c.run(["systemctl", "status", "--no-pager", f"cedana-counter-{fmt}.scope"]).stdout
+    assert f"{pid} " in unit and "active (running)" in unit, unit
+    finish(c, f"counter-{fmt}")
+
+
+def check_pipe(c, fmt):
+    pid, report = start(c, f"pipe-{fmt}", "pipe")
+    time.sleep(0.5)
+    path = dump(c, pid, f"pipe-{fmt}", fmt)
+    gone(c, pid)
+    before = read_report(c, report)
+    restore(c, path, f"pipe-{fmt}")
+    c.wait_until(lambda: int(read_report(c, report)["received"]) > int(before["received"]) + 10,
+                 what="the pipe to keep streaming")
+    after = read_report(c, report)
+    assert after["errors"] == "0" and "eof" not in after, after
+    assert after["child"] == before["child"], (before, after)
+    finish(c, f"pipe-{fmt}")
+
+
+def check_memory(c, fmt):
+    pid, report = start(c, f"mem-{fmt}", "memory", "256", "4")
+    before = read_report(c, report)
+    path = dump(c, pid, f"mem-{fmt}", fmt)
+    gone(c, pid)
+    restore(c, path, f"mem-{fmt}")
+    c.run(["kill", "-USR1", str(pid)])
+    c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
+    after = read_report(c, report)
+    assert after["current"] == before["initial"], f"256 MiB checksum changed: {before['initial']} -> {after['current']}"
+    assert after["threads"] == "4"
+    ticks = int(after["ticks"])
+    c.wait_until(lambda: int(read_report(c, report)["ticks"]) > ticks + 20, what="the 4 threads to run")
+    finish(c, f"mem-{fmt}")
+
+
+def tcp_ping(c, port):
+    code = ("import socket; s=socket.create_connection(('127.0.0.1', %d), timeout=5); s.sendall(b'ping\\n'); "
+            "print(s.recv(100).decode().strip())" % port)
+    return c.run(["python3", "-c", code]).stdout.strip()
+
+
+def check_tcp(c, fmt, port):
+    pid, report = start(c, f"tcp-{fmt}", "tcp", str(port))
+    assert tcp_ping(c, port) == "pong 1"
+    time.sleep(0.5)
+    path = dump(c, pid, f"tcp-{fmt}", fmt, "--tcp-established")
+    gone(c, pid)
+    before = read_report(c, report)
+    restore(c, path, f"tcp-{fmt}", "--tcp-established")
+    # the listening socket takes new connections ...
+    assert tcp_ping(c, port) == "pong 1"
+    # ... and the established connection carries on, in order, without a reset
+    c.wait_until(lambda: int(read_report(c, report)["pongs"]) > int(before["pongs"]) + 5,
+                 what="the established connection to keep answering")
+    after = read_report(c, report)
+    assert after["errors"] == "0" and "broken" not in after, after
+    finish(c, f"tcp-{fmt}")
+
+
+def _define(fmt, port):
+    def t_counter(c):
+        check_counter(c, fmt)
+
+    def t_pipe(c):
+        check_pipe(c, fmt)
+
+    def t_memory(c):
+        check_memory(c, fmt)
+
+    def t_tcp(c):
+        check_tcp(c, fmt, port)
+
+    for kind, f in (("counter", t_counter), ("pipe", t_pipe), ("memory_256mib_4_threads", t_memory),
+                    ("tcp_listen_and_established", t_tcp)):
+        f.__name__ = f"test_{kind}_{fmt}"
+        globals()[f.__name__] = f
+
+
+for _i, _fmt in enumerate(FORMATS):
+    _define(_fmt, 7100 + _i)
+
+
+def test_restore_refuses_corrupt_and_truncated_archives(c):
+    pid, report = start(c, "victim", "counter")
+    path = dump(c, pid, "victim", "zstd", "--leave-running")
+    assert c.path_exists(f"/proc/{pid}"), "--leave-running stopped the process"
+    size = int(c.run(["stat", "-c", "%s", path]).stdout)
+    # a truncated copy
+    c.run(["sh", "-c", f"head -c {size // 2} {path} > {CKDIR}/trunc.tar.zst"])
+    r = cedana(c, "restore", "process", "--path", f"{CKDIR}/trunc.tar.zst", check=False)
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    assert "truncated" in r.stderr, r.stderr
+    # one flipped byte in the middle
+    c.run(["cp", path, f"{CKDIR}/flip.tar.zst"])
+    c.run(["python3", "-c", f"f=open('{CKDIR}/flip.tar.zst','r+b'); f.seek({size // 2}); b=f.read(1); f.seek({size // 2}); "
+           "f.write(bytes([b[0]^0x40])); f.close()"])
+    r = cedana(c, "restore", "process", "--path", f"{CKDIR}/flip.tar.zst", check=False)
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    # not a checkpoint at all
+    c.run(["sh", "-c", f"echo hello > {CKDIR}/text.tar.zst"])
+    r = cedana(c, "restore", "process", "--path", f"{CKDIR}/text.tar.zst", check=False)
+    assert r.returncode == 7 and "not a cedana checkpoint" in r.stderr, (r.returncode, r.stderr)
+    # the running process was never touched
+    assert c.path_exists(f"/proc/{pid}")
+    c.run(["systemctl", "stop", "wl-victim"])
+
+
+def test_flipped_byte_in_directory_checkpoint_names_the_file(c):
+    pid, report = start(c, "victim2", "counter")
+    path = dump(c, pid, "victim2", "none", "--leave-running")
+    pages = c.run(["sh", "-c", f"ls {path}/pages-*.img | head -1"]).stdout.strip()
+    c.run(["python3", "-c", f"f=open('{pages}','r+b'); b=f.read(1); f.seek(0); f.write(bytes([b[0]^1])); f.close()"])
+    r = cedana(c, "restore", "process", "--path", path, check=False)
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    assert os.path.basename(pages) in r.stderr and "corrupt" in r.stderr, r.stderr
+    c.run(["systemctl", "stop", "wl-victim2"])
+
+
+def test_failed_dump_leaves_process_running_and_nothing_behind(c):
+    pid, report = start(c, "keep", "counter")
+    c.run(["mkdir", "-p", "/var/tmp/full"])
+    c.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", "/var/tmp/full"])
+    try:
+        r = cedana(c, "dump", "process", str(pid), "--dir", "/var/tmp/full", "--name", "nospace", check=False)
+        assert r.returncode == 9, (r.returncode, r.stderr)
+        assert "No space left" in r.stderr, r.stderr
+        assert c.run(["ls", "-A", "/var/tmp/full"]).stdout.strip() == "", "the failed dump left files behind"
+        # still running, not frozen: it keeps counting
+        n = int(read_report(c, report)["count"])
+        c.wait_until(lambda: int(read_report(c, report)["count"]) > n + 3, what="the process to keep running")
+        state = c.run(["sh", "-c", f"grep State /proc/{pid}/status"]).stdout
+        assert "T (stopped)" not in state and "t (tracing stop)" not in state, state
+    finally:
+        c.run(["umount", "/var/tmp/full"])
+        c.run(["systemctl", "stop", "wl-keep"])
+
+
+def test_dump_of_missing_process(c):
+    r = cedana(c, "dump", "process", "999999", check=False)
+    assert r.returncode == 5 and "999999" in r.stderr, (r.returncode, r.stderr)
+
+
+def test_journal_has_structured_entries(c):
+    log = c.journal(["CEDANA_CHECKPOINT=counter-zstd", "--no-pager", "-o", "cat"])
+    assert "counter-zstd" in log, log
+
+
+def test_shell_job_no_server_in_tmux(c):
+    # A shell in a tmux pane, with state in a variable ...
+    c.run(["systemd-run", "--unit=tmux-srv", "-p", "Type=forking", "--", "tmux", "-L", "t", "new-session", "-d",
+           "-s", "one", "-x", "120", "-y", "20", "bash --norc --noprofile"])
+    c.wait_until(lambda: c.run(["tmux", "-L", "t", "list-panes", "-t", "one"], check=False).returncode == 0,
+                 what="tmux")
+    c.run(["tmux", "-L", "t", "send-keys", "-t", "one", "x=41; PS1='sh$ '", "Enter"])
+    shell = c.run(["tmux", "-L", "t", "display-message", "-p", "-t", "one", "#{pane_pid}"]).stdout.strip()
+    time.sleep(0.5)
+    cedana(c, "dump", "process", shell, "--shell-job", "--name", "shell", "--dir", CKDIR)
+    # ... restored without the daemon into another pane, answers what we type.
+    c.run(["tmux", "-L", "t", "new-session", "-d", "-s", "two", "-x", "120", "-y", "20",
+           f"cedana restore process --no-server --shell-job --path {CKDIR}/shell; sleep 30"])
+    time.sleep(2)
+    c.run(["tmux", "-L", "t", "send-keys", "-t", "two", "echo answer=$((x+1))", "Enter"])
+    c.wait_until(lambda: "answer=42" in c.run(["tmux", "-L", "t", "capture-pane", "-p", "-t", "two"]).stdout,
+                 timeout=15, what="the restored shell to answer")
+    c.run(["tmux", "-L", "t", "kill-server"], check=False)
