@@ -227,7 +227,7 @@ static int post_dump(void *userdata) {
                                  "Process %i exited while it was being dumped; no checkpoint was written.",
                                  (int) req->pid);
 
-        progress(req->progress, req->userdata, "writing", 0, 0);
+        progress(req->progress, req->userdata, "checksumming", 0, 0);
         /* CRIU ran as the owner; the checkpoint belongs to the caller: metadata as root, then
          * everything handed to the caller, then the commit as the caller. */
         r = identity_reset_fs();
@@ -237,9 +237,21 @@ static int post_dump(void *userdata) {
                 r = chown_tree(c->staging_fd, req->caller.uid, req->caller.gid);
         if (r >= 0)
                 r = identity_set_fs(&req->caller);
-        if (r >= 0)
-                r = req->options->compression == COMPRESSION_NONE ? commit_directory(c) : commit_archive(c);
+        if (r >= 0) {
+                bool dir = req->options->compression == COMPRESSION_NONE;
+                progress(req->progress, req->userdata, dir ? "syncing" : "compressing", 0, c->result.image_size);
+                r = dir ? commit_directory(c) : commit_archive(c);
+        }
+        /* Dead while we wrote: whatever it did last is not in the checkpoint, so there is none. */
+        if (r >= 0 && !pidfd_is_alive(req->pidfd)) {
+                (void) rm_rf_at(req->dir_fd, c->final_name);
+                r = -ESRCH;
+        }
         (void) identity_reset_fs();
+        if (r == -ESRCH)
+                return set_error(&c->error, -ESRCH,
+                                 "Process %i exited while it was being dumped; no checkpoint was written.",
+                                 (int) req->pid);
         if (r < 0) {
                 _cleanup_free_ char *dir = dir_display(req->dir_fd);
                 if (r == -ENOSPC || r == -EDQUOT)

@@ -13,7 +13,8 @@
 
 #include "identity.h"
 
-/* Called with a phase ("dumping", "writing", "verifying", "extracting", "restoring") and bytes
+/* Called with a phase ("dumping", "checksumming", "compressing" or "syncing"; "extracting",
+ * "verifying", "restoring") and bytes
  * done/total (total 0 when unknown). */
 typedef void (*ProgressFunc)(const char *phase, uint64_t done, uint64_t total, void *userdata);
 

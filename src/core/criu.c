@@ -58,7 +58,8 @@ static int drop_to(const Identity *id) {
 }
 
 static int spawn_swrk(const char *binary, const Identity *owner, bool keep_stdio, const int *inherit, size_t n_inherit,
-                      int *ret_fd, pid_t *ret_pid) {
+                      bool die_with_us, int *ret_fd, pid_t *ret_pid) {
+        pid_t parent = getpid();
         int sv[2];
         if (socketpair(AF_LOCAL, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return negative_errno();
@@ -92,6 +93,9 @@ static int spawn_swrk(const char *binary, const Identity *owner, bool keep_stdio
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
                 if (owner->uid != 0 && drop_to(owner) < 0)
+                        _exit(126);
+                /* After the uid change, which clears it. */
+                if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
                         _exit(126);
                 char fdstr[16];
                 snprintf(fdstr, sizeof(fdstr), "%i", fd);
@@ -226,7 +230,9 @@ static int fail(int r, const CriuParams *p, const char *what, const char *log_pa
 int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
         _cleanup_close_ int fd = -EBADF;
         pid_t swrk;
-        int r = spawn_swrk(p->binary, p->owner, p->shell_job, p->inherit_fds, p->n_inherit, &fd, &swrk);
+        /* If we die, CRIU notices when it reports post-dump and lets the frozen tasks run again:
+         * killing it in the middle of a dump could leave them stuck. */
+        int r = spawn_swrk(p->binary, p->owner, p->shell_job, p->inherit_fds, p->n_inherit, false, &fd, &swrk);
         if (r < 0)
                 return r;
         criu_opts *o;
@@ -263,7 +269,9 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
 int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, char **reterr) {
         _cleanup_close_ int fd = -EBADF;
         pid_t swrk;
-        int r = spawn_swrk(p->binary, p->owner, p->shell_job, p->inherit_fds, p->n_inherit, &fd, &swrk);
+        /* If we die, CRIU must too: it would resume the tree even though nobody can put it in a
+         * scope or record it, and a half-restored tree dies with CRIU. */
+        int r = spawn_swrk(p->binary, p->owner, p->shell_job, p->inherit_fds, p->n_inherit, true, &fd, &swrk);
         if (r < 0)
                 return r;
         criu_opts *o;
