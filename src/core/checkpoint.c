@@ -29,7 +29,6 @@
 
 void dump_result_done(DumpResult *r) {
         free(r->path);
-        free(r->criu_version);
         free(r->metadata_checksum);
         *r = (DumpResult) {};
 }
@@ -336,7 +335,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                         goto finish;
         }
 
-        (void) criu_query_version(req->criu_binary, &c.criu_version);
+        c.criu_version = req->criu_version ? strdup(req->criu_version) : NULL;
 
         CriuParams p = {
                 .binary = req->criu_binary,
@@ -370,7 +369,6 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                         *reterr = TAKE_PTR(criu_error);
                 goto finish;
         }
-        c.result.criu_version = TAKE_PTR(c.criu_version);
         *ret = c.result;
         c.result = (DumpResult) {};
         r = 0;

@@ -34,6 +34,7 @@ typedef struct DumpRequest {
         const char *partial_name;
         const DumpOptions *options;
         const char *criu_binary;
+        const char *criu_version; /* of criu_binary, recorded in the metadata; NULL: unknown */
         int criu_log_level;
         int log_dir_fd;       /* CRIU writes its log (log_name) here; the caller keeps or removes it */
         const char *log_name;
@@ -47,7 +48,6 @@ typedef struct DumpResult {
         uint64_t size;           /* bytes on disk */
         uint64_t image_size;     /* bytes of CRIU images, before compression */
         uint64_t time_usec;      /* as recorded in the metadata */
-        char *criu_version;
         char *metadata_checksum; /* cedana.json's "checksum": recognises this checkpoint later */
 } DumpResult;
 

@@ -83,6 +83,7 @@ static int property_get_pid(sd_bus *bus, const char *path, const char *interface
 static int property_get_gpu(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
+        job_refresh_gpu(j);
         return sd_bus_message_append(reply, "b", j->gpu);
 }
 

@@ -198,6 +198,27 @@ int manager_load_jobs(Manager *m) {
         return jobstore_load_jobs(m->store, load_one, m);
 }
 
+#define GPU_RECHECK_USEC (5 * USEC_PER_SEC)
+
+void job_refresh_gpu(Job *j) {
+        uint64_t now;
+        if (j->state != JOB_RUNNING || sd_event_now(j->manager->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (j->gpu_checked_usec != 0 && now < j->gpu_checked_usec + GPU_RECHECK_USEC)
+                return;
+        j->gpu_checked_usec = now;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        if (process_tree(j->pid, &pids, &n) < 0)
+                return;
+        bool gpu = process_tree_uses_gpu(pids, n) > 0;
+        if (gpu == j->gpu)
+                return;
+        j->gpu = gpu;
+        (void) job_save(j);
+        job_send_changed(j, "GPU", NULL);
+}
+
 void job_set_last_checkpoint(Job *j, const char *id, uint64_t usec, uint64_t size) {
         char *c = strdup(id);
         if (!c)

@@ -37,6 +37,7 @@ typedef struct Job {
         JobState state;
         int exit_status; /* wait status when we saw it exit, -1 otherwise */
         bool gpu;
+        uint64_t gpu_checked_usec; /* CLOCK_MONOTONIC of the last look at the job's devices */
         char *unit;
         char *log_path;
         uint64_t created_usec;
@@ -72,6 +73,9 @@ int job_save(Job *j);
 /* Saves, emits PropertiesChanged, logs exits; stops watching a job that no longer runs. */
 void job_set_state(Job *j, JobState state, int exit_status);
 void job_set_last_checkpoint(Job *j, const char *id, uint64_t usec, uint64_t size);
+/* Looks again whether a running job holds a GPU, at most every few seconds (a job may open
+ * one at any time); emits PropertiesChanged when that changed. */
+void job_refresh_gpu(Job *j);
 /* Watches j->pid through a pidfd: an exit while cedanad runs is noticed at once. */
 int job_watch(Job *j);
 /* The manager reaped pid with this wait status. */

@@ -568,6 +568,7 @@ static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *
                         break;
                 if (!caller_sees(uid, j->uid))
                         continue;
+                job_refresh_gpu(j);
                 _cleanup_free_ char *path = job_bus_path(j);
                 if (!path)
                         return -ENOMEM;

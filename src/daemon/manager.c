@@ -397,10 +397,16 @@ int manager_run(Manager *m) {
         return sd_event_loop(m->event);
 }
 
-int manager_features(Manager *m, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
+const char *manager_criu_version(Manager *m) {
+        /* Asked once: it costs an exec of CRIU, and the binary does not change under us. */
         if (!m->criu_version && criu_query_version(m->config.criu_binary, &m->criu_version) < 0)
                 m->criu_version = NULL;
+        return m->criu_version;
+}
+
+int manager_features(Manager *m, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        (void) manager_criu_version(m);
         _cleanup_free_ char *criu = NULL;
         if (asprintf(&criu, "criu=%s", m->criu_version ?: "unavailable") < 0)
                 return -ENOMEM;

@@ -16,6 +16,7 @@
 typedef struct JobStore JobStore;
 typedef struct Operation Operation;
 typedef struct PolkitQuery PolkitQuery;
+typedef struct ScopeStart ScopeStart;
 
 /* A connection accepted on the private socket. */
 typedef struct PrivateBus {
@@ -49,7 +50,8 @@ struct Manager {
         Operation *operations;
         PolkitQuery *polkit_queries;
         unsigned n_polkit_queries;
-        unsigned n_pending; /* other things that must finish before an idle exit */
+        ScopeStart *scope_starts; /* StartTransientUnit calls waiting for systemd */
+        unsigned n_pending;       /* other things that must finish before an idle exit */
 
         sd_event_source *idle_timer;
         sd_event_source *sigchld_source;
@@ -77,5 +79,7 @@ void manager_unbusy(Manager *m);
 typedef int (*ManagerBusFunc)(sd_bus *bus, void *userdata);
 int manager_foreach_bus(Manager *m, ManagerBusFunc f, void *userdata);
 
+/* CRIU's version ("4.2.1"), NULL when CRIU does not answer. */
+const char *manager_criu_version(Manager *m);
 /* Features, computed once: "criu=4.2.1", "compression=zstd", ... */
 int manager_features(Manager *m, char ***ret);

@@ -189,6 +189,7 @@ static int dump_worker(int sock, void *userdata) {
                 .partial_name = op->partial_name,
                 .options = &op->dump_options,
                 .criu_binary = op->manager->config.criu_binary,
+                .criu_version = op->manager->criu_version,
                 .criu_log_level = op->manager->config.criu_log_level,
                 .log_dir_fd = op->criu_log_fd,
                 .log_name = "dump.log",
@@ -598,6 +599,7 @@ static int make_staging_names(Operation *op) {
 int operation_start(Operation *op, sd_bus_error *error) {
         Manager *m = op->manager;
         int r;
+        (void) manager_criu_version(m); /* known in the worker, which cannot ask us */
         if (!op->restore) {
                 r = make_staging_names(op);
                 if (r < 0)

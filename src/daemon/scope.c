@@ -10,7 +10,6 @@
 #include "manager.h"
 #include "scope.h"
 
-typedef struct ScopeStart ScopeStart;
 struct ScopeStart {
         Manager *manager;
         char *unit;
@@ -22,12 +21,10 @@ struct ScopeStart {
         LIST_FIELDS(ScopeStart, starts);
 };
 
-static ScopeStart *starts = NULL;
-
 static ScopeStart *scope_start_free(ScopeStart *s) {
         if (!s)
                 return NULL;
-        LIST_REMOVE(starts, starts, s);
+        LIST_REMOVE(starts, s->manager->scope_starts, s);
         sd_bus_slot_unref(s->call_slot);
         sd_bus_slot_unref(s->match_slot);
         Manager *m = s->manager;
@@ -97,7 +94,7 @@ int scope_start(Manager *m, const char *unit, const char *description, const pid
         s->cb = cb;
         s->userdata = userdata;
         s->unit = strdup(unit);
-        LIST_PREPEND(starts, starts, s);
+        LIST_PREPEND(starts, m->scope_starts, s);
         manager_busy(m);
         if (!s->unit) {
                 scope_start_free(s);
@@ -149,8 +146,8 @@ int scope_start(Manager *m, const char *unit, const char *description, const pid
 }
 
 void scope_cancel(Manager *m, void *userdata) {
-        LIST_FOREACH_SAFE(starts, s, n, starts)
-                if (s->manager == m && s->userdata == userdata)
+        LIST_FOREACH_SAFE(starts, s, n, m->scope_starts)
+                if (s->userdata == userdata)
                         scope_start_free(s);
 }
 

@@ -19,6 +19,8 @@ int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size
 /* Writes a small file atomically: temporary name, fsync, rename, fsync of the directory. */
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t n, mode_t mode);
 int fsync_directory_of(int dir_fd);
+/* fsync() of name below dir_fd (a regular file, not followed if a symlink). */
+int fsync_at(int dir_fd, const char *name);
 /* A DIR for listing dir_fd from the start, on a fresh open file description (a dup would share,
  * and move, the caller's directory offset). */
 int opendir_at(int dir_fd, DIR **ret);

@@ -200,3 +200,58 @@ def test_user_runs_and_dumps_own_job(c):
     cedana(c, "job", "kill", "alices", "--signal", "KILL", user="alice")
     c.wait_until(lambda: jobs(c)["alices"]["status"] != "running", what="alices to end")
     cedana(c, "job", "delete", "alices", "--with-checkpoints", user="alice")
+
+
+def tmux(c, *args, check=True):
+    return c.run(["tmux", "-L", "att", *args], check=check)
+
+
+def screen(c, pane):
+    return tmux(c, "capture-pane", "-p", "-J", "-S", "-200", "-t", pane).stdout
+
+
+def test_attach_run_detach_reattach_across_dump_restore(c):
+    # A job that answers what it reads, started attached in one tmux pane ...
+    echo = "while read l; do echo got:$l; done"
+    c.run(["systemd-run", "--unit=tmux-att", "-p", "Type=forking", "--", "tmux", "-L", "att", "new-session", "-d",
+           "-s", "one", "-x", "150", "-y", "30", f"cedana run process --attach --name att -- sh -c '{echo}'; sleep 60"])
+    c.wait_until(lambda: "att" in jobs(c), what="the attached job to start")
+    tmux(c, "send-keys", "-t", "one", "hello", "Enter")
+    c.wait_until(lambda: "got:hello" in screen(c, "one"), what="the job to answer in the first pane")
+    # ... detached with Ctrl-] three times; it keeps running and logging
+    tmux(c, "send-keys", "-t", "one", "C-]", "C-]", "C-]")
+    c.wait_until(lambda: "Detached from job att." in screen(c, "one"), what="the detach")
+    assert jobs(c)["att"]["status"] == "running"
+    assert "got:hello" in c.read_file("/var/log/cedana/att.log")
+
+    # dumped and restored: new pipes, same conversation
+    cedana(c, "dump", "job", "att", "--dir", CKDIR, "--compression", "zstd")
+    assert jobs(c)["att"]["status"] == "halted"
+    cedana(c, "restore", "job", "att")
+    assert jobs(c)["att"]["status"] == "running"
+    tmux(c, "new-session", "-d", "-s", "two", "-x", "150", "-y", "30", "cedana job attach att; sleep 60")
+    c.wait_until(lambda: "got:hello" in screen(c, "two"), what="the scrollback in the second pane")
+    tmux(c, "send-keys", "-t", "two", "again", "Enter")
+    c.wait_until(lambda: "got:again" in screen(c, "two"), what="the restored job to answer")
+    assert "got:again" in c.read_file("/var/log/cedana/att.log")
+
+    # a job that was not started attached says so
+    run_job(c, "plain")
+    r = cedana(c, "job", "attach", "plain", check=False)
+    assert r.returncode == 10 and "was not started with --attach" in r.stderr, (r.returncode, r.stderr)
+    for j in ("att", "plain"):
+        cedana(c, "job", "kill", j, "--signal", "KILL")
+    tmux(c, "kill-server", check=False)
+
+
+def test_gpu_jobs_are_marked_and_refused_clearly(c):
+    # No GPU here: a file named like NVIDIA's device stands in for one (the check is by name).
+    c.run(["sh", "-c", "echo > /dev/nvidia0-cedana-test"])
+    run_job(c, "gpu", "exec 3</dev/nvidia0-cedana-test; " + TICKER)
+    c.wait_until(lambda: jobs(c)["gpu"]["gpu"], what="the GPU column to say yes")
+    assert re.search(r"^gpu\s+process\s+\d+\s+running\s+yes", cedana(c, "job", "list", "--no-legend").stdout, re.M)
+    r = cedana(c, "dump", "job", "gpu", "--dir", CKDIR, check=False)
+    assert r.returncode == 10, (r.returncode, r.stderr)
+    assert "uses an NVIDIA GPU; dumping it needs CRIU's CUDA plugin" in r.stderr, r.stderr
+    assert jobs(c)["gpu"]["status"] == "running"
+    cedana(c, "job", "kill", "gpu", "--signal", "KILL")

@@ -217,19 +217,21 @@ def test_4_refused_directories(c):
 
 
 def test_5_symlinked_directories(c):
-    pid, report = workload(c, "links")
     c.run(["mkdir", "-p", "/var/tmp/real/sub"])
+    c.run(["chmod", "-R", "1777", "/var/tmp/real"])
     c.run(["ln", "-sfn", "/var/tmp/real", "/var/tmp/link"])
     c.run(["ln", "-sfn", "/etc", "/var/tmp/etclink"])
-    for d in ("/var/tmp/link", "/var/tmp/link/sub", "/var/tmp/etclink"):
-        for via in ("cli", "bus"):
-            if via == "cli":
-                r = cedana(c, "dump", "process", str(pid), "--dir", d)
-            else:
-                r = busctl(c, "Dump", "ssa{sv}", "process", str(pid), "1", "dir", "s", d)
-            assert r.returncode != 0 and "symbolic link" in r.stderr, (d, via, r.stderr)
+    for user in (None, "alice"):
+        pid, report = workload(c, f"links-{user or 'root'}", user=user)
+        for d in ("/var/tmp/link", "/var/tmp/link/sub", "/var/tmp/etclink"):
+            for via in ("cli", "bus"):
+                if via == "cli":
+                    r = cedana(c, "dump", "process", str(pid), "--dir", d, user=user)
+                else:
+                    r = busctl(c, "Dump", "ssa{sv}", "process", str(pid), "1", "dir", "s", d, user=user)
+                assert r.returncode != 0 and "symbolic link" in r.stderr, (d, via, user, r.stderr)
+        untouched(c, pid, report)
     assert c.run(["ls", "-A", "/var/tmp/real/sub"]).stdout.strip() == ""
-    untouched(c, pid, report)
 
 
 # 6: paths the caller cannot read
@@ -314,10 +316,12 @@ def test_9_broken_archives(c):
     c.run(["sh", "-c", f"cp {good} /var/tmp/evil/garbage.tar.zst; echo trailing-garbage >> /var/tmp/evil/garbage.tar.zst"])
     c.run(["sh", "-c", ": > /var/tmp/evil/empty.tar.zst; mkdir -p /var/tmp/evil/noimages; echo x > /var/tmp/evil/noimages/f"])
     c.run(["sh", "-c", f"cp {good} /var/tmp/evil/really-zstd.tar.lz4"])
+    c.run(["chmod", "-R", "a+rX", "/var/tmp/evil"])
     for name, want in (("trunc.tar.zst", "truncated"), ("garbage.tar.zst", "after the end"),
                        ("empty.tar.zst", "The file is empty"), ("noimages", "cedana.json is missing")):
-        r = cedana(c, "restore", "process", "--path", f"/var/tmp/evil/{name}")
-        assert r.returncode == 7 and want in r.stderr, (name, r.returncode, r.stderr)
+        for user in (None, "carol"):
+            r = cedana(c, "restore", "process", "--path", f"/var/tmp/evil/{name}", user=user)
+            assert r.returncode == 7 and want in r.stderr, (name, user, r.returncode, r.stderr)
     # the format comes from the content: a .tar.lz4 that is really zstd is zstd, and it restores
     c.run(["systemctl", "stop", "sec-src9"])
     c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), what="the source to stop")
@@ -331,60 +335,68 @@ def test_9_broken_archives(c):
 # 10: one flipped byte in the metadata
 
 def test_10_flipped_byte_in_metadata(c):
-    pid, report = workload(c, "meta")
-    cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", "meta", "--leave-running", check=True)
-    meta = f"{CK}/meta/cedana.json"
-    text = c.read_file(meta)
-    flipped = re.sub(r'"pid": (\d)', lambda m: f'"pid": {(int(m.group(1)) + 1) % 10}', text, count=1)
-    assert flipped != text
-    c.write_file(meta, flipped)
-    r = cedana(c, "restore", "process", "--path", f"{CK}/meta")
-    assert r.returncode == 7 and "metadata (cedana.json) is corrupt" in r.stderr, (r.returncode, r.stderr)
-    untouched(c, pid, report)
+    for user in (None, "alice"):
+        name = f"meta-{user or 'root'}"
+        pid, report = workload(c, name, user=user)
+        cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", name, "--leave-running", user=user, check=True)
+        meta = f"{CK}/{name}/cedana.json"
+        text = c.read_file(meta)
+        flipped = re.sub(r'"pid": (\d)', lambda m: f'"pid": {(int(m.group(1)) + 1) % 10}', text, count=1)
+        assert flipped != text
+        c.write_file(meta, flipped, user=user)
+        r = cedana(c, "restore", "process", "--path", f"{CK}/{name}", user=user)
+        assert r.returncode == 7 and "metadata (cedana.json) is corrupt" in r.stderr, (user, r.returncode, r.stderr)
+        untouched(c, pid, report)
 
 
 # 12: a process that exits in the middle of its dump
 
 def test_12_process_exits_during_dump(c):
-    # big and slow to compress, so that the kill lands while cedana holds it
-    report = "/run/sec-dying.report"
-    pid = c.start_unit_process("sec-dying", [os.path.join(c.build_dir, "bench/bigmem"), "768", report])
-    c.wait_until(lambda: c.path_exists(report), timeout=60, what="the big process")
-    c.run(["sh", "-c", f"(sleep 0.6; kill -KILL {pid}) >/dev/null 2>&1 &"])
-    r = cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", "dying", "--compression", "gzip")
-    assert r.returncode == 5, (r.returncode, r.stderr)
-    assert f"Process {pid} exited while it was being dumped; no checkpoint was written." in r.stderr, r.stderr
-    listing = json.loads(cedana(c, "checkpoint", "list", "--json", check=True).stdout)
-    assert "dying" not in [x["id"] for x in listing], listing
-    assert not [f for f in c.run(["ls", "-A", CK]).stdout.split() if "dying" in f]
+    for user in (None, "alice"):
+        name = f"dying-{user or 'root'}"
+        # big and slow to compress, so that the kill lands while cedana holds it
+        report = f"{REPORTS}/{name}.report"
+        pid = c.start_unit_process(f"sec-{name}", [os.path.join(c.build_dir, "bench/bigmem"), "768", report], user=user)
+        c.wait_until(lambda: c.path_exists(report), timeout=60, what="the big process")
+        c.run(["sh", "-c", f"(sleep 0.6; kill -KILL {pid}) >/dev/null 2>&1 &"])
+        r = cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", name, "--compression", "gzip", user=user)
+        assert r.returncode == 5, (user, r.returncode, r.stderr)
+        assert f"Process {pid} exited while it was being dumped; no checkpoint was written." in r.stderr, r.stderr
+        listing = json.loads(cedana(c, "checkpoint", "list", "--json", check=True).stdout)
+        assert name not in [x["id"] for x in listing], listing
+        assert not [f for f in c.run(["ls", "-A", CK]).stdout.split() if name in f]
 
 
 # 13: restore of a running job (also in test_30), 14: disk full on a job with an older checkpoint
 
 def test_14_disk_full_keeps_job_and_older_checkpoints(c):
-    r = json.loads(cedana(c, "run", "process", "--name", "full", "--json", "--",
-                          os.path.join(c.build_dir, "tests/integration/workload"), "/run/full.report", "memory", "32", "1",
-                          check=True).stdout)
-    pid = r["pid"]
-    c.wait_until(lambda: c.path_exists("/run/full.report"), what="the job")
-    cedana(c, "dump", "job", "full", "--dir", CK, "--name", "full-1", "--leave-running", check=True)
     c.run(["mkdir", "-p", "/var/tmp/small"])
-    c.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", "/var/tmp/small"])
+    c.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=1777", "tmpfs", "/var/tmp/small"])
     try:
-        for comp in ("none", "zstd"):
-            r = cedana(c, "dump", "job", "full", "--dir", "/var/tmp/small", "--compression", comp)
-            assert r.returncode == 9 and "No space left in /var/tmp/small" in r.stderr, (comp, r.returncode, r.stderr)
-            assert c.run(["ls", "-A", "/var/tmp/small"]).stdout.strip() == "", "staging left behind"
+        for user in (None, "alice"):
+            job = f"full-{user or 'root'}"
+            report = f"{REPORTS}/{job}.report"
+            r = json.loads(cedana(c, "run", "process", "--name", job, "--json", "--",
+                                  os.path.join(c.build_dir, "tests/integration/workload"), report, "memory", "32", "1",
+                                  user=user, check=True).stdout)
+            pid = r["pid"]
+            c.wait_until(lambda: c.path_exists(report), what="the job")
+            cedana(c, "dump", "job", job, "--dir", CK, "--name", f"{job}-1", "--leave-running", user=user, check=True)
+            for comp in ("none", "zstd"):
+                r = cedana(c, "dump", "job", job, "--dir", "/var/tmp/small", "--compression", comp, user=user)
+                assert r.returncode == 9 and "No space left in /var/tmp/small" in r.stderr, \
+                    (user, comp, r.returncode, r.stderr)
+                assert c.run(["ls", "-A", "/var/tmp/small"]).stdout.strip() == "", "staging left behind"
+            listing = {j["job"]: j for j in json.loads(cedana(c, "job", "list", "--json", user=user, check=True).stdout)}
+            assert listing[job]["status"] == "running" and listing[job]["pid"] == pid, listing[job]
+            status = c.read_file(f"/proc/{pid}/status")
+            assert re.search(r"^State:\s+[RS]", status, re.M) and re.search(r"^TracerPid:\s+0$", status, re.M), status
+            cps = json.loads(cedana(c, "job", "checkpoints", job, "--json", user=user, check=True).stdout)
+            assert [x["id"] for x in cps] == [f"{job}-1"], cps
+            assert c.path_exists(f"{CK}/{job}-1/cedana.json")
+            cedana(c, "job", "kill", job, "--signal", "KILL", user=user)
     finally:
         c.run(["umount", "/var/tmp/small"])
-    job = {j["job"]: j for j in json.loads(cedana(c, "job", "list", "--json", check=True).stdout)}["full"]
-    assert job["status"] == "running" and job["pid"] == pid, job
-    status = c.read_file(f"/proc/{pid}/status")
-    assert re.search(r"^State:\s+[RS]", status, re.M) and re.search(r"^TracerPid:\s+0$", status, re.M), status
-    cps = json.loads(cedana(c, "job", "checkpoints", "full", "--json", check=True).stdout)
-    assert [x["id"] for x in cps] == ["full-1"], cps
-    assert c.path_exists(f"{CK}/full-1/cedana.json")
-    cedana(c, "job", "kill", "full", "--signal", "KILL")
 
 
 # 17: the caller goes away before the reply
