@@ -180,8 +180,7 @@ void job_attach_stop(Job *j, bool forget) {
         j->attach_in_fd = safe_close(j->attach_in_fd);
         j->attach_out_fd = safe_close(j->attach_out_fd);
         j->attach_log_fd = safe_close(j->attach_log_fd);
-        j->attach_scrollback = mfree(j->attach_scrollback);
-        j->attach_scrollback_len = 0;
+        /* The scrollback stays: a restored job's first attacher sees what it said before. */
 }
 
 int job_attach_client(Job *j, int *ret_stdin, int *ret_stdout) {

@@ -75,6 +75,7 @@ Job *job_free(Job *j) {
         sd_event_source_disable_unref(j->pidfd_source);
         safe_close(j->pidfd);
         job_attach_stop(j, false);
+        free(j->attach_scrollback);
         free(j->attach_in_key);
         free(j->attach_out_key);
         free(j->id);
