@@ -92,6 +92,18 @@ static int exec_sql(JobStore *s, const char *sql) {
         return 0;
 }
 
+int jobstore_begin(JobStore *s) {
+        return exec_sql(s, "BEGIN IMMEDIATE;");
+}
+
+int jobstore_commit(JobStore *s) {
+        return exec_sql(s, "COMMIT;");
+}
+
+void jobstore_rollback(JobStore *s) {
+        (void) exec_sql(s, "ROLLBACK;");
+}
+
 static int migrate(JobStore *s) {
         sqlite3_stmt *st;
         int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
@@ -108,15 +120,15 @@ static int migrate(JobStore *s) {
         for (size_t i = (size_t) version; i < ELEMENTSOF(migrations); i++) {
                 char sql[64];
                 snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu;", i + 1);
-                int r = exec_sql(s, "BEGIN IMMEDIATE;");
+                int r = jobstore_begin(s);
                 if (r >= 0)
                         r = exec_sql(s, migrations[i]);
                 if (r >= 0)
                         r = exec_sql(s, sql);
                 if (r >= 0)
-                        r = exec_sql(s, "COMMIT;");
+                        r = jobstore_commit(s);
                 if (r < 0) {
-                        (void) exec_sql(s, "ROLLBACK;");
+                        jobstore_rollback(s);
                         return r;
                 }
                 log_debug("Job store migrated to schema %zu.", i + 1);

@@ -34,6 +34,11 @@ typedef struct StagingRecord {
 int jobstore_open(int dir_fd, JobStore **ret);
 JobStore *jobstore_free(JobStore *s);
 
+/* Groups the writes in between into one transaction (one fsync, all or nothing). */
+int jobstore_begin(JobStore *s);
+int jobstore_commit(JobStore *s);
+void jobstore_rollback(JobStore *s);
+
 /* Inserts or updates j (by id). */
 int jobstore_save_job(JobStore *s, const Job *j);
 int jobstore_delete_job(JobStore *s, const char *id);

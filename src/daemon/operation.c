@@ -533,6 +533,9 @@ static void on_worker_exit(Worker *w, int status, void *userdata) {
                                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
         }
 
+        /* Forgetting the staging names, recording the checkpoint and the job's new state: one
+         * transaction, so the store never holds half of it. */
+        bool tx = jobstore_begin(m->store) >= 0;
         operation_forget_staging(op);
         int r;
         if (ok) {
@@ -545,6 +548,8 @@ static void on_worker_exit(Worker *w, int status, void *userdata) {
                         "%s", op->error_message);
                 r = sd_bus_reply_method_errorf(op->call, error_name_for_errno(op->error), "%s", op->error_message);
         }
+        if (tx && jobstore_commit(m->store) < 0)
+                jobstore_rollback(m->store);
         /* Exits of a busy job were ignored: a job that still counts as running is watched anew,
          * which also notices at once if it died meanwhile. */
         if (op->job && op->job->busy == op) {
@@ -590,9 +595,16 @@ static int make_staging_names(Operation *op) {
                 return -ENOMEM;
         /* Recorded before anything is created: a crash at any later point is cleaned up at the
          * next start. */
-        r = jobstore_add_staging(op->manager->store, op->dir_path, op->staging_name, op->caller.uid);
+        JobStore *s = op->manager->store;
+        r = jobstore_begin(s);
         if (r >= 0)
-                r = jobstore_add_staging(op->manager->store, op->dir_path, op->partial_name, op->caller.uid);
+                r = jobstore_add_staging(s, op->dir_path, op->staging_name, op->caller.uid);
+        if (r >= 0)
+                r = jobstore_add_staging(s, op->dir_path, op->partial_name, op->caller.uid);
+        if (r >= 0)
+                r = jobstore_commit(s);
+        if (r < 0)
+                jobstore_rollback(s);
         return r;
 }
 
