@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,14 +169,14 @@ static int open_checkpoint_file(int dir_fd, const char *name, struct stat *ret_s
         return TAKE_FD(fd);
 }
 
-static int read_crc32(int fd, void *buf, uint64_t *ret_size, uint32_t *ret_crc) {
+/* crc32 of [offset, offset + length) of fd, or up to EOF when length is UINT64_MAX. */
+static int crc32_range(int fd, void *buf, uint64_t offset, uint64_t length, uint64_t *ret_size, uint32_t *ret_crc) {
         uLong crc = crc32_z(0, Z_NULL, 0);
-        uint64_t size = 0;
+        uint64_t done = 0;
 
-        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
-        for (;;) {
-                ssize_t k = read(fd, buf, READ_BUFFER_SIZE);
+        while (done < length) {
+                size_t want = (size_t) MIN((uint64_t) READ_BUFFER_SIZE, length - done);
+                ssize_t k = pread(fd, buf, want, (off_t) (offset + done));
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -184,11 +185,53 @@ static int read_crc32(int fd, void *buf, uint64_t *ret_size, uint32_t *ret_crc) 
                 if (k == 0)
                         break;
                 crc = crc32_z(crc, buf, (size_t) k);
-                size += (uint64_t) k;
+                done += (uint64_t) k;
         }
-
-        *ret_size = size;
+        *ret_size = done;
         *ret_crc = (uint32_t) crc;
+        return 0;
+}
+
+typedef struct CrcHalf {
+        int fd;
+        uint64_t offset, length, size;
+        uint32_t crc;
+        int r;
+} CrcHalf;
+
+static void *crc_half_thread(void *userdata) {
+        CrcHalf *h = userdata;
+        void *buf = malloc(READ_BUFFER_SIZE);
+        h->r = buf ? crc32_range(h->fd, buf, h->offset, h->length, &h->size, &h->crc) : -ENOMEM;
+        free(buf);
+        return NULL;
+}
+
+/* Page images are gigabytes: their second half is checksummed on the other core, and the two
+ * crc32s combined. */
+#define PARALLEL_CRC_MIN (UINT64_C(64) << 20)
+
+static int read_crc32(int fd, void *buf, uint64_t *ret_size, uint32_t *ret_crc) {
+        struct stat st;
+        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        if (fstat(fd, &st) < 0 || (uint64_t) st.st_size < PARALLEL_CRC_MIN)
+                return crc32_range(fd, buf, 0, UINT64_MAX, ret_size, ret_crc);
+
+        uint64_t half = ((uint64_t) st.st_size / 2) & ~(uint64_t) (READ_BUFFER_SIZE - 1);
+        CrcHalf second = { .fd = fd, .offset = half, .length = UINT64_MAX };
+        pthread_t t;
+        if (pthread_create(&t, NULL, crc_half_thread, &second) != 0)
+                return crc32_range(fd, buf, 0, UINT64_MAX, ret_size, ret_crc);
+        uint64_t first_size = 0;
+        uint32_t first_crc = 0;
+        int r = crc32_range(fd, buf, 0, half, &first_size, &first_crc);
+        (void) pthread_join(t, NULL);
+        if (r < 0)
+                return r;
+        if (second.r < 0)
+                return second.r;
+        *ret_size = first_size + second.size;
+        *ret_crc = (uint32_t) crc32_combine64(first_crc, second.crc, (z_off64_t) second.size);
         return 0;
 }
 

@@ -780,6 +780,45 @@ static void test_missing_checksum(void) {
         g_assert_null(back);
 }
 
+/* Big files are checksummed in two halves on two threads; the combination must be the crc32
+ * of the whole, and verification must still catch a flipped byte in either half. */
+static void test_big_file_crc(Fixture *f, gconstpointer data) {
+        const size_t size = (100u << 20) + 12345;
+        g_autofree unsigned char *buf = g_malloc(size);
+        uint64_t x = 88172645463325252ULL;
+        for (size_t i = 0; i < size; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                buf[i] = (unsigned char) x;
+        }
+        g_autofree char *path = g_build_filename(f->path, "pages-9.img", NULL);
+        g_assert_true(g_file_set_contents(path, (const char *) buf, (gssize) size, NULL));
+        uint32_t want = (uint32_t) crc32_z(crc32_z(0, Z_NULL, 0), buf, size);
+
+        CheckpointMetadata *m = NULL;
+        g_assert_cmpint(metadata_new(&m), ==, 0);
+        g_assert_cmpint(metadata_scan_dir(m, f->fd), ==, 0);
+        const CheckpointFile *big = NULL;
+        for (size_t i = 0; i < m->n_files; i++)
+                if (streq(m->files[i].name, "pages-9.img"))
+                        big = &m->files[i];
+        g_assert_nonnull(big);
+        g_assert_cmpuint(big->size, ==, size);
+        g_assert_cmphex(big->crc32, ==, want);
+        g_assert_cmpint(metadata_verify(m, f->fd, NULL), ==, 0);
+
+        for (size_t at = 0; at < 2; at++) {
+                size_t off = at == 0 ? 1000 : size - 1000;
+                buf[off] ^= 0x20;
+                g_assert_true(g_file_set_contents(path, (const char *) buf, (gssize) size, NULL));
+                char *err = NULL;
+                g_assert_cmpint(metadata_verify(m, f->fd, &err), ==, -EBADMSG);
+                g_assert_nonnull(strstr(err, "pages-9.img"));
+                free(err);
+                buf[off] ^= 0x20;
+        }
+        metadata_free(m);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -803,6 +842,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/metadata/refused-edits", test_refused_edits);
         ADD("/metadata/bad-name-on-disk", test_bad_name_on_disk);
         g_test_add_func("/metadata/missing-checksum", test_missing_checksum);
+        ADD("/metadata/big-file-crc", test_big_file_crc);
 #undef ADD
 
         return g_test_run();
