@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive-stream.h"
 #include "archive.h"
 #include "checkpoint.h"
 #include "codec.h"
+#include "collector.h"
 #include "build-config.h"
 #include "criu.h"
 #include "fd-util.h"
@@ -75,8 +77,10 @@ static bool cuda_plugin_installed(void) {
 typedef struct DumpContext {
         const DumpRequest *req;
         int staging_fd;
+        int partial_fd;         /* the archive being written, for compressed checkpoints */
+        ArchiveStream *stream;  /* ... and its writer */
+        Collector *collector;   /* takes images in while CRIU writes them */
         char *final_name;
-        char *criu_version;
         DumpResult result;
         char *error;
 } DumpContext;
@@ -97,15 +101,14 @@ static int chown_tree(int dir_fd, uid_t uid, gid_t gid) {
         return r;
 }
 
-static int write_metadata(DumpContext *c) {
-        const DumpRequest *req = c->req;
+/* What the checkpoint is, without its files yet. */
+static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
         _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
         int r = metadata_new(&m);
         if (r < 0)
                 return r;
         char host[256] = "";
         (void) gethostname(host, sizeof(host) - 1);
-
         m->format_version = METADATA_FORMAT_VERSION;
         m->pid = req->pid;
         m->uid = req->caller.uid;
@@ -118,30 +121,26 @@ static int write_metadata(DumpContext *c) {
         m->options.link_remap = req->options->link_remap;
         if (!(m->id = strdup(req->name)) || !(m->type = strdup(req->type)) || !(m->hostname = strdup(host)) ||
             !(m->cedana_version = strdup(PACKAGE_VERSION)) ||
-            !(m->criu_version = strdup(c->criu_version ?: "unknown")) ||
+            !(m->criu_version = strdup(req->criu_version ?: "unknown")) ||
             (req->job && !(m->job = strdup(req->job))))
                 return -ENOMEM;
         if (req->options->external && !(m->options.external = strv_copy(req->options->external)))
                 return -ENOMEM;
         if (req->options->attach_pipes && !(m->options.attach_pipes = strv_copy(req->options->attach_pipes)))
                 return -ENOMEM;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
 
-        r = metadata_scan_dir(m, c->staging_fd);
-        if (r < 0)
-                return set_error(&c->error, r, "Failed to read the images CRIU wrote: %s.", strerror(-r));
-        r = metadata_write(m, c->staging_fd);
-        if (r < 0)
-                return r;
+static int metadata_text(const CheckpointMetadata *m, char **ret_text, char **ret_checksum) {
         _cleanup_json_ JsonVariant *v = NULL;
-        r = metadata_to_json(m, &v);
+        int r = metadata_to_json(m, &v);
         if (r < 0)
                 return r;
         const char *checksum = json_string(json_object_get(v, "checksum"));
-        if (checksum && !(c->result.metadata_checksum = strdup(checksum)))
+        if (checksum && !(*ret_checksum = strdup(checksum)))
                 return -ENOMEM;
-        c->result.image_size = m->size;
-        c->result.time_usec = m->time_usec;
-        return 0;
+        return json_format(v, JSON_FORMAT_PRETTY, ret_text);
 }
 
 static int strcmp_ptr(const void *a, const void *b) {
@@ -169,49 +168,97 @@ static int list_archive_names(int dir_fd, char ***ret) {
         return 0;
 }
 
-static int commit_directory(DumpContext *c) {
-        const DumpRequest *req = c->req;
-        if (syncfs(c->staging_fd) < 0)
-                return negative_errno();
-        if (renameat2(req->dir_fd, req->staging_name, req->dir_fd, c->final_name, RENAME_NOREPLACE) < 0)
-                return negative_errno();
-        c->result.size = c->result.image_size;
-        return fsync_directory_of(req->dir_fd);
+/* The images are in already: the metadata goes last, then the archive is complete. */
+static int finish_stream(DumpContext *c, const char *text) {
+        int r = archive_stream_add(c->stream, METADATA_FILENAME, text, strlen(text));
+        if (r >= 0)
+                r = archive_stream_finish(c->stream);
+        return r;
 }
 
-static int commit_archive(DumpContext *c) {
+/* The slow way, when the collector could not follow CRIU: the whole archive again, from the
+ * staging directory, with the metadata first. */
+static int rewrite_archive(DumpContext *c, const CheckpointMetadata *m) {
         const DumpRequest *req = c->req;
         _cleanup_strv_free_ char **names = NULL;
-        int r = list_archive_names(c->staging_fd, &names);
-        if (r < 0)
-                return r;
-
-        _cleanup_close_ int fd = openat(req->dir_fd, req->partial_name,
-                                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return negative_errno();
-        uint64_t in = 0;
         _cleanup_free_ char *err = NULL;
-        r = archive_write_dir(c->staging_fd, names, fd, req->options->compression, req->threads, &in, &err);
-        if (r < 0) {
-                if (err && r != -ENOSPC)
-                        (void) set_error(&c->error, r, "%s", err);
-                return r;
-        }
-        if (fsync(fd) < 0)
-                return negative_errno();
+        c->stream = archive_stream_free(c->stream);
+        int r = metadata_write(m, c->staging_fd);
+        if (r >= 0)
+                r = list_archive_names(c->staging_fd, &names);
+        if (r >= 0 && (ftruncate(c->partial_fd, 0) < 0 || lseek(c->partial_fd, 0, SEEK_SET) < 0))
+                r = negative_errno();
+        if (r >= 0)
+                r = archive_write_dir(c->staging_fd, names, c->partial_fd, req->options->compression, req->threads,
+                                      NULL, &err);
+        if (r < 0 && err && r != -ENOSPC)
+                (void) set_error(&c->error, r, "%s", err);
+        return r;
+}
+
+static int sync_directory_checkpoint(DumpContext *c, const CheckpointMetadata *m) {
+        const DumpRequest *req = c->req;
+        /* CRIU wrote the images as the owner; the checkpoint belongs to the caller. Each file is
+         * fsynced, not the file system: that could wait for anybody's writes. */
+        int r = chown_tree(c->staging_fd, req->caller.uid, req->caller.gid);
+        for (size_t i = 0; r >= 0 && i < m->n_files; i++)
+                r = fsync_at(c->staging_fd, m->files[i].name);
+        if (r >= 0)
+                r = fsync_at(c->staging_fd, METADATA_FILENAME);
+        if (r >= 0 && renameat2(req->dir_fd, req->staging_name, req->dir_fd, c->final_name, RENAME_NOREPLACE) < 0)
+                r = negative_errno();
+        c->result.size = m->size;
+        return r;
+}
+
+static int sync_archive(DumpContext *c) {
+        const DumpRequest *req = c->req;
         struct stat st;
-        if (fstat(fd, &st) < 0)
+        if (fsync(c->partial_fd) < 0 || fstat(c->partial_fd, &st) < 0)
                 return negative_errno();
         if (renameat2(req->dir_fd, req->partial_name, req->dir_fd, c->final_name, RENAME_NOREPLACE) < 0)
                 return negative_errno();
         c->result.size = (uint64_t) st.st_size;
-        r = fsync_directory_of(req->dir_fd);
+        return 0;
+}
+
+static int commit(DumpContext *c) {
+        const DumpRequest *req = c->req;
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        _cleanup_free_ char *text = NULL;
+        bool directory = req->options->compression == COMPRESSION_NONE;
+
+        progress(req->progress, req->userdata, "checksumming", 0, 0);
+        int r = metadata_for(req, &m);
         if (r < 0)
                 return r;
-        /* Committed: the staging directory is only garbage now. */
-        (void) rm_rf_at(req->dir_fd, req->staging_name);
-        return 0;
+        r = collector_finish(c->collector, m);
+        bool again = r == -EAGAIN;
+        if (again) {
+                log_debug("CRIU changed an image after writing it; the checkpoint is written again from its images.");
+                metadata_free(m);
+                m = NULL;
+                r = metadata_for(req, &m);
+                if (r >= 0)
+                        r = metadata_scan_dir(m, c->staging_fd);
+        }
+        if (r >= 0)
+                r = metadata_text(m, &text, &c->result.metadata_checksum);
+        if (r < 0)
+                return r;
+        c->result.image_size = m->size;
+        c->result.time_usec = m->time_usec;
+
+        progress(req->progress, req->userdata, directory ? "syncing" : "compressing", 0, m->size);
+        if (directory)
+                r = metadata_write(m, c->staging_fd);
+        else
+                r = again ? rewrite_archive(c, m) : finish_stream(c, text);
+        if (r >= 0)
+                r = directory ? sync_directory_checkpoint(c, m) : sync_archive(c);
+        if (r >= 0)
+                r = fsync_directory_of(req->dir_fd);
+        return r;
 }
 
 static int post_dump(void *userdata) {
@@ -226,27 +273,16 @@ static int post_dump(void *userdata) {
                                  "Process %i exited while it was being dumped; no checkpoint was written.",
                                  (int) req->pid);
 
-        progress(req->progress, req->userdata, "checksumming", 0, 0);
-        /* CRIU ran as the owner; the checkpoint belongs to the caller: metadata as root, then
-         * everything handed to the caller, then the commit as the caller. */
+        /* The commit is done with root's file system rights: the staging directory and the
+         * archive were opened as the caller already, and the rename stays within dir. */
         r = identity_reset_fs();
         if (r >= 0)
-                r = write_metadata(c);
-        if (r >= 0)
-                r = chown_tree(c->staging_fd, req->caller.uid, req->caller.gid);
-        if (r >= 0)
-                r = identity_set_fs(&req->caller);
-        if (r >= 0) {
-                bool dir = req->options->compression == COMPRESSION_NONE;
-                progress(req->progress, req->userdata, dir ? "syncing" : "compressing", 0, c->result.image_size);
-                r = dir ? commit_directory(c) : commit_archive(c);
-        }
+                r = commit(c);
         /* Dead while we wrote: whatever it did last is not in the checkpoint, so there is none. */
         if (r >= 0 && !pidfd_is_alive(req->pidfd)) {
                 (void) rm_rf_at(req->dir_fd, c->final_name);
                 r = -ESRCH;
         }
-        (void) identity_reset_fs();
         if (r == -ESRCH)
                 return set_error(&c->error, -ESRCH,
                                  "Process %i exited while it was being dumped; no checkpoint was written.",
@@ -264,12 +300,26 @@ static int post_dump(void *userdata) {
                 return set_error(&c->error, r, "Failed to write checkpoint %s in %s: %s.", c->final_name, dir,
                                  strerror(-r));
         }
+        /* Committed: what is left in staging is garbage. */
+        if (req->options->compression != COMPRESSION_NONE)
+                (void) rm_rf_at(req->dir_fd, req->staging_name);
         _cleanup_free_ char *dir = NULL;
         r = fd_get_path(req->dir_fd, &dir);
         if (r < 0)
                 return r;
         c->result.path = path_join(dir, c->final_name);
-        return c->result.path ? 0 : -ENOMEM;
+        if (!c->result.path)
+                return -ENOMEM;
+        /* Recorded before CRIU stops the process: a crash after this point loses nothing. */
+        if (req->committed) {
+                progress(req->progress, req->userdata, "recording", 0, 0);
+                r = req->committed(&c->result, req->userdata, &c->error);
+                if (r < 0) {
+                        (void) rm_rf_at(req->dir_fd, c->final_name);
+                        return r;
+                }
+        }
+        return 0;
 }
 
 static int refuse_gpu(const DumpRequest *req, char **reterr) {
@@ -287,12 +337,55 @@ static int refuse_gpu(const DumpRequest *req, char **reterr) {
         return 0;
 }
 
+/* Staging directory and (for archives) the archive, created as the caller, and the collector. */
+static int prepare(DumpContext *c, char **reterr) {
+        const DumpRequest *req = c->req;
+        _cleanup_free_ char *dir = dir_display(req->dir_fd);
+        struct stat st;
+
+        /* As the caller from here: the kernel decides whether the caller may write to dir. */
+        int r = identity_set_fs(&req->caller);
+        if (r < 0)
+                return r;
+        if (fstatat(req->dir_fd, c->final_name, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                return set_error(reterr, -EEXIST, "A checkpoint named %s already exists in %s; choose another --name.",
+                                 c->final_name, dir);
+        if (mkdirat(req->dir_fd, req->staging_name, 0700) < 0) {
+                r = negative_errno();
+                if (r == -EACCES || r == -EPERM || r == -EROFS)
+                        return set_error(reterr, -EACCES, "You cannot write to %s; choose another --dir.", dir);
+                if (r == -ENOSPC || r == -EDQUOT)
+                        return set_error(reterr, -ENOSPC, "No space left in %s; the process keeps running.", dir);
+                return r;
+        }
+        c->staging_fd = openat(req->dir_fd, req->staging_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c->staging_fd < 0)
+                return negative_errno();
+        if (req->options->compression != COMPRESSION_NONE) {
+                c->partial_fd = openat(req->dir_fd, req->partial_name,
+                                       O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (c->partial_fd < 0)
+                        return negative_errno();
+                r = archive_stream_new(c->partial_fd, req->options->compression, req->threads, &c->stream);
+                if (r < 0)
+                        return r;
+        }
+        /* CRIU runs as the process's owner and must be able to write the images. */
+        if (req->owner.uid != req->caller.uid) {
+                r = identity_reset_fs();
+                if (r >= 0 && fchown(c->staging_fd, req->owner.uid, req->owner.gid) < 0)
+                        r = negative_errno();
+                if (r < 0)
+                        return r;
+        }
+        return collector_start(c->staging_fd, c->stream, &c->collector);
+}
+
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
         Compression comp = req->options->compression;
         _cleanup_free_ char *dir = dir_display(req->dir_fd), *log_dir = dir_display(req->log_dir_fd);
         _cleanup_free_ char *log_path = path_join(log_dir ?: "", req->log_name), *criu_error = NULL;
-        DumpContext c = { .req = req, .staging_fd = -EBADF };
-        struct stat st;
+        DumpContext c = { .req = req, .staging_fd = -EBADF, .partial_fd = -EBADF };
         int r;
 
         if (comp < 0 || comp >= _COMPRESSION_MAX)
@@ -301,41 +394,10 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 return -ENOMEM;
 
         r = refuse_gpu(req, reterr);
+        if (r >= 0)
+                r = prepare(&c, reterr);
         if (r < 0)
                 goto finish;
-
-        /* As the caller from here: the kernel decides whether the caller may write to dir. */
-        r = identity_set_fs(&req->caller);
-        if (r < 0)
-                goto finish;
-        if (fstatat(req->dir_fd, c.final_name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                r = set_error(reterr, -EEXIST, "A checkpoint named %s already exists in %s; choose another --name.",
-                              c.final_name, dir);
-                goto finish;
-        }
-        if (mkdirat(req->dir_fd, req->staging_name, 0700) < 0) {
-                r = negative_errno();
-                if (r == -EACCES || r == -EPERM || r == -EROFS)
-                        (void) set_error(reterr, -EACCES, "You cannot write to %s; choose another --dir.", dir);
-                else if (r == -ENOSPC || r == -EDQUOT)
-                        (void) set_error(reterr, -ENOSPC, "No space left in %s; the process keeps running.", dir);
-                goto finish;
-        }
-        c.staging_fd = openat(req->dir_fd, req->staging_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (c.staging_fd < 0) {
-                r = negative_errno();
-                goto finish;
-        }
-        /* CRIU runs as the process's owner and must be able to write the images. */
-        if (req->owner.uid != req->caller.uid) {
-                r = identity_reset_fs();
-                if (r >= 0 && fchown(c.staging_fd, req->owner.uid, req->owner.gid) < 0)
-                        r = negative_errno();
-                if (r < 0)
-                        goto finish;
-        }
-
-        c.criu_version = req->criu_version ? strdup(req->criu_version) : NULL;
 
         CriuParams p = {
                 .binary = req->criu_binary,
@@ -374,6 +436,9 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
         r = 0;
 
 finish:
+        collector_free(c.collector);
+        archive_stream_free(c.stream);
+        safe_close(c.partial_fd);
         if (r < 0) {
                 /* Nothing that looks like a checkpoint stays behind. */
                 (void) identity_reset_fs();
@@ -383,7 +448,6 @@ finish:
         (void) identity_reset_fs();
         safe_close(c.staging_fd);
         free(c.final_name);
-        free(c.criu_version);
         free(c.error);
         dump_result_done(&c.result);
         return r;

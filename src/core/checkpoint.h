@@ -18,6 +18,8 @@
  * done/total (total 0 when unknown). */
 typedef void (*ProgressFunc)(const char *phase, uint64_t done, uint64_t total, void *userdata);
 
+struct DumpResult;
+
 typedef struct DumpRequest {
         const char *type; /* "process" or "job" */
         const char *job;  /* the job's name for type "job", else NULL */
@@ -39,6 +41,10 @@ typedef struct DumpRequest {
         int log_dir_fd;       /* CRIU writes its log (log_name) here; the caller keeps or removes it */
         const char *log_name;
         unsigned threads;     /* compression threads, 0 = all CPUs */
+        /* Runs once the checkpoint is complete on disk, before CRIU stops (or releases) the
+         * process: the caller records it. < 0 deletes the checkpoint again and fails the dump,
+         * and the process keeps running. */
+        int (*committed)(const struct DumpResult *result, void *userdata, char **reterr);
         ProgressFunc progress;
         void *userdata;
 } DumpRequest;

@@ -22,9 +22,18 @@ typedef struct CodecWriter CodecWriter;
 
 /* Compresses everything written into out_fd in format c (TAR means identity).
  * c must not be COMPRESSION_NONE (-EINVAL). threads: how many cores the compressor may use
- * (0 = all online CPUs); formats that cannot use more than one ignore it. */
+ * (0 = all online CPUs). The input is cut into chunks compressed independently: zstd and lz4
+ * frames, gzip members, and for zlib full-flushed runs of one deflate stream; all standard, all
+ * read by the usual tools. On a regular file, writeback to disk is started as the writer goes. */
 int codec_writer_new(Compression c, int out_fd, unsigned threads, CodecWriter **ret);
 int codec_writer_write(CodecWriter *w, const void *buf, size_t n);
+/* Writes n (at most 4096) bytes that can be replaced later with codec_writer_patch(): they are
+ * stored uncompressed at a fixed place of the output (a raw zstd block, an uncompressed lz4 block,
+ * a stored deflate block), so a tar header can be fixed once the entry's size is known.
+ * Needs a regular file (-ESPIPE otherwise). *ret_handle names the segment. */
+int codec_writer_write_patchable(CodecWriter *w, const void *buf, size_t n, uint64_t *ret_handle);
+/* Replaces a patchable segment's bytes (same length), before codec_writer_finish(). */
+int codec_writer_patch(CodecWriter *w, uint64_t handle, const void *buf, size_t n);
 /* Flushes and writes the format's trailer. Must be called once before free for a complete
  * stream; freeing without finishing discards (the caller deletes the half-written file). */
 int codec_writer_finish(CodecWriter *w);

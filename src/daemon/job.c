@@ -178,10 +178,19 @@ static void job_reconcile(Job *j) {
                 return;
         uint64_t start;
         if (process_start_time(j->pid, &start) < 0 || start != j->pid_start_time) {
-                log_ctx(LOG_NOTICE, LOG_CTX(.job = j->id, .pid = j->pid),
-                        "Job %s (PID %i) ended while cedanad was not running.", j->id, (int) j->pid);
-                job_set_state(j, JOB_EXITED, -1);
+                /* Gone: stopped by a dump whose checkpoint was recorded just before cedanad died,
+                 * or ended on its own. */
+                bool halted = j->halt_pending;
+                j->halt_pending = false;
+                log_ctx(LOG_NOTICE, LOG_CTX(.job = j->id, .pid = j->pid), "Job %s (PID %i) %s while cedanad was not running.",
+                        j->id, (int) j->pid, halted ? "was halted by its dump" : "ended");
+                job_set_state(j, halted ? JOB_HALTED : JOB_EXITED, -1);
                 return;
+        }
+        if (j->halt_pending) {
+                /* The dump was not finished: CRIU let the process run on. */
+                j->halt_pending = false;
+                (void) job_save(j);
         }
         int r = job_watch(j);
         if (r < 0)
@@ -191,6 +200,11 @@ static void job_reconcile(Job *j) {
 static int load_one(Job *j, void *userdata) {
         Manager *m = userdata;
         job_link(m, j);
+        CheckpointRecord *list = NULL;
+        size_t n = 0;
+        if (jobstore_list_checkpoints(m->store, j->id, &list, &n) >= 0 && n > 0)
+                job_set_last_checkpoint(j, list[0].id, list[0].time_usec, list[0].size);
+        checkpoint_records_free(list, n);
         job_reconcile(j);
         return 0;
 }

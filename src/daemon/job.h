@@ -36,6 +36,9 @@ typedef struct Job {
         sd_event_source *pidfd_source;
         JobState state;
         int exit_status; /* wait status when we saw it exit, -1 otherwise */
+        /* A dump that stops the job was recorded and CRIU is stopping it: if cedanad dies now and
+         * the process is gone at the next start, the job is halted, not exited. */
+        bool halt_pending;
         bool gpu;
         uint64_t gpu_checked_usec; /* CLOCK_MONOTONIC of the last look at the job's devices */
         char *unit;

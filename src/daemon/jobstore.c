@@ -50,6 +50,8 @@ static const char *const migrations[] = {
         /* 2: attached jobs' pipes, as CRIU names them, so a restore can replace them */
         "ALTER TABLE jobs ADD COLUMN attach_in_key TEXT;"
         "ALTER TABLE jobs ADD COLUMN attach_out_key TEXT;",
+        /* 3: a dump that stops the job was recorded, the job is about to be halted */
+        "ALTER TABLE jobs ADD COLUMN halt_pending INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -209,11 +211,11 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT INTO jobs (id, type, uid, pid, pid_start_time, state, exit_status, gpu, unit, "
-                        "log_path, created_usec, attach, attach_in_key, attach_out_key) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+                        "log_path, created_usec, attach, attach_in_key, attach_out_key, halt_pending) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
                         "ON CONFLICT(id) DO UPDATE SET type = ?2, uid = ?3, pid = ?4, pid_start_time = ?5, "
                         "state = ?6, exit_status = ?7, gpu = ?8, unit = ?9, log_path = ?10, attach = ?12, "
-                        "attach_in_key = ?13, attach_out_key = ?14",
+                        "attach_in_key = ?13, attach_out_key = ?14, halt_pending = ?15",
                         &st);
         if (r < 0)
                 return r;
@@ -231,6 +233,7 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         sqlite3_bind_int(st, 12, j->attach);
         bind_text(st, 13, j->attach_in_key);
         bind_text(st, 14, j->attach_out_key);
+        sqlite3_bind_int(st, 15, j->halt_pending);
         return step_done(s, st);
 }
 
@@ -247,7 +250,8 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "SELECT id, type, uid, pid, pid_start_time, state, exit_status, gpu, unit, log_path, "
-                        "created_usec, attach, attach_in_key, attach_out_key FROM jobs ORDER BY created_usec",
+                        "created_usec, attach, attach_in_key, attach_out_key, halt_pending FROM jobs "
+                        "ORDER BY created_usec",
                         &st);
         if (r < 0)
                 return r;
@@ -274,6 +278,7 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
                 j->attach = sqlite3_column_int(st, 11);
                 j->attach_in_key = column_strdup(st, 12);
                 j->attach_out_key = column_strdup(st, 13);
+                j->halt_pending = sqlite3_column_int(st, 14);
                 if (!j->id || !j->type) {
                         job_free(j);
                         return -ENOMEM;

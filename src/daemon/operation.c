@@ -157,6 +157,37 @@ static int open_as_caller(const Identity *caller, const char *path, int flags, c
         }
 }
 
+/* In the worker: the checkpoint is complete; the daemon records it before CRIU stops the process. */
+static int dump_committed(const DumpResult *res, void *userdata, char **reterr) {
+        WorkerContext *w = userdata;
+        _cleanup_json_ JsonVariant *v = NULL, *o = NULL, *answer = NULL;
+        int r = json_new_object(&v);
+        if (r >= 0)
+                r = json_new_object(&o);
+        if (r >= 0)
+                r = json_object_set_string(o, "path", res->path);
+        if (r >= 0)
+                r = json_object_set_unsigned(o, "size", res->size);
+        if (r >= 0)
+                r = json_object_set_unsigned(o, "time_usec", res->time_usec);
+        if (r >= 0)
+                r = json_object_set_string(o, "checksum", res->metadata_checksum);
+        if (r >= 0)
+                r = json_object_set(v, "committed", TAKE_PTR(o));
+        if (r >= 0)
+                r = worker_child_send(w->sock, v);
+        if (r >= 0)
+                r = worker_child_recv(w->sock, &answer);
+        if (r < 0)
+                return r;
+        const char *e = json_string(json_object_get(answer, "record_error"));
+        if (e) {
+                *reterr = strdup(e);
+                return -EIO;
+        }
+        return 0;
+}
+
 static int dump_worker(int sock, void *userdata) {
         Operation *op = userdata;
         WorkerContext w = { .op = op, .sock = sock };
@@ -193,32 +224,17 @@ static int dump_worker(int sock, void *userdata) {
                 .criu_log_level = op->manager->config.criu_log_level,
                 .log_dir_fd = op->criu_log_fd,
                 .log_name = "dump.log",
+                .committed = dump_committed,
                 .progress = worker_progress,
                 .userdata = &w,
         };
+        /* Success was reported through dump_committed() already: the exit status says the rest. */
         DumpResult res = {};
         r = checkpoint_dump(&req, &res, &err);
+        dump_result_done(&res);
         if (r < 0)
                 return send_json_error(sock, r, err ?: strerror(-r)), EXIT_FAILURE;
-
-        _cleanup_json_ JsonVariant *v = NULL, *o = NULL;
-        r = json_new_object(&v);
-        if (r >= 0)
-                r = json_new_object(&o);
-        if (r >= 0)
-                r = json_object_set_string(o, "path", res.path);
-        if (r >= 0)
-                r = json_object_set_unsigned(o, "size", res.size);
-        if (r >= 0)
-                r = json_object_set_unsigned(o, "time_usec", res.time_usec);
-        if (r >= 0)
-                r = json_object_set_string(o, "checksum", res.metadata_checksum);
-        if (r >= 0)
-                r = json_object_set(v, "result", TAKE_PTR(o));
-        if (r >= 0)
-                r = worker_child_send(sock, v);
-        dump_result_done(&res);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return EXIT_SUCCESS;
 }
 
 static int restore_before_resume(const pid_t *pids, size_t n, void *userdata, char **reterr) {
@@ -372,6 +388,58 @@ static void on_scope_started(Manager *m, int error, const char *message, void *u
                 (void) worker_send(op->worker, v);
 }
 
+static void operation_forget_staging(Operation *op);
+
+/* The dump's checkpoint is complete on disk: recorded, with the staging names forgotten and
+ * the job marked as about to halt, in one transaction, before CRIU stops the process. */
+static int record_checkpoint(Operation *op, JsonVariant *v) {
+        Manager *m = op->manager;
+        const char *s;
+        if ((s = json_string(json_object_get(v, "path"))) && !(op->result_path = strdup(s)))
+                return -ENOMEM;
+        if ((s = json_string(json_object_get(v, "checksum"))) && !(op->result_checksum = strdup(s)))
+                return -ENOMEM;
+        (void) json_get_unsigned(json_object_get(v, "size"), &op->result_size);
+        (void) json_get_unsigned(json_object_get(v, "time_usec"), &op->result_time_usec);
+        if (!op->result_path)
+                return -EBADMSG;
+
+        CheckpointRecord rec = {
+                .id = op->name,
+                .job = op->job ? op->job->id : NULL,
+                .uid = op->caller.uid,
+                .path = op->result_path,
+                .time_usec = op->result_time_usec,
+                .size = op->result_size,
+                .compression = (char *) compression_to_string(op->dump_options.compression),
+                .pid = op->pid,
+                .metadata_checksum = op->result_checksum,
+        };
+        int r = jobstore_begin(m->store);
+        if (r < 0)
+                return r;
+        r = jobstore_add_checkpoint(m->store, &rec);
+        if (r >= 0) {
+                operation_forget_staging(op);
+                if (op->job && !op->dump_options.leave_running) {
+                        op->job->halt_pending = true;
+                        r = job_save(op->job);
+                }
+        }
+        if (r >= 0)
+                r = jobstore_commit(m->store);
+        if (r < 0) {
+                jobstore_rollback(m->store);
+                if (op->job)
+                        op->job->halt_pending = false;
+                return r;
+        }
+        op->recorded = true;
+        if (op->job)
+                job_set_last_checkpoint(op->job, op->name, op->result_time_usec, op->result_size);
+        return 0;
+}
+
 static int on_worker_message(Worker *w, JsonVariant *msg, void *userdata) {
         Operation *op = userdata;
         JsonVariant *v;
@@ -413,6 +481,20 @@ static int on_worker_message(Worker *w, JsonVariant *msg, void *userdata) {
                         (void) asprintf(&m, "Failed to create scope %s: %s.", strna(op->unit), strerror(-r));
                         on_scope_started(op->manager, r, m, op);
                 }
+        } else if ((v = json_object_get(msg, "committed"))) {
+                int r = record_checkpoint(op, v);
+                _cleanup_json_ JsonVariant *a = NULL;
+                if (json_new_object(&a) < 0)
+                        return -ENOMEM;
+                if (r < 0) {
+                        log_ctx_errno(LOG_ERR, r, LOG_CTX(.checkpoint = op->name), "Failed to record checkpoint %s: %m",
+                                      op->name);
+                        (void) json_object_set_string(a, "record_error",
+                                                      "The checkpoint could not be recorded in cedanad's job store; "
+                                                      "it was removed again and the process keeps running.");
+                } else
+                        (void) json_object_set_boolean(a, "recorded", true);
+                (void) worker_send(op->worker, a);
         } else if ((v = json_object_get(msg, "error"))) {
                 int64_t e = -EIO;
                 (void) json_get_integer(json_object_get(v, "errno"), &e);
@@ -421,13 +503,6 @@ static int on_worker_message(Worker *w, JsonVariant *msg, void *userdata) {
                 op->error_message = strdup(json_string(json_object_get(v, "message")) ?: "Unknown error.");
         } else if ((v = json_object_get(msg, "result"))) {
                 uint64_t u = 0;
-                const char *s;
-                if ((s = json_string(json_object_get(v, "path"))))
-                        op->result_path = strdup(s);
-                if ((s = json_string(json_object_get(v, "checksum"))))
-                        op->result_checksum = strdup(s);
-                (void) json_get_unsigned(json_object_get(v, "size"), &op->result_size);
-                (void) json_get_unsigned(json_object_get(v, "time_usec"), &op->result_time_usec);
                 if (json_get_unsigned(json_object_get(v, "pid"), &u) >= 0)
                         op->result_pid = (pid_t) u;
                 (void) json_get_boolean(json_object_get(v, "attached"), &op->result_attached);
@@ -444,29 +519,13 @@ static void operation_forget_staging(Operation *op) {
 
 static int finish_dump(Operation *op) {
         Manager *m = op->manager;
-        CheckpointRecord rec = {
-                .id = op->name,
-                .job = op->job ? op->job->id : NULL,
-                .uid = op->caller.uid,
-                .path = op->result_path,
-                .time_usec = op->result_time_usec,
-                .size = op->result_size,
-                .compression = (char *) compression_to_string(op->dump_options.compression),
-                .pid = op->pid,
-                .metadata_checksum = op->result_checksum,
-        };
-        int r = jobstore_add_checkpoint(m->store, &rec);
-        if (r < 0)
-                log_ctx_errno(LOG_ERR, r, LOG_CTX(.checkpoint = op->name),
-                              "Checkpoint %s was written to %s but could not be recorded: %m", op->name,
-                              op->result_path);
         char what[128];
         if (op->job)
                 snprintf(what, sizeof(what), "job %s", op->job->id);
         else
                 snprintf(what, sizeof(what), "process %i", (int) op->pid);
         if (op->job) {
-                job_set_last_checkpoint(op->job, op->name, op->result_time_usec, op->result_size);
+                op->job->halt_pending = false;
                 if (!op->dump_options.leave_running)
                         job_set_state(op->job, JOB_HALTED, -1);
         }
@@ -522,8 +581,10 @@ static void on_worker_exit(Worker *w, int status, void *userdata) {
         op->worker = NULL;
         op->worker_max_rss_kib = w->max_rss_kib;
         Manager *m = op->manager;
-        bool ok = op->error == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-                  (op->restore ? op->result_pid > 0 : op->result_path != NULL);
+        /* A recorded checkpoint is a done dump, whatever happened afterwards. */
+        bool ok = (op->error == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+                   (op->restore ? op->result_pid > 0 : op->result_path != NULL)) ||
+                  (!op->restore && op->recorded);
         if (!ok && op->error == 0) {
                 op->error = -EIO;
                 free(op->error_message);

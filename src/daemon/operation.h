@@ -61,6 +61,7 @@ struct Operation {
         char *result_checksum;
         pid_t result_pid;
         bool result_attached;
+        bool recorded; /* dump: the checkpoint is in the job store */
         uint64_t worker_max_rss_kib;
 
         LIST_FIELDS(Operation, operations);

@@ -93,6 +93,13 @@ int fsync_directory_of(int dir_fd) {
         return 0;
 }
 
+int fsync_at(int dir_fd, const char *name) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return fsync(fd) < 0 ? negative_errno() : 0;
+}
+
 int random_alnum(char *buf, size_t l) {
         static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
         uint8_t r[16];

@@ -90,6 +90,9 @@ def test_jobs_survive_restart_and_sigkill(c):
     pids = {}
     for n in ("one", "two", "three"):
         pids[n], _ = run_job(c, f"keep-{n}")
+    # and a halted one: its checkpoint is still listed after the restarts
+    run_job(c, "halted-one")
+    cedana(c, "dump", "job", "halted-one", "--dir", CKDIR)
     for how in ("restart", "kill"):
         if how == "restart":
             c.run(["systemctl", "restart", "cedanad.service"])
@@ -99,6 +102,8 @@ def test_jobs_survive_restart_and_sigkill(c):
             c.wait_until(lambda: c.run(["systemctl", "show", "-p", "MainPID", "--value",
                                         "cedanad.service"]).stdout.strip() not in (main,), what="cedanad to die")
         listing = jobs(c)
+        assert listing["halted-one"]["status"] == "halted", listing["halted-one"]
+        assert listing["halted-one"]["checkpoint"] > 0 and listing["halted-one"]["size"] > 0, listing["halted-one"]
         for n, pid in pids.items():
             j = listing[f"keep-{n}"]
             assert j["status"] == "running" and j["pid"] == pid, (how, j)
@@ -117,6 +122,7 @@ def test_jobs_survive_restart_and_sigkill(c):
     for n in ("one", "two", "three"):
         c.wait_until(lambda n=n: jobs(c)[f"keep-{n}"]["status"] != "running", what=f"keep-{n} to end")
         cedana(c, "job", "delete", f"keep-{n}")
+    cedana(c, "job", "delete", "halted-one", "--with-checkpoints")
 
 
 def test_concurrent_dumps_one_gets_busy(c):

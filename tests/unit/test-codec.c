@@ -522,6 +522,95 @@ static void test_wrong_format(Fixture *f, gconstpointer user_data) {
         g_assert_cmpint(decompress_file(COMPRESSION_TAR, path, NULL, NULL), ==, 0);
 }
 
+/* What a standard tool makes of a file, or NULL when the tool is not installed. */
+static GByteArray *decompress_with_tool(Compression c, const char *path) {
+        static const char *const tools[_COMPRESSION_MAX] = {
+                [COMPRESSION_TAR] = "cat",
+                [COMPRESSION_GZIP] = "gzip -dc",
+                [COMPRESSION_LZ4] = "lz4 -dc",
+                [COMPRESSION_ZSTD] = "zstd -qdc",
+                [COMPRESSION_ZLIB] = "python3 -c 'import sys, zlib; "
+                                     "sys.stdout.buffer.write(zlib.decompress(open(sys.argv[1], \"rb\").read()))'",
+        };
+        g_autofree char *name = g_strndup(tools[c], strcspn(tools[c], " "));
+        g_autofree char *tool = g_find_program_in_path(name);
+        if (!tool)
+                return NULL;
+        g_autofree char *out = g_strconcat(path, ".out", NULL);
+        g_autofree char *cmd = g_strdup_printf("%s '%s' > '%s'", tools[c], path, out);
+        const char *argv[] = { "sh", "-c", cmd, NULL };
+        gint status = -1;
+        GError *error = NULL;
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                                   &error));
+        g_assert_no_error(error);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        gchar *data = NULL;
+        gsize len = 0;
+        g_assert_true(g_file_get_contents(out, &data, &len, NULL));
+        (void) unlink(out);
+        return g_byte_array_new_take((guint8 *) data, len);
+}
+
+/* Tar headers are patched once an entry's size is known: the segment's new bytes must be what
+ * our reader and the standard tools decompress, for any number of threads. */
+static void test_patchable(Fixture *f, gconstpointer user_data) {
+        const size_t a_len = 5 * 1024 * 1024 + 123, b_len = 1024 * 1024 + 7;
+        g_autofree guint8 *a = make_data(DATA_MIXED, a_len, 1), *b = make_data(DATA_MIXED, b_len, 2);
+        guint8 before[512], after[512];
+        memset(before, 'x', sizeof(before));
+        memset(after, 'y', sizeof(after));
+        after[0] = 0, after[511] = 0xff;
+
+        for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++)
+                for (unsigned threads = 1; threads <= 2; threads++) {
+                        Compression c = stream_formats[i];
+                        g_autofree char *path = fixture_path(f, "patched");
+                        _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                        uint64_t h1, h2;
+                        g_assert_cmpint(fd, >=, 0);
+                        g_assert_cmpint(codec_writer_new(c, fd, threads, &w), ==, 0);
+                        g_assert_cmpint(codec_writer_write_patchable(w, before, sizeof(before), &h1), ==, 0);
+                        g_assert_cmpint(codec_writer_write(w, a, a_len), ==, 0);
+                        g_assert_cmpint(codec_writer_write_patchable(w, before, sizeof(before), &h2), ==, 0);
+                        g_assert_cmpint(codec_writer_write(w, b, b_len), ==, 0);
+                        g_assert_cmpint(codec_writer_patch(w, h2, after, sizeof(after)), ==, 0);
+                        g_assert_cmpint(codec_writer_patch(w, h1, after, sizeof(after)), ==, 0);
+                        g_assert_cmpint(codec_writer_patch(w, h1, after, 100), ==, -EINVAL);
+                        g_assert_cmpint(codec_writer_finish(w), ==, 0);
+                        g_assert_cmpint(codec_writer_patch(w, h1, after, sizeof(after)), ==, -EINVAL);
+
+                        GByteArray *want = g_byte_array_new();
+                        g_byte_array_append(want, after, sizeof(after));
+                        g_byte_array_append(want, a, (guint) a_len);
+                        g_byte_array_append(want, after, sizeof(after));
+                        g_byte_array_append(want, b, (guint) b_len);
+
+                        GByteArray *got = NULL;
+                        g_assert_cmpint(decompress_file(c, path, &got, NULL), ==, 0);
+                        g_assert_cmpmem(got->data, got->len, want->data, want->len);
+                        g_byte_array_unref(got);
+                        GByteArray *tool = decompress_with_tool(c, path);
+                        if (tool) {
+                                g_assert_cmpmem(tool->data, tool->len, want->data, want->len);
+                                g_byte_array_unref(tool);
+                        } else
+                                g_test_message("no tool for %s here", compression_to_string(c));
+                        g_byte_array_unref(want);
+                }
+
+        /* The place of a segment must be known: not on a pipe. */
+        int p[2];
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+        uint64_t h;
+        g_assert_cmpint(codec_writer_new(COMPRESSION_ZSTD, p[1], 2, &w), ==, 0);
+        g_assert_cmpint(codec_writer_write_patchable(w, before, sizeof(before), &h), ==, -ESPIPE);
+        close(p[0]);
+        close(p[1]);
+}
+
 static void test_enospc(void) {
         g_autofree guint8 *data = make_data(DATA_RANDOM, 3 * 1024 * 1024, 9);
 
@@ -567,6 +656,7 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         g_test_add("/codec/concatenated", Fixture, NULL, fixture_setup, test_concatenated, fixture_teardown);
         g_test_add("/codec/wrong-format", Fixture, NULL, fixture_setup, test_wrong_format, fixture_teardown);
+        g_test_add("/codec/patchable", Fixture, NULL, fixture_setup, test_patchable, fixture_teardown);
 
         return g_test_run();
 }

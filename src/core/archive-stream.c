@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A ustar writer for entries whose size is only known at their end: the header goes through
+ * the codec as a patchable segment and is rewritten once the data has been streamed. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "archive-stream.h"
+#include "codec.h"
+#include "macro.h"
+
+#define TAR_BLOCK 512
+
+struct ArchiveStream {
+        CodecWriter *codec;
+        /* the open entry */
+        bool open;
+        char name[100];
+        uint64_t handle; /* of its patchable header */
+        uint64_t size;
+        uint64_t mtime;
+};
+
+static void octal(char *field, size_t width, uint64_t v) {
+        /* width - 1 digits and a NUL, as ustar wants */
+        snprintf(field, width, "%0*llo", (int) width - 1, (unsigned long long) v);
+}
+
+int tar_header(char block[TAR_BLOCK], const char *name, uint64_t size, uint64_t mtime) {
+        size_t l = strlen(name);
+        if (l == 0 || l >= 100)
+                return -ENAMETOOLONG;
+        memset(block, 0, TAR_BLOCK);
+        memcpy(block, name, l);          /* name[100] */
+        octal(block + 100, 8, 0600);     /* mode */
+        octal(block + 108, 8, 0);        /* uid */
+        octal(block + 116, 8, 0);        /* gid */
+        if (size < (UINT64_C(1) << 33))
+                octal(block + 124, 12, size);
+        else {
+                /* base-256: top bit set, big-endian value in the rest of the field */
+                unsigned char *f = (unsigned char *) block + 124;
+                f[0] = 0x80;
+                for (int i = 11; i >= 1; i--, size >>= 8)
+                        f[i] = (unsigned char) (size & 0xff);
+        }
+        octal(block + 136, 12, mtime);   /* mtime */
+        block[156] = '0';                /* regular file */
+        memcpy(block + 257, "ustar", 6); /* magic, with its NUL */
+        memcpy(block + 263, "00", 2);    /* version */
+        /* The checksum is computed with its own field as spaces. */
+        memset(block + 148, ' ', 8);
+        unsigned sum = 0;
+        for (size_t i = 0; i < TAR_BLOCK; i++)
+                sum += (unsigned char) block[i];
+        snprintf(block + 148, 8, "%06o", sum);
+        block[155] = ' ';
+        return 0;
+}
+
+static uint64_t now_seconds(void) {
+        return (uint64_t) time(NULL);
+}
+
+int archive_stream_new(int out_fd, Compression c, unsigned threads, ArchiveStream **ret) {
+        if (c == COMPRESSION_NONE)
+                return -EINVAL;
+        ArchiveStream *s = calloc(1, sizeof(ArchiveStream));
+        if (!s)
+                return -ENOMEM;
+        int r = codec_writer_new(c, out_fd, threads, &s->codec);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+static int pad(ArchiveStream *s, uint64_t size) {
+        static const char zeros[TAR_BLOCK] = {};
+        size_t rest = (size_t) (size % TAR_BLOCK);
+        return rest ? codec_writer_write(s->codec, zeros, TAR_BLOCK - rest) : 0;
+}
+
+int archive_stream_add(ArchiveStream *s, const char *name, const void *data, size_t size) {
+        char block[TAR_BLOCK];
+        if (s->open)
+                return -EBUSY;
+        int r = tar_header(block, name, size, now_seconds());
+        if (r >= 0)
+                r = codec_writer_write(s->codec, block, TAR_BLOCK);
+        if (r >= 0 && size > 0)
+                r = codec_writer_write(s->codec, data, size);
+        if (r >= 0)
+                r = pad(s, size);
+        return r;
+}
+
+int archive_stream_begin(ArchiveStream *s, const char *name) {
+        char block[TAR_BLOCK];
+        if (s->open)
+                return -EBUSY;
+        size_t l = strlen(name);
+        if (l == 0 || l >= sizeof(s->name))
+                return -ENAMETOOLONG;
+        s->mtime = now_seconds();
+        /* A header for size 0 now; the real one replaces it at the end. */
+        int r = tar_header(block, name, 0, s->mtime);
+        if (r >= 0)
+                r = codec_writer_write_patchable(s->codec, block, TAR_BLOCK, &s->handle);
+        if (r < 0)
+                return r;
+        memcpy(s->name, name, l + 1);
+        s->size = 0;
+        s->open = true;
+        return 0;
+}
+
+int archive_stream_write(ArchiveStream *s, const void *data, size_t n) {
+        if (!s->open)
+                return -EINVAL;
+        int r = codec_writer_write(s->codec, data, n);
+        if (r < 0)
+                return r;
+        s->size += n;
+        return 0;
+}
+
+int archive_stream_end(ArchiveStream *s) {
+        char block[TAR_BLOCK];
+        if (!s->open)
+                return -EINVAL;
+        int r = tar_header(block, s->name, s->size, s->mtime);
+        if (r >= 0)
+                r = codec_writer_patch(s->codec, s->handle, block, TAR_BLOCK);
+        if (r >= 0)
+                r = pad(s, s->size);
+        s->open = false;
+        return r;
+}
+
+int archive_stream_finish(ArchiveStream *s) {
+        static const char end[2 * TAR_BLOCK] = {};
+        if (s->open)
+                return -EBUSY;
+        int r = codec_writer_write(s->codec, end, sizeof(end));
+        if (r < 0)
+                return r;
+        return codec_writer_finish(s->codec);
+}
+
+ArchiveStream *archive_stream_free(ArchiveStream *s) {
+        if (!s)
+                return NULL;
+        codec_writer_free(s->codec);
+        free(s);
+        return NULL;
+}

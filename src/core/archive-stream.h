@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Writing a checkpoint archive while CRIU still writes the images: a ustar stream whose
+ * entries may be begun before their size is known (the size is patched into the header, which
+ * the codec keeps uncompressed in place). Readable by archive_extract() and by tar. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compression.h"
+#include "macro.h"
+
+typedef struct ArchiveStream ArchiveStream;
+
+/* out_fd must be a regular file (headers are patched in place). c is not COMPRESSION_NONE. */
+int archive_stream_new(int out_fd, Compression c, unsigned threads, ArchiveStream **ret);
+/* A whole entry: header and data. */
+int archive_stream_add(ArchiveStream *s, const char *name, const void *data, size_t size);
+/* An entry of unknown size: begin, write its data, end. One entry is open at a time. */
+int archive_stream_begin(ArchiveStream *s, const char *name);
+int archive_stream_write(ArchiveStream *s, const void *data, size_t n);
+int archive_stream_end(ArchiveStream *s);
+/* The end-of-archive marker and the codec's trailer; the caller fsyncs and renames. */
+int archive_stream_finish(ArchiveStream *s);
+ArchiveStream *archive_stream_free(ArchiveStream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ArchiveStream *, archive_stream_free);
+
+/* The ustar header of a regular file: plain name (< 100 bytes), mode 0600, owner 0:0. Sizes of
+ * 8 GiB and more use GNU tar's base-256 form, which libarchive and GNU tar read. */
+int tar_header(char block[512], const char *name, uint64_t size, uint64_t mtime);

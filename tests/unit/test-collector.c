@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for streaming checkpoint archives: the tar writer with sizes patched after the fact, and
+ * the collector following files while another thread writes them the way CRIU does. */
+
+#include "archive-stream.h"
+#include "archive.h"
+#include "collector.h"
+#include "fd-util.h"
+#include "macro.h"
+#include "metadata.h"
+
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const Compression formats[] = {
+        COMPRESSION_TAR, COMPRESSION_GZIP, COMPRESSION_LZ4, COMPRESSION_ZLIB, COMPRESSION_ZSTD,
+};
+
+typedef struct Fixture {
+        char *root;
+        int root_fd;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data) {
+        GError *error = NULL;
+        f->root = g_dir_make_tmp("test-collector-XXXXXX", &error);
+        g_assert_no_error(error);
+        f->root_fd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(f->root_fd, >=, 0);
+}
+
+static void teardown(Fixture *f, gconstpointer data) {
+        g_assert_cmpint(rm_rf_at(AT_FDCWD, f->root), ==, 0);
+        close(f->root_fd);
+        g_free(f->root);
+}
+
+static guint8 *pattern(size_t n, guint32 seed) {
+        guint8 *p = g_malloc(MAX(n, (size_t) 1));
+        guint32 x = seed | 1;
+        for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                /* half text-like, half noise: both compressible and not */
+                p[i] = (i / 4096) % 2 ? (guint8) x : (guint8) ('a' + x % 7);
+        }
+        return p;
+}
+
+static int open_dir(Fixture *f, const char *name) {
+        g_assert_cmpint(mkdirat(f->root_fd, name, 0700), ==, 0);
+        int fd = openat(f->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        g_assert_cmpint(fd, >=, 0);
+        return fd;
+}
+
+static void assert_file(int dir_fd, const char *name, const guint8 *data, size_t n) {
+        _cleanup_free_ char *got = NULL;
+        size_t len = 0;
+        g_assert_cmpint(read_full_file_at(dir_fd, name, n + 1, &got, &len), ==, 0);
+        g_assert_cmpmem(got, len, data, n);
+}
+
+/* Entries written whole and streamed (size patched later) extract to the same files. */
+static void test_stream_roundtrip(Fixture *f, gconstpointer data) {
+        const size_t big = 9 * 1024 * 1024 + 77;
+        g_autofree guint8 *a = pattern(1000, 1), *b = pattern(big, 2);
+        for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+                Compression c = formats[i];
+                g_autofree char *dir = g_strdup_printf("out-%s", compression_to_string(c));
+                _cleanup_close_ int dest = open_dir(f, dir);
+                _cleanup_close_ int fd = openat(f->root_fd, "a.archive", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                _cleanup_(archive_stream_freep) ArchiveStream *s = NULL;
+                g_assert_cmpint(archive_stream_new(fd, c, 2, &s), ==, 0);
+                g_assert_cmpint(archive_stream_add(s, "small.img", a, 1000), ==, 0);
+                g_assert_cmpint(archive_stream_begin(s, "pages-1.img"), ==, 0);
+                g_assert_cmpint(archive_stream_add(s, "nested.img", a, 1), ==, -EBUSY);
+                for (size_t off = 0; off < big; off += 300000)
+                        g_assert_cmpint(archive_stream_write(s, b + off, MIN((size_t) 300000, big - off)), ==, 0);
+                g_assert_cmpint(archive_stream_end(s), ==, 0);
+                g_assert_cmpint(archive_stream_begin(s, "empty.img"), ==, 0);
+                g_assert_cmpint(archive_stream_end(s), ==, 0);
+                g_assert_cmpint(archive_stream_add(s, "cedana.json", "{}", 2), ==, 0);
+                g_assert_cmpint(archive_stream_finish(s), ==, 0);
+
+                g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+                char *reason = NULL;
+                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, &reason), ==, 0);
+                g_assert_null(reason);
+                assert_file(dest, "small.img", a, 1000);
+                assert_file(dest, "pages-1.img", b, big);
+                assert_file(dest, "empty.img", a, 0);
+
+                /* and GNU tar reads it too */
+                g_autofree char *cmd = g_strdup_printf("tar -t -a -f %s/a.archive %s", f->root,
+                                                       c == COMPRESSION_ZSTD ? "--zstd" : c == COMPRESSION_GZIP ? "-z" : "");
+                if (c != COMPRESSION_LZ4 && c != COMPRESSION_ZLIB) {
+                        gchar *out = NULL;
+                        gint status = -1;
+                        g_assert_true(g_spawn_command_line_sync(cmd, &out, NULL, &status, NULL));
+                        g_assert_true(g_spawn_check_wait_status(status, NULL));
+                        g_assert_cmpstr(out, ==, "small.img\npages-1.img\nempty.img\ncedana.json\n");
+                        g_free(out);
+                }
+        }
+}
+
+/* Like CRIU: small files written and closed, a page image appended to in pieces meanwhile. */
+typedef struct Writer {
+        int dir_fd;
+        const guint8 *pages;
+        size_t pages_len;
+        const guint8 *small;
+} Writer;
+
+static void *write_images(void *userdata) {
+        Writer *w = userdata;
+        _cleanup_close_ int pages = openat(w->dir_fd, "pages-1.img", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        g_assert_cmpint(pages, >=, 0);
+        for (size_t off = 0, i = 0; off < w->pages_len; off += 1 << 20, i++) {
+                g_assert_cmpint(loop_write(pages, w->pages + off, MIN((size_t) 1 << 20, w->pages_len - off)), ==, 0);
+                if (i % 3 == 0) {
+                        char name[32];
+                        snprintf(name, sizeof(name), "core-%zu.img", i);
+                        _cleanup_close_ int s = openat(w->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                        g_assert_cmpint(loop_write(s, w->small, 100 + i), ==, 0);
+                }
+                g_usleep(2000);
+        }
+        return NULL;
+}
+
+static void test_collector(Fixture *f, gconstpointer data) {
+        const size_t pages_len = 20 * 1024 * 1024 + 5;
+        g_autofree guint8 *pages = pattern(pages_len, 3), *small = pattern(4096, 4);
+        for (size_t i = 0; i < ELEMENTSOF(formats) + 1; i++) {
+                /* the last round: no archive, checksums only (a directory checkpoint) */
+                Compression c = i < ELEMENTSOF(formats) ? formats[i] : COMPRESSION_NONE;
+                g_autofree char *name = g_strdup_printf("staging-%zu", i), *out = g_strdup_printf("out-%zu", i);
+                _cleanup_close_ int staging = open_dir(f, name), dest = open_dir(f, out);
+                _cleanup_close_ int fd = openat(f->root_fd, "b.archive", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                _cleanup_(archive_stream_freep) ArchiveStream *s = NULL;
+                if (c != COMPRESSION_NONE)
+                        g_assert_cmpint(archive_stream_new(fd, c, 2, &s), ==, 0);
+                _cleanup_(collector_freep) Collector *col = NULL;
+                g_assert_cmpint(collector_start(staging, s, &col), ==, 0);
+
+                Writer w = { staging, pages, pages_len, small };
+                pthread_t t;
+                g_assert_cmpint(pthread_create(&t, NULL, write_images, &w), ==, 0);
+                g_assert_cmpint(pthread_join(t, NULL), ==, 0);
+
+                _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+                g_assert_cmpint(metadata_new(&m), ==, 0);
+                g_assert_cmpint(collector_finish(col, m), ==, 0);
+                /* every file, with its real crc32 */
+                g_assert_cmpuint(m->n_files, ==, 1 + 7);
+                _cleanup_(metadata_freep) CheckpointMetadata *scan = NULL;
+                g_assert_cmpint(metadata_new(&scan), ==, 0);
+                g_assert_cmpint(metadata_scan_dir(scan, staging), ==, 0);
+                g_assert_cmpuint(scan->n_files, ==, m->n_files);
+                for (size_t k = 0; k < m->n_files; k++) {
+                        g_assert_cmpstr(m->files[k].name, ==, scan->files[k].name);
+                        g_assert_cmpuint(m->files[k].size, ==, scan->files[k].size);
+                        g_assert_cmphex(m->files[k].crc32, ==, scan->files[k].crc32);
+                }
+                if (c == COMPRESSION_NONE)
+                        continue;
+                g_assert_cmpint(archive_stream_add(s, "cedana.json", "{}", 2), ==, 0);
+                g_assert_cmpint(archive_stream_finish(s), ==, 0);
+                g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, NULL), ==, 0);
+                assert_file(dest, "pages-1.img", pages, pages_len);
+                assert_file(dest, "core-0.img", small, 100);
+                assert_file(dest, "core-18.img", small, 118);
+        }
+}
+
+/* A file that changes after it was taken in is reported, so the caller starts over. */
+static void test_collector_changed_file(Fixture *f, gconstpointer data) {
+        _cleanup_close_ int staging = open_dir(f, "staging");
+        _cleanup_(collector_freep) Collector *col = NULL;
+        g_assert_cmpint(collector_start(staging, NULL, &col), ==, 0);
+        _cleanup_close_ int fd = openat(staging, "inventory.img", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        g_assert_cmpint(loop_write(fd, "abc", 3), ==, 0);
+        fd = safe_close(fd);
+        g_usleep(100000); /* taken in, whole, as it was closed */
+        fd = openat(staging, "inventory.img", O_WRONLY | O_APPEND | O_CLOEXEC);
+        g_assert_cmpint(loop_write(fd, "def", 3), ==, 0);
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        g_assert_cmpint(metadata_new(&m), ==, 0);
+        g_assert_cmpint(collector_finish(col, m), ==, -EAGAIN);
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/archive-stream/roundtrip", Fixture, NULL, setup, test_stream_roundtrip, teardown);
+        g_test_add("/collector/follows-writer", Fixture, NULL, setup, test_collector, teardown);
+        g_test_add("/collector/changed-file", Fixture, NULL, setup, test_collector_changed_file, teardown);
+        return g_test_run();
+}
