@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <libarchive.h>
+#include <zlib.h>
 
 #include "archive.h"
 #include "codec.h"
@@ -114,14 +115,8 @@ static void name_list_done(NameList *l) {
 }
 
 static int name_list_add(NameList *l, const char *name) {
-        if (l->n + 1 >= l->allocated) {
-                size_t a = MAX(l->allocated * 2, (size_t) 64);
-                char **p = realloc(l->names, a * sizeof(char *));
-                if (!p)
-                        return -ENOMEM;
-                l->names = p;
-                l->allocated = a;
-        }
+        if (!GREEDY_REALLOC(l->names, l->allocated, l->n + 2))
+                return -ENOMEM;
         l->names[l->n] = strdup(name);
         if (!l->names[l->n])
                 return -ENOMEM;
@@ -525,7 +520,38 @@ typedef struct ExtractState {
         const ArchiveLimits *limits;
         uint64_t n_entries;
         uint64_t total_bytes;
+        ArchiveFileList *files; /* NULL: the caller does not want them */
 } ExtractState;
+
+ArchiveFileList *archive_file_list_free(ArchiveFileList *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_files; i++)
+                free(l->files[i].name);
+        free(l->files);
+        free(l);
+        return NULL;
+}
+
+const ArchiveFile *archive_file_list_find(const ArchiveFileList *l, const char *name) {
+        if (!l || !name)
+                return NULL;
+        for (size_t i = 0; i < l->n_files; i++)
+                if (streq(l->files[i].name, name))
+                        return &l->files[i];
+        return NULL;
+}
+
+static int file_list_add(ArchiveFileList *l, const char *name, uint64_t size, uint32_t crc) {
+        _cleanup_free_ char *copy = strdup(name);
+
+        if (!copy)
+                return -ENOMEM;
+        if (!GREEDY_REALLOC(l->files, l->n_allocated, l->n_files + 1))
+                return -ENOMEM;
+        l->files[l->n_files++] = (ArchiveFile) { .name = TAKE_PTR(copy), .size = size, .crc32 = crc };
+        return 0;
+}
 
 static int extract_one(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, int dest_fd,
                        ExtractState *s, char **reterr) {
@@ -533,6 +559,7 @@ static int extract_one(struct archive *a, const ReadContext *ctx, struct archive
         _cleanup_close_ int fd = -EBADF;
         const char *name;
         uint64_t written = 0;
+        uLong crc = crc32_z(0, Z_NULL, 0);
         int r;
 
         s->n_entries++;
@@ -601,11 +628,14 @@ static int extract_one(struct archive *a, const ReadContext *ctx, struct archive
                 r = loop_write(fd, data, size);
                 if (r < 0)
                         return fail(reterr, r, "Failed to write file '%s': %s.", q, strerror(-r));
+                /* Checksummed as written: verifying the checkpoint needs no second read. */
+                if (s->files)
+                        crc = crc32_z(crc, data, size);
                 written += size;
                 s->total_bytes += size;
         }
 
-        return 0;
+        return s->files ? file_list_add(s->files, name, written, (uint32_t) crc) : 0;
 }
 
 /* After libarchive reported the end: the stream from where the last header would have begun
@@ -668,7 +698,8 @@ static int dir_is_empty(int dir_fd) {
  * directly inside dest; O_CREAT|O_EXCL|O_NOFOLLOW never follows or reuses anything already
  * there; nothing but the bytes is taken from the archive; and bytes are counted as written. */
 int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Compression *ret_format,
-                    char **reterr) {
+                    ArchiveFileList **ret_files, char **reterr) {
+        _cleanup_(archive_file_list_freep) ArchiveFileList *files = NULL;
         _cleanup_(archive_read_freep) struct archive *a = NULL;
         _cleanup_(codec_reader_freep) CodecReader *reader = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
@@ -710,6 +741,12 @@ int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Com
         buf = malloc(ARCHIVE_BUFFER_SIZE);
         if (!buf)
                 return -ENOMEM;
+        if (ret_files) {
+                files = calloc(1, sizeof(ArchiveFileList));
+                if (!files)
+                        return -ENOMEM;
+                s.files = files;
+        }
         r = codec_reader_new(in_fd, c, &reader);
         if (r < 0)
                 return r;
@@ -729,8 +766,14 @@ int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Com
                 uint64_t header_start = (uint64_t) archive_filter_bytes(a, -1);
 
                 r = archive_read_next_header(a, &entry);
-                if (r == ARCHIVE_EOF)
-                        return check_archive_end(&ctx, header_start, reterr);
+                if (r == ARCHIVE_EOF) {
+                        r = check_archive_end(&ctx, header_start, reterr);
+                        if (r < 0)
+                                return r;
+                        if (ret_files)
+                                *ret_files = TAKE_PTR(files);
+                        return 0;
+                }
                 /* ARCHIVE_WARN too: our own archives never produce one, and each warning
                  * (unconvertible names, too many special headers) means a foreign archive. */
                 if (r != ARCHIVE_OK)

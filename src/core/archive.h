@@ -6,9 +6,11 @@
 /* This header shadows libarchive's <archive.h> on our include path: code that needs libarchive
  * itself includes <libarchive.h>. */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "compression.h"
+#include "macro.h"
 
 /* Caps on what one extraction may write, counted as written (not as the headers claim). */
 typedef struct ArchiveLimits {
@@ -35,6 +37,26 @@ typedef struct ArchiveLimits {
 int archive_write_dir(int dir_fd, char *const *names, int out_fd, Compression c, unsigned threads,
                       uint64_t *ret_bytes_in, char **reterr);
 
+/* What archive_extract() wrote, in archive order: each file's name, size and zlib crc32(),
+ * computed from the bytes as they went to disk, so that a caller can check a restore against the
+ * checkpoint's metadata without reading the files a second time. */
+typedef struct ArchiveFile {
+        char *name;
+        uint64_t size;
+        uint32_t crc32;
+} ArchiveFile;
+
+typedef struct ArchiveFileList {
+        ArchiveFile *files;
+        size_t n_files;
+        size_t n_allocated;
+} ArchiveFileList;
+
+ArchiveFileList *archive_file_list_free(ArchiveFileList *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ArchiveFileList *, archive_file_list_free);
+/* The entry named name, or NULL. */
+const ArchiveFile *archive_file_list_find(const ArchiveFileList *l, const char *name);
+
 /* Extracts the archive in in_fd (format detected from its content; read from offset 0, the file
  * offset is moved; a directory is -EISDIR) into the empty directory dest_dir_fd (-ENOTEMPTY
  * otherwise). Only regular files with plain names ([A-Za-z0-9._-], no '/', not "." or "..", at
@@ -47,7 +69,9 @@ int archive_write_dir(int dir_fd, char *const *names, int out_fd, Compression c,
  * marker, or anything after the compressed stream) are -EBADMSG; a .tar.lz4 that is really
  * zstd is simply read as zstd. An empty file is -ENODATA, content in none of our formats
  * -EMEDIUMTYPE. Limits exceeded: -EFBIG. *ret_format (if given) is set once the format is known.
- * Returns 0 or -errno, with a one-sentence reason in *reterr for every user-caused failure.
- * On failure, files already written stay in dest_dir_fd: the caller owns and removes it. */
+ * On success *ret_files (if given) gets the files written, the caller's to free with
+ * archive_file_list_free(); on failure it is left untouched. Returns 0 or -errno, with a
+ * one-sentence reason in *reterr for every user-caused failure. On failure, files already
+ * written stay in dest_dir_fd: the caller owns and removes it. */
 int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Compression *ret_format,
-                    char **reterr);
+                    ArchiveFileList **ret_files, char **reterr);

@@ -232,16 +232,21 @@ static int commit(DumpContext *c) {
         int r = metadata_for(req, &m);
         if (r < 0)
                 return r;
-        r = collector_finish(c->collector, m);
-        bool again = r == -EAGAIN;
-        if (again) {
-                log_debug("CRIU changed an image after writing it; the checkpoint is written again from its images.");
-                metadata_free(m);
-                m = NULL;
-                r = metadata_for(req, &m);
-                if (r >= 0)
-                        r = metadata_scan_dir(m, c->staging_fd);
+        /* A directory is checksummed now; an archive's images were checksummed as they went in,
+         * unless one changed after it was read, and then the archive is written again. */
+        bool scan = directory;
+        if (!directory) {
+                r = collector_finish(c->collector, m);
+                if (r == -EAGAIN) {
+                        log_debug("CRIU changed an image after it was read; the archive is written again.");
+                        scan = true;
+                        metadata_free(m);
+                        m = NULL;
+                        r = metadata_for(req, &m);
+                }
         }
+        if (r >= 0 && scan)
+                r = metadata_scan_dir(m, c->staging_fd);
         if (r >= 0)
                 r = metadata_text(m, &text, &c->result.metadata_checksum);
         if (r < 0)
@@ -253,7 +258,7 @@ static int commit(DumpContext *c) {
         if (directory)
                 r = metadata_write(m, c->staging_fd);
         else
-                r = again ? rewrite_archive(c, m) : finish_stream(c, text);
+                r = scan ? rewrite_archive(c, m) : finish_stream(c, text);
         if (r >= 0)
                 r = directory ? sync_directory_checkpoint(c, m) : sync_archive(c);
         if (r >= 0)
@@ -378,7 +383,9 @@ static int prepare(DumpContext *c, char **reterr) {
                 if (r < 0)
                         return r;
         }
-        return collector_start(c->staging_fd, c->stream, &c->collector);
+        /* Archives are written while CRIU dumps. A directory checkpoint is checksummed afterwards,
+         * on two cores: following CRIU would only slow small dumps down (measured ~15 ms). */
+        return c->stream ? collector_start(c->staging_fd, c->stream, &c->collector) : 0;
 }
 
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
@@ -504,6 +511,7 @@ static int open_images(const RestoreRequest *req, CheckpointMetadata **ret_meta,
                 return r;
 
         _cleanup_close_ int images_fd = -EBADF;
+        _cleanup_(archive_file_list_freep) ArchiveFileList *extracted = NULL;
         if (format == COMPRESSION_NONE) {
                 images_fd = fcntl(req->source_fd, F_DUPFD_CLOEXEC, 3);
                 if (images_fd < 0)
@@ -523,7 +531,7 @@ static int open_images(const RestoreRequest *req, CheckpointMetadata **ret_meta,
                 if (req->max_archive_bytes > 0)
                         limits.max_bytes = limits.max_entry_bytes = req->max_archive_bytes;
                 _cleanup_free_ char *err = NULL;
-                r = archive_extract(req->source_fd, images_fd, &limits, NULL, &err);
+                r = archive_extract(req->source_fd, images_fd, &limits, NULL, &extracted, &err);
                 (void) identity_reset_fs();
                 if (r == -EFBIG)
                         return set_error(reterr, -EFBIG, "%s", err ?: "The archive is larger than [Restore] MaxArchiveSize= allows.");
@@ -542,7 +550,8 @@ static int open_images(const RestoreRequest *req, CheckpointMetadata **ret_meta,
                 return set_error(reterr, -EMEDIUMTYPE, "%s", err ?: "This is not a cedana checkpoint (no cedana.json).");
         if (r < 0)
                 return set_error(reterr, r, "%s", err ?: "The checkpoint's metadata cannot be read.");
-        r = metadata_verify(m, images_fd, &err);
+        /* An archive's files were checksummed as they were extracted. */
+        r = extracted ? metadata_verify_extracted(m, extracted, &err) : metadata_verify(m, images_fd, &err);
         if (r < 0)
                 return set_error(reterr, r, "%s", err ?: "The checkpoint does not match its metadata.");
 

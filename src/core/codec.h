@@ -20,22 +20,32 @@ int codec_detect(int fd, Compression *ret);
 
 typedef struct CodecWriter CodecWriter;
 
-/* Compresses everything written into out_fd in format c (TAR means identity).
- * c must not be COMPRESSION_NONE (-EINVAL). threads: how many cores the compressor may use
- * (0 = all online CPUs). The input is cut into chunks compressed independently: zstd and lz4
- * frames, gzip members, and for zlib full-flushed runs of one deflate stream; all standard, all
- * read by the usual tools. On a regular file, writeback to disk is started as the writer goes. */
+/* Compresses everything written into out_fd (from its current offset) in format c (TAR means
+ * identity). c must not be COMPRESSION_NONE (-EINVAL). threads: how many cores the compressor may
+ * use (0 = all online CPUs; at most 8 are used). The input is cut into 2 MiB chunks, compressed
+ * independently by a pool of threads (with threads <= 1 by the caller's thread) and written in
+ * order: zstd and lz4 frames, gzip members, and for zlib full-flushed runs of one deflate stream,
+ * all standard and read by the usual tools. The bytes are the same for any number of threads.
+ * At most 2 * threads + 1 chunks are in flight (about 4 MiB each). On a regular file,
+ * writeback to disk is started every 32 MiB, so the caller's fsync() has little left to do.
+ * A writer is used from one thread at a time. */
 int codec_writer_new(Compression c, int out_fd, unsigned threads, CodecWriter **ret);
 int codec_writer_write(CodecWriter *w, const void *buf, size_t n);
-/* Writes n (at most 4096) bytes that can be replaced later with codec_writer_patch(): they are
- * stored uncompressed at a fixed place of the output (a raw zstd block, an uncompressed lz4 block,
- * a stored deflate block), so a tar header can be fixed once the entry's size is known.
- * Needs a regular file (-ESPIPE otherwise). *ret_handle names the segment. */
+/* Writes n bytes (1 to 4096) that read back as if written with codec_writer_write(), but are
+ * stored uncompressed at a fixed place of the output (a zstd frame of one raw block, an lz4 frame
+ * of one uncompressed block, a gzip member of one stored block, a stored block of the zlib
+ * stream), so that a tar header can be fixed once the entry's size is known. Ends the current
+ * chunk but does not wait for the pipeline. Needs a regular file: -ESPIPE otherwise (and the
+ * writer stays usable). *ret_handle names the segment for codec_writer_patch(). */
 int codec_writer_write_patchable(CodecWriter *w, const void *buf, size_t n, uint64_t *ret_handle);
-/* Replaces a patchable segment's bytes (same length), before codec_writer_finish(). */
+/* Replaces a patchable segment's bytes (same length, else -EINVAL), any number of times, until
+ * codec_writer_finish(); after it, -EINVAL. A segment still in the pipeline is changed in
+ * memory; one already written is rewritten with pwrite(), with its gzip member's CRC32 (zlib:
+ * the stream's adler32 is computed at finish from per-piece values). */
 int codec_writer_patch(CodecWriter *w, uint64_t handle, const void *buf, size_t n);
-/* Flushes and writes the format's trailer. Must be called once before free for a complete
- * stream; freeing without finishing discards (the caller deletes the half-written file). */
+/* Waits for the pipeline, writes the rest and the format's trailer. Must be called once before
+ * free for a complete stream; freeing without finishing discards (the caller deletes the
+ * half-written file). Errors are sticky: after one, every call returns it. Does not fsync. */
 int codec_writer_finish(CodecWriter *w);
 uint64_t codec_writer_bytes_in(const CodecWriter *w);
 uint64_t codec_writer_bytes_out(const CodecWriter *w);

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -35,6 +36,7 @@ struct Collector {
         int staging_fd;
         ArchiveStream *stream;
         int inotify_fd;
+        int wake_fd; /* an eventfd: finishing must not wait out a poll interval */
         pthread_t thread;
         bool running;
         atomic_bool stop;
@@ -192,7 +194,7 @@ static int step(Collector *c, bool criu_done) {
 static void *collector_thread(void *userdata) {
         Collector *c = userdata;
         while (!atomic_load(&c->stop) && c->error == 0) {
-                struct pollfd p = { .fd = c->inotify_fd, .events = POLLIN };
+                struct pollfd p[2] = { { .fd = c->inotify_fd, .events = POLLIN }, { .fd = c->wake_fd, .events = POLLIN } };
                 int r;
                 read_events(c);
                 do
@@ -202,7 +204,7 @@ static void *collector_thread(void *userdata) {
                         c->error = r;
                         break;
                 }
-                (void) poll(&p, 1, POLL_MSEC);
+                (void) poll(p, 2, POLL_MSEC);
         }
         return NULL;
 }
@@ -214,9 +216,11 @@ int collector_start(int staging_fd, ArchiveStream *stream, Collector **ret) {
         c->staging_fd = staging_fd;
         c->stream = stream;
         c->active = -1;
+        c->wake_fd = -EBADF;
         c->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         c->buf = malloc(CHUNK);
-        int r = c->inotify_fd < 0 ? negative_errno() : !c->buf ? -ENOMEM : 0;
+        int r = c->inotify_fd < 0 || c->wake_fd < 0 ? negative_errno() : !c->buf ? -ENOMEM : 0;
         if (r >= 0) {
                 char path[64];
                 snprintf(path, sizeof(path), "/proc/self/fd/%i", staging_fd);
@@ -239,6 +243,8 @@ static void stop_thread(Collector *c) {
         if (!c->running)
                 return;
         atomic_store(&c->stop, true);
+        uint64_t one = 1;
+        (void) write(c->wake_fd, &one, sizeof(one));
         (void) pthread_join(c->thread, NULL);
         c->running = false;
 }
@@ -298,6 +304,7 @@ Collector *collector_free(Collector *c) {
         }
         free(c->files);
         safe_close(c->inotify_fd);
+        safe_close(c->wake_fd);
         free(c->buf);
         free(c);
         return NULL;

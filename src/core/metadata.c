@@ -984,3 +984,32 @@ int metadata_verify(const CheckpointMetadata *m, int dir_fd, char **reterr) {
 
         return 0;
 }
+
+int metadata_verify_extracted(const CheckpointMetadata *m, const ArchiveFileList *files, char **reterr) {
+        if (!m || !files)
+                return -EINVAL;
+
+        for (size_t i = 0; i < files->n_files; i++) {
+                const char *name = files->files[i].name;
+                if (!streq(name, METADATA_FILENAME) && metadata_find_file(m, name, NULL) < 0)
+                        return metadata_error(reterr, -EBADMSG, "Checkpoint contains an unexpected file %s.", name);
+        }
+
+        for (size_t i = 0; i < m->n_files; i++) {
+                const CheckpointFile *f = m->files + i;
+                const ArchiveFile *a = archive_file_list_find(files, f->name);
+
+                if (!name_is_plain(f->name) || streq(f->name, METADATA_FILENAME))
+                        return metadata_error(reterr, -EBADMSG, "Checkpoint metadata lists an invalid file name.");
+                if (!a)
+                        return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is missing.", f->name);
+                int r = verify_stat(f, a->size, reterr);
+                if (r < 0)
+                        return r;
+                if (a->crc32 != f->crc32)
+                        return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is corrupt (checksum mismatch).",
+                                              f->name);
+        }
+
+        return 0;
+}

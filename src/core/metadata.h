@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "archive.h"
 #include "json.h"
 #include "macro.h"
 #include "options.h"
@@ -69,3 +70,6 @@ int metadata_read(int dir_fd, CheckpointMetadata **ret, char **reterr);
 /* Checks that dir_fd holds exactly the files m lists (plus cedana.json), each a regular file
  * with the recorded size and crc32. -EBADMSG with *reterr naming the first bad file. */
 int metadata_verify(const CheckpointMetadata *m, int dir_fd, char **reterr);
+/* The same checks against what archive_extract() reported writing (cedana.json included), so an
+ * extracted checkpoint is verified without reading its images again. */
+int metadata_verify_extracted(const CheckpointMetadata *m, const ArchiveFileList *files, char **reterr);

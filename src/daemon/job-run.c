@@ -242,6 +242,7 @@ int job_run_start(Manager *m, sd_bus_message *call, const Identity *caller, char
 
         _cleanup_close_ int log_fd = -EBADF;
         _cleanup_close_pair_ int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
+        _cleanup_free_ char *desc = NULL;
         r = job_new(m, name, &c->job);
         if (r < 0)
                 goto fail;
@@ -298,7 +299,6 @@ int job_run_start(Manager *m, sd_bus_message *call, const Identity *caller, char
                 on_run_scope(m, 0, NULL, c);
                 return 1;
         }
-        _cleanup_free_ char *desc = NULL;
         if (asprintf(&desc, "cedana job %s: %s", j->id, c->command ?: argv[0]) < 0) {
                 r = -ENOMEM;
                 goto fail;

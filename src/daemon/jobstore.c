@@ -48,8 +48,8 @@ static const char *const migrations[] = {
         "  uid INTEGER NOT NULL,"
         "  PRIMARY KEY (dir, name));",
         /* 2: attached jobs' pipes, as CRIU names them, so a restore can replace them */
-        "ALTER TABLE jobs ADD COLUMN attach_in_key TEXT;"
-        "ALTER TABLE jobs ADD COLUMN attach_out_key TEXT;",
+        ("ALTER TABLE jobs ADD COLUMN attach_in_key TEXT;"
+         "ALTER TABLE jobs ADD COLUMN attach_out_key TEXT;"),
         /* 3: a dump that stops the job was recorded, the job is about to be halted */
         "ALTER TABLE jobs ADD COLUMN halt_pending INTEGER NOT NULL DEFAULT 0;",
 };

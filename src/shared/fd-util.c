@@ -14,10 +14,11 @@
 #include "fd-util.h"
 #include "macro.h"
 
-int loop_write(int fd, const void *buf, size_t n) {
+/* offset < 0: write() at the file offset; otherwise pwrite() at offset. */
+static int loop_write_at(int fd, const void *buf, size_t n, int64_t offset) {
         const uint8_t *p = buf;
         while (n > 0) {
-                ssize_t k = write(fd, p, n);
+                ssize_t k = offset < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t) offset);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -27,8 +28,18 @@ int loop_write(int fd, const void *buf, size_t n) {
                         return -EIO;
                 p += k;
                 n -= (size_t) k;
+                if (offset >= 0)
+                        offset += k;
         }
         return 0;
+}
+
+int loop_write(int fd, const void *buf, size_t n) {
+        return loop_write_at(fd, buf, n, -1);
+}
+
+int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset) {
+        return offset > INT64_MAX ? -EOVERFLOW : loop_write_at(fd, buf, n, (int64_t) offset);
 }
 
 ssize_t loop_read(int fd, void *buf, size_t n) {

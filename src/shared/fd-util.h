@@ -11,6 +11,7 @@
 
 /* Writes all n bytes, retrying on EINTR and short writes. */
 int loop_write(int fd, const void *buf, size_t n);
+int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
 /* Reads until n bytes or EOF; returns the number read. */
 ssize_t loop_read(int fd, void *buf, size_t n);
 /* Reads a whole file below dir_fd (AT_FDCWD for paths) with O_NOFOLLOW, at most max bytes

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,23 @@ static inline bool streq_ptr(const char *a, const char *b) {
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }
+/* Grows *p (of *allocated elements of size bytes) to hold at least need elements, doubling so
+ * that appending one at a time stays linear. NULL on overflow or out of memory, *p untouched. */
+static inline void *greedy_realloc(void **p, size_t *allocated, size_t need, size_t size) {
+        if (need <= *allocated)
+                return *p;
+        size_t a = MAX(need, MAX(*allocated * 2, (size_t) 64));
+        if (a > SIZE_MAX / size)
+                return NULL;
+        void *q = realloc(*p, a * size);
+        if (!q)
+                return NULL;
+        *allocated = a;
+        return (*p = q);
+}
+#define GREEDY_REALLOC(array, allocated, need) \
+        greedy_realloc((void **) &(array), &(allocated), (need), sizeof((array)[0]))
+
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* Small caps: the fuzzer should find logic errors, not fill the disk. */
         ArchiveLimits limits = { .max_bytes = 16 << 20, .max_entries = 1000, .max_entry_bytes = 8 << 20 };
         char *err = NULL;
-        if (archive_extract(in, dest, &limits, NULL, &err) >= 0) {
+        if (archive_extract(in, dest, &limits, NULL, NULL, &err) >= 0) {
                 CheckpointMetadata *m = NULL;
                 char *merr = NULL;
                 if (metadata_read(dest, &m, &merr) >= 0) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <libarchive.h>
+#include <zlib.h>
 
 static const Compression stream_formats[] = {
         COMPRESSION_TAR, COMPRESSION_GZIP, COMPRESSION_LZ4, COMPRESSION_ZLIB, COMPRESSION_ZSTD,
@@ -175,13 +176,14 @@ static void write_archive_file(Fixture *f, Compression c, const void *data, size
         g_assert_cmpint(codec_writer_finish(w), ==, 0);
 }
 
-static int extract(Fixture *f, const ArchiveLimits *limits, Compression *ret_format, char **ret_reason) {
+static int extract_listed(Fixture *f, const ArchiveLimits *limits, Compression *ret_format, ArchiveFileList **ret_files,
+                          char **ret_reason) {
         _cleanup_close_ int fd = open(f->archive, O_RDONLY | O_CLOEXEC);
         char *reason = NULL;
         int r;
 
         g_assert_cmpint(fd, >=, 0);
-        r = archive_extract(fd, f->dest_fd, limits, ret_format, &reason);
+        r = archive_extract(fd, f->dest_fd, limits, ret_format, ret_files, &reason);
         if (r < 0) {
                 g_assert_nonnull(reason);
                 g_test_message("refused (%s): %s", g_strerror(-r), reason);
@@ -191,6 +193,31 @@ static int extract(Fixture *f, const ArchiveLimits *limits, Compression *ret_for
         else
                 free(reason);
         return r;
+}
+
+static int extract(Fixture *f, const ArchiveLimits *limits, Compression *ret_format, char **ret_reason) {
+        return extract_listed(f, limits, ret_format, NULL, ret_reason);
+}
+
+/* The list of what was extracted: every file of dest, in the order given, with its size and the
+ * zlib crc32 of its content as it is on disk. */
+static void assert_file_list(Fixture *f, const ArchiveFileList *l, char *const *names) {
+        size_t n = g_strv_length((char **) names);
+
+        g_assert_nonnull(l);
+        g_assert_cmpuint(l->n_files, ==, n);
+        for (size_t i = 0; i < n; i++) {
+                g_autofree guint8 *data = NULL;
+                size_t size;
+
+                data = read_file_at(f->dest, names[i], &size);
+                g_assert_cmpstr(l->files[i].name, ==, names[i]);
+                g_assert_cmpuint(l->files[i].size, ==, size);
+                g_assert_cmpuint(l->files[i].crc32, ==, (uint32_t) crc32_z(crc32_z(0, Z_NULL, 0), data, size));
+                g_assert_true(archive_file_list_find(l, names[i]) == &l->files[i]);
+        }
+        g_assert_null(archive_file_list_find(l, "not-there"));
+        g_assert_null(archive_file_list_find(NULL, names[0]));
 }
 
 /* One hostile entry. */
@@ -279,8 +306,13 @@ static void test_roundtrip(Fixture *f, gconstpointer user_data) {
                 g_assert_null(reason);
                 g_assert_cmpuint(bytes_in, ==, expected);
 
-                g_assert_cmpint(extract(f, NULL, &detected, NULL), ==, 0);
+                _cleanup_(archive_file_list_freep) ArchiveFileList *files = NULL;
+                g_assert_cmpint(extract_listed(f, NULL, &detected, &files, NULL), ==, 0);
                 g_assert_cmpint(detected, ==, c);
+                if (pass == 1)
+                        assert_file_list(f, files, order);
+                else
+                        g_assert_cmpuint(files->n_files, ==, ELEMENTSOF(all));
 
                 got = dest_names(f);
                 g_assert_cmpuint(g_strv_length(got), ==, ELEMENTSOF(all));
@@ -737,17 +769,19 @@ static void test_detection(Fixture *f, gconstpointer user_data) {
                 g_assert_cmpint(fd, >=, 0);
                 /* a moved offset does not matter: the archive starts at 0 */
                 g_assert_cmpint(lseek(fd, 100, SEEK_SET), ==, 100);
-                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, &c, &reason), ==, 0);
+                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, &c, NULL, &reason), ==, 0);
                 g_assert_cmpint(c, ==, COMPRESSION_ZSTD);
                 g_assert_null(reason);
         }
 
-        /* dest must be empty */
+        /* dest must be empty; a failure hands out no list */
         {
                 _cleanup_close_ int fd = open(named, O_RDONLY | O_CLOEXEC);
                 g_autofree char *reason = NULL;
-                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, NULL, &reason), ==, -ENOTEMPTY);
+                ArchiveFileList *files = NULL;
+                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, NULL, &files, &reason), ==, -ENOTEMPTY);
                 g_assert_cmpstr(reason, ==, "The destination directory is not empty.");
+                g_assert_null(files);
         }
 
         fixture_clear_dest(f);
@@ -765,7 +799,7 @@ static void test_detection(Fixture *f, gconstpointer user_data) {
         }
         {
                 g_autofree char *reason = NULL;
-                g_assert_cmpint(archive_extract(f->src_fd, f->dest_fd, NULL, NULL, &reason), ==, -EISDIR);
+                g_assert_cmpint(archive_extract(f->src_fd, f->dest_fd, NULL, NULL, NULL, &reason), ==, -EISDIR);
                 g_assert_nonnull(reason);
         }
         /* a compressed stream holding something that is not tar */
@@ -797,13 +831,17 @@ static void test_corrupt(Fixture *f, gconstpointer user_data) {
                 g_autofree char *reason = NULL;
                 size_t n;
 
+                ArchiveFileList *files = NULL;
+
                 write_dir_archive(f, c);
                 z = read_file_at(f->root, "a.archive", &n);
                 z[n / 2] ^= 0x01;
                 write_file_at(f->root, "a.archive", z, n);
                 fixture_clear_dest(f);
-                g_assert_cmpint(extract(f, NULL, NULL, &reason), ==, -EBADMSG);
+                g_assert_cmpint(extract_listed(f, NULL, NULL, &files, &reason), ==, -EBADMSG);
                 g_assert_true(g_str_has_prefix(reason, "The archive is damaged: "));
+                /* some files were written before the damage, but the list is not handed out */
+                g_assert_null(files);
         }
 
         /* a damaged tar header (checksum) */
@@ -819,6 +857,111 @@ static void test_corrupt(Fixture *f, gconstpointer user_data) {
                 fixture_clear_dest(f);
                 g_assert_cmpint(extract(f, NULL, NULL, &reason), ==, -EBADMSG);
         }
+}
+
+/* Runs a shell command; false if it failed. */
+static bool run_shell(const char *cmd) {
+        const char *argv[] = { "sh", "-c", cmd, NULL };
+        GError *error = NULL;
+        gint status = -1;
+
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                                   &error));
+        g_assert_no_error(error);
+        return g_spawn_check_wait_status(status, NULL);
+}
+
+/* A tar written the way a dump streams it: each header goes out before its entry's size is known,
+ * as a patchable segment, and is patched after the data. archive_extract() and GNU tar (where it
+ * and the compressor are installed) must read it, and the extraction's checksums must match. */
+static void test_patched_headers(Fixture *f, gconstpointer user_data) {
+        static const struct {
+                const char *name;
+                size_t size;
+        } entries[] = {
+                { "pages-1.img", 5 * 1024 * 1024 + 5 },
+                { "core-1.img", 100 },
+                { "empty.img", 0 },
+                { "pages-2.img", 2 * 1024 * 1024 },
+                { "cedana.json", 2 },
+        };
+        /* each writes the decompressed stream of the file named after it to stdout */
+        static const char *const decompress[_COMPRESSION_MAX] = {
+                [COMPRESSION_TAR] = "cat",
+                [COMPRESSION_GZIP] = "gzip -dc",
+                [COMPRESSION_LZ4] = "lz4 -dc",
+                [COMPRESSION_ZLIB] = "python3 -c 'import sys, zlib; sys.stdout.buffer.write(zlib.decompress("
+                                     "open(sys.argv[1], \"rb\").read()))'",
+                [COMPRESSION_ZSTD] = "zstd -qdc",
+        };
+        char *names[ELEMENTSOF(entries) + 1] = {};
+        guint8 **data = g_new0(guint8 *, ELEMENTSOF(entries));
+
+        for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
+                names[i] = (char *) entries[i].name;
+                data[i] = make_random(entries[i].size, (guint32) i + 1);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++)
+                for (unsigned threads = 1; threads <= 2; threads++) {
+                        Compression c = stream_formats[i];
+                        _cleanup_(archive_file_list_freep) ArchiveFileList *files = NULL;
+                        _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                        _cleanup_close_ int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                        g_autofree char *reason = NULL;
+                        static const guint8 zeros[1024] = {};
+                        guint8 h[512];
+
+                        g_test_message("%s, %u threads", compression_to_string(c), threads);
+                        g_assert_cmpint(fd, >=, 0);
+                        g_assert_cmpint(codec_writer_new(c, fd, threads, &w), ==, 0);
+                        for (size_t k = 0; k < ELEMENTSOF(entries); k++) {
+                                uint64_t handle;
+
+                                raw_header(h, entries[k].name, '0', 0);
+                                g_assert_cmpint(codec_writer_write_patchable(w, h, sizeof(h), &handle), ==, 0);
+                                g_assert_cmpint(codec_writer_write(w, data[k], entries[k].size), ==, 0);
+                                g_assert_cmpint(codec_writer_write(w, zeros, (512 - entries[k].size % 512) % 512), ==, 0);
+                                raw_header(h, entries[k].name, '0', entries[k].size);
+                                g_assert_cmpint(codec_writer_patch(w, handle, h, sizeof(h)), ==, 0);
+                        }
+                        g_assert_cmpint(codec_writer_write(w, zeros, sizeof(zeros)), ==, 0);
+                        g_assert_cmpint(codec_writer_finish(w), ==, 0);
+
+                        fixture_clear_dest(f);
+                        g_assert_cmpint(extract_listed(f, NULL, NULL, &files, &reason), ==, 0);
+                        assert_file_list(f, files, names);
+                        for (size_t k = 0; k < ELEMENTSOF(entries); k++) {
+                                g_autofree guint8 *got = NULL;
+                                size_t n;
+
+                                got = read_file_at(f->dest, entries[k].name, &n);
+                                g_assert_cmpmem(got, n, data[k], entries[k].size);
+                        }
+
+                        g_autofree char *tool = g_strndup(decompress[c], strcspn(decompress[c], " "));
+                        g_autofree char *tool_path = g_find_program_in_path(tool);
+                        g_autofree char *tar_path = g_find_program_in_path("tar");
+                        if (!tool_path || !tar_path) {
+                                g_test_message("no %s or tar here", tool);
+                                continue;
+                        }
+                        fixture_clear_dest(f);
+                        g_autofree char *cmd = g_strdup_printf("%s '%s' | tar -xf - -C '%s'", decompress[c], f->archive,
+                                                               f->dest);
+                        g_assert_true(run_shell(cmd));
+                        for (size_t k = 0; k < ELEMENTSOF(entries); k++) {
+                                g_autofree guint8 *got = NULL;
+                                size_t n;
+
+                                got = read_file_at(f->dest, entries[k].name, &n);
+                                g_assert_cmpmem(got, n, data[k], entries[k].size);
+                        }
+                }
+
+        for (size_t i = 0; i < ELEMENTSOF(entries); i++)
+                g_free(data[i]);
+        g_free(data);
 }
 
 int main(int argc, char *argv[]) {
@@ -841,6 +984,7 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         g_test_add("/archive/detection", Fixture, NULL, fixture_setup, test_detection, fixture_teardown);
         g_test_add("/archive/corrupt", Fixture, NULL, fixture_setup, test_corrupt, fixture_teardown);
+        g_test_add("/archive/patched-headers", Fixture, NULL, fixture_setup, test_patched_headers, fixture_teardown);
 
         return g_test_run();
 }

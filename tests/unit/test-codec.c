@@ -115,8 +115,10 @@ static void compress_to_file(Compression c, const char *path, const guint8 *data
         g_assert_cmpuint(codec_writer_bytes_out(w), ==, (guint64) st.st_size);
 }
 
-/* Reads the whole stream; returns 0 or the reader's error, with the reason in *ret_reason. */
-static int decompress_file(Compression c, const char *path, GByteArray **ret_data, char **ret_reason) {
+/* Reads the whole stream that starts at offset; returns 0 or the reader's error, with the reason
+ * in *ret_reason. */
+static int decompress_file_at(Compression c, const char *path, off_t offset, GByteArray **ret_data,
+                              char **ret_reason) {
         _cleanup_(codec_reader_freep) CodecReader *r = NULL;
         _cleanup_close_ int fd = -EBADF;
         GByteArray *out = g_byte_array_new();
@@ -126,6 +128,7 @@ static int decompress_file(Compression c, const char *path, GByteArray **ret_dat
 
         fd = open(path, O_RDONLY | O_CLOEXEC);
         g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(lseek(fd, offset, SEEK_SET), ==, offset);
         g_assert_cmpint(codec_reader_new(fd, c, &r), ==, 0);
         for (;;) {
                 ssize_t k = codec_reader_read(r, buf, chunk);
@@ -153,6 +156,10 @@ static int decompress_file(Compression c, const char *path, GByteArray **ret_dat
                 g_byte_array_unref(out);
         g_free(buf);
         return result;
+}
+
+static int decompress_file(Compression c, const char *path, GByteArray **ret_data, char **ret_reason) {
+        return decompress_file_at(c, path, 0, ret_data, ret_reason);
 }
 
 static void assert_detects(const char *path, Compression expected) {
@@ -232,12 +239,89 @@ static void test_roundtrip(Fixture *f, gconstpointer user_data) {
                         roundtrip_one(f, c, kinds[j], sizes[i], 1);
 }
 
+/* The writer's chunk size: chunks are compressed on their own, by as many threads as asked for. */
+#define CHUNK ((size_t) 2 * 1024 * 1024)
+
 static void test_roundtrip_threads(Fixture *f, gconstpointer user_data) {
-        /* zstd uses workers for threads > 1; the others must accept and ignore it */
+        static const size_t sizes[] = { CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, 9 * 1024 * 1024 + 11 };
+
         for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++) {
+                for (unsigned threads = 1; threads <= 3; threads++)
+                        for (size_t j = 0; j < ELEMENTSOF(sizes); j++)
+                                roundtrip_one(f, stream_formats[i], DATA_MIXED, sizes[j], threads);
+                /* 0: all CPUs; more threads than chunks */
                 roundtrip_one(f, stream_formats[i], DATA_MIXED, 9 * 1024 * 1024 + 11, 0);
-                roundtrip_one(f, stream_formats[i], DATA_MIXED, 9 * 1024 * 1024 + 11, 2);
                 roundtrip_one(f, stream_formats[i], DATA_TEXT, 100, 4);
+                /* past the point where writeback starts (32 MiB written) */
+                roundtrip_one(f, stream_formats[i], DATA_ZEROS, 40 * 1024 * 1024 + 3, 2);
+        }
+}
+
+/* Chunks are compressed independently and their boundaries depend on the input alone, so the
+ * output is the same, byte for byte, for any number of threads: a checkpoint is reproducible. */
+static void test_threads_same_output(Fixture *f, gconstpointer user_data) {
+        g_autofree char *path = fixture_path(f, "stream");
+        const size_t n = 7 * CHUNK + 12345;
+        g_autofree guint8 *data = make_data(DATA_MIXED, n, 17);
+
+        for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++) {
+                Compression c = stream_formats[i];
+                g_autofree guint8 *one = NULL;
+                size_t n_one;
+
+                compress_to_file(c, path, data, n, 1);
+                one = read_bytes(path, &n_one);
+                for (unsigned threads = 2; threads <= 4; threads++) {
+                        g_autofree guint8 *other = NULL;
+                        g_autoptr(GByteArray) out = NULL;
+                        size_t n_other;
+
+                        compress_to_file(c, path, data, n, threads);
+                        other = read_bytes(path, &n_other);
+                        g_assert_cmpmem(one, n_one, other, n_other);
+                        g_assert_cmpint(decompress_file(c, path, &out, NULL), ==, 0);
+                        g_assert_cmpmem(out->data, out->len, data, n);
+                }
+        }
+}
+
+/* Deflate takes shortcuts on data where string matching gains little: stored pieces for random
+ * data, Huffman coding alone for text whose redundancy is all in its letter frequencies. Whatever
+ * it chose, the result must read back, and must not be bigger than the data by more than the
+ * stored blocks' overhead. */
+static void test_deflate_shortcuts(Fixture *f, gconstpointer user_data) {
+        g_autofree char *path = fixture_path(f, "stream");
+        const size_t n = 3 * CHUNK;
+        g_autofree guint8 *random = make_data(DATA_RANDOM, n, 3);
+        g_autofree guint8 *letters = g_malloc(n);
+        GRand *rand = g_rand_new_with_seed(5);
+
+        /* 16 letters, uniformly: 4 bits a byte, and next to nothing for lz4 to match */
+        for (size_t i = 0; i < n; i++)
+                letters[i] = (guint8) ('a' + g_rand_int_range(rand, 0, 16));
+        g_rand_free(rand);
+
+        static const Compression deflates[] = { COMPRESSION_GZIP, COMPRESSION_ZLIB };
+
+        for (size_t i = 0; i < ELEMENTSOF(deflates); i++) {
+                Compression c = deflates[i];
+                g_autoptr(GByteArray) out = NULL;
+                struct stat st;
+
+                for (unsigned threads = 1; threads <= 2; threads++) {
+                        roundtrip_one(f, c, DATA_RANDOM, n, threads);
+                        compress_to_file(c, path, random, n, threads);
+                        g_assert_cmpint(stat(path, &st), ==, 0);
+                        g_assert_cmpint(st.st_size, <, (off_t) (n + n / 1000));
+
+                        compress_to_file(c, path, letters, n, threads);
+                        g_assert_cmpint(stat(path, &st), ==, 0);
+                        /* Huffman coding alone reaches the 4 bits */
+                        g_assert_cmpint(st.st_size, <, (off_t) (n / 2 + n / 50));
+                        g_clear_pointer(&out, g_byte_array_unref);
+                        g_assert_cmpint(decompress_file(c, path, &out, NULL), ==, 0);
+                        g_assert_cmpmem(out->data, out->len, letters, n);
+                }
         }
 }
 
@@ -552,63 +636,137 @@ static GByteArray *decompress_with_tool(Compression c, const char *path) {
         return g_byte_array_new_take((guint8 *) data, len);
 }
 
+static void assert_tools_read(Compression c, const char *path, const GByteArray *want) {
+        g_autoptr(GByteArray) tool = decompress_with_tool(c, path);
+
+        if (!tool) {
+                g_test_message("no tool for %s here", compression_to_string(c));
+                return;
+        }
+        g_assert_cmpmem(tool->data, tool->len, want->data, want->len);
+}
+
 /* Tar headers are patched once an entry's size is known: the segment's new bytes must be what
- * our reader and the standard tools decompress, for any number of threads. */
+ * our reader and the standard tools decompress, for any number of threads, wherever the segment
+ * sits: first, between chunks, next to another one, last; patched while its bytes still wait in
+ * the pipeline or after they reached the file. */
 static void test_patchable(Fixture *f, gconstpointer user_data) {
         const size_t a_len = 5 * 1024 * 1024 + 123, b_len = 1024 * 1024 + 7;
         g_autofree guint8 *a = make_data(DATA_MIXED, a_len, 1), *b = make_data(DATA_MIXED, b_len, 2);
+        g_autofree guint8 *big_before = g_malloc(4096), *big_after = g_malloc(4096);
         guint8 before[512], after[512];
+
         memset(before, 'x', sizeof(before));
         memset(after, 'y', sizeof(after));
         after[0] = 0, after[511] = 0xff;
+        memset(big_before, 0, 4096);
+        for (size_t i = 0; i < 4096; i++)
+                big_after[i] = (guint8) (i * 7);
 
         for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++)
-                for (unsigned threads = 1; threads <= 2; threads++) {
+                for (unsigned threads = 1; threads <= 3; threads++) {
                         Compression c = stream_formats[i];
                         g_autofree char *path = fixture_path(f, "patched");
                         _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
                         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                        uint64_t h1, h2;
+                        g_autoptr(GByteArray) want = g_byte_array_new();
+                        g_autoptr(GByteArray) got = NULL;
+                        uint64_t h1, h2, h3, h4;
+                        struct stat st;
+
+                        g_test_message("%s, %u threads", compression_to_string(c), threads);
                         g_assert_cmpint(fd, >=, 0);
                         g_assert_cmpint(codec_writer_new(c, fd, threads, &w), ==, 0);
                         g_assert_cmpint(codec_writer_write_patchable(w, before, sizeof(before), &h1), ==, 0);
                         g_assert_cmpint(codec_writer_write(w, a, a_len), ==, 0);
                         g_assert_cmpint(codec_writer_write_patchable(w, before, sizeof(before), &h2), ==, 0);
+                        g_assert_cmpint(codec_writer_write_patchable(w, big_before, 4096, &h3), ==, 0);
+                        /* right away: probably still in the pipeline */
+                        g_assert_cmpint(codec_writer_patch(w, h3, big_after, 4096), ==, 0);
                         g_assert_cmpint(codec_writer_write(w, b, b_len), ==, 0);
+                        g_assert_cmpint(codec_writer_patch(w, h2, before, sizeof(before)), ==, 0);
                         g_assert_cmpint(codec_writer_patch(w, h2, after, sizeof(after)), ==, 0);
                         g_assert_cmpint(codec_writer_patch(w, h1, after, sizeof(after)), ==, 0);
+                        g_assert_cmpint(codec_writer_write_patchable(w, before, 100, &h4), ==, 0);
+                        g_assert_cmpint(codec_writer_patch(w, h4, after, 100), ==, 0);
+
                         g_assert_cmpint(codec_writer_patch(w, h1, after, 100), ==, -EINVAL);
+                        g_assert_cmpint(codec_writer_patch(w, h4 + 1, after, 100), ==, -EINVAL);
+                        g_assert_cmpint(codec_writer_write_patchable(w, before, 0, &h4), ==, -EINVAL);
+                        g_assert_cmpint(codec_writer_write_patchable(w, big_before, 4097, &h4), ==, -EINVAL);
                         g_assert_cmpint(codec_writer_finish(w), ==, 0);
+                        /* too late: the trailer is written */
                         g_assert_cmpint(codec_writer_patch(w, h1, after, sizeof(after)), ==, -EINVAL);
 
-                        GByteArray *want = g_byte_array_new();
                         g_byte_array_append(want, after, sizeof(after));
                         g_byte_array_append(want, a, (guint) a_len);
                         g_byte_array_append(want, after, sizeof(after));
+                        g_byte_array_append(want, big_after, 4096);
                         g_byte_array_append(want, b, (guint) b_len);
+                        g_byte_array_append(want, after, 100);
+                        g_assert_cmpuint(codec_writer_bytes_in(w), ==, want->len);
+                        g_assert_cmpint(fstat(fd, &st), ==, 0);
+                        g_assert_cmpuint(codec_writer_bytes_out(w), ==, (guint64) st.st_size);
 
-                        GByteArray *got = NULL;
                         g_assert_cmpint(decompress_file(c, path, &got, NULL), ==, 0);
                         g_assert_cmpmem(got->data, got->len, want->data, want->len);
-                        g_byte_array_unref(got);
-                        GByteArray *tool = decompress_with_tool(c, path);
-                        if (tool) {
-                                g_assert_cmpmem(tool->data, tool->len, want->data, want->len);
-                                g_byte_array_unref(tool);
-                        } else
-                                g_test_message("no tool for %s here", compression_to_string(c));
-                        g_byte_array_unref(want);
+                        assert_tools_read(c, path, want);
                 }
+}
 
-        /* The place of a segment must be known: not on a pipe. */
-        int p[2];
-        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
-        _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
-        uint64_t h;
-        g_assert_cmpint(codec_writer_new(COMPRESSION_ZSTD, p[1], 2, &w), ==, 0);
-        g_assert_cmpint(codec_writer_write_patchable(w, before, sizeof(before), &h), ==, -ESPIPE);
-        close(p[0]);
-        close(p[1]);
+/* Nothing but patchable segments, and a writer that starts in the middle of a file: a segment's
+ * place is where the writer put it, not counted from the file's start. */
+static void test_patchable_offset(Fixture *f, gconstpointer user_data) {
+        static const char prefix[] = "a header of the caller's own, before the stream\n";
+        guint8 seg[300];
+
+        for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++) {
+                Compression c = stream_formats[i];
+                g_autofree char *path = fixture_path(f, "offset");
+                _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                g_autoptr(GByteArray) want = g_byte_array_new();
+                g_autoptr(GByteArray) got = NULL;
+                uint64_t h[3];
+                struct stat st;
+
+                g_assert_cmpint(fd, >=, 0);
+                g_assert_cmpint(write(fd, prefix, STRLEN(prefix)), ==, (ssize_t) STRLEN(prefix));
+                g_assert_cmpint(codec_writer_new(c, fd, 2, &w), ==, 0);
+                for (size_t k = 0; k < ELEMENTSOF(h); k++) {
+                        memset(seg, 'a' + (int) k, sizeof(seg));
+                        g_assert_cmpint(codec_writer_write_patchable(w, seg, sizeof(seg), &h[k]), ==, 0);
+                }
+                for (size_t k = 0; k < ELEMENTSOF(h); k++) {
+                        memset(seg, 'A' + (int) k, sizeof(seg));
+                        g_assert_cmpint(codec_writer_patch(w, h[k], seg, sizeof(seg)), ==, 0);
+                        g_byte_array_append(want, seg, sizeof(seg));
+                }
+                g_assert_cmpint(codec_writer_finish(w), ==, 0);
+                g_assert_cmpint(fstat(fd, &st), ==, 0);
+                g_assert_cmpuint(codec_writer_bytes_out(w), ==, (guint64) st.st_size - STRLEN(prefix));
+
+                g_assert_cmpint(decompress_file_at(c, path, STRLEN(prefix), &got, NULL), ==, 0);
+                g_assert_cmpmem(got->data, got->len, want->data, want->len);
+        }
+}
+
+/* The place of a segment must be known: not on a pipe. */
+static void test_patchable_pipe(void) {
+        guint8 seg[512] = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++)
+                for (unsigned threads = 1; threads <= 2; threads++) {
+                        _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
+                        _cleanup_close_pair_ int p[2] = { -EBADF, -EBADF };
+                        uint64_t h;
+
+                        g_assert_cmpint(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
+                        g_assert_cmpint(codec_writer_new(stream_formats[i], p[1], threads, &w), ==, 0);
+                        g_assert_cmpint(codec_writer_write_patchable(w, seg, sizeof(seg), &h), ==, -ESPIPE);
+                        /* not sticky: the stream itself is fine */
+                        g_assert_cmpint(codec_writer_write(w, seg, sizeof(seg)), ==, 0);
+                }
 }
 
 static void test_enospc(void) {
@@ -656,7 +814,14 @@ int main(int argc, char *argv[]) {
                    fixture_teardown);
         g_test_add("/codec/concatenated", Fixture, NULL, fixture_setup, test_concatenated, fixture_teardown);
         g_test_add("/codec/wrong-format", Fixture, NULL, fixture_setup, test_wrong_format, fixture_teardown);
+        g_test_add("/codec/threads-same-output", Fixture, NULL, fixture_setup, test_threads_same_output,
+                   fixture_teardown);
+        g_test_add("/codec/deflate-shortcuts", Fixture, NULL, fixture_setup, test_deflate_shortcuts,
+                   fixture_teardown);
         g_test_add("/codec/patchable", Fixture, NULL, fixture_setup, test_patchable, fixture_teardown);
+        g_test_add("/codec/patchable-offset", Fixture, NULL, fixture_setup, test_patchable_offset,
+                   fixture_teardown);
+        g_test_add_func("/codec/patchable-pipe", test_patchable_pipe);
 
         return g_test_run();
 }

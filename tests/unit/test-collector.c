@@ -89,7 +89,7 @@ static void test_stream_roundtrip(Fixture *f, gconstpointer data) {
 
                 g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
                 char *reason = NULL;
-                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, &reason), ==, 0);
+                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, NULL, &reason), ==, 0);
                 g_assert_null(reason);
                 assert_file(dest, "small.img", a, 1000);
                 assert_file(dest, "pages-1.img", b, big);
@@ -173,7 +173,7 @@ static void test_collector(Fixture *f, gconstpointer data) {
                 g_assert_cmpint(archive_stream_add(s, "cedana.json", "{}", 2), ==, 0);
                 g_assert_cmpint(archive_stream_finish(s), ==, 0);
                 g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
-                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, NULL), ==, 0);
+                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, NULL, NULL), ==, 0);
                 assert_file(dest, "pages-1.img", pages, pages_len);
                 assert_file(dest, "core-0.img", small, 100);
                 assert_file(dest, "core-18.img", small, 118);

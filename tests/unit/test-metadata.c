@@ -385,7 +385,7 @@ static void test_json_roundtrip(Fixture *f, gconstpointer data) {
 }
 
 static void test_write_read_verify(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f), *back = NULL;
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f), *back = NULL;
         _cleanup_free_ char *err = NULL;
         g_autofree char *p = fixture_file(f, METADATA_FILENAME);
         GDir *d;
@@ -419,7 +419,7 @@ static void test_write_read_verify(Fixture *f, gconstpointer data) {
 }
 
 static void test_corrupt_byte(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f), *back = NULL;
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f), *back = NULL;
         g_autofree char *p = fixture_file(f, "pages-1.img");
         int fd;
         char c;
@@ -437,7 +437,7 @@ static void test_corrupt_byte(Fixture *f, gconstpointer data) {
 }
 
 static void test_truncated(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f), *back = NULL;
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f), *back = NULL;
         g_autofree char *p = fixture_file(f, "pages-1.img");
 
         g_assert_cmpint(metadata_read(f->fd, &back, NULL), ==, 0);
@@ -449,7 +449,7 @@ static void test_truncated(Fixture *f, gconstpointer data) {
 }
 
 static void test_missing(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f), *back = NULL;
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f), *back = NULL;
         g_autofree char *p = fixture_file(f, "core-1.img");
 
         g_assert_cmpint(metadata_read(f->fd, &back, NULL), ==, 0);
@@ -458,7 +458,7 @@ static void test_missing(Fixture *f, gconstpointer data) {
 }
 
 static void test_extra(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f), *back = NULL;
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f), *back = NULL;
         g_autofree char *sub = fixture_file(f, "zz-dir");
         g_autofree char *extra = fixture_file(f, "extra.img");
 
@@ -479,7 +479,7 @@ static void test_extra(Fixture *f, gconstpointer data) {
 }
 
 static void test_symlink(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f), *back = NULL;
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f), *back = NULL;
         g_autofree char *p = fixture_file(f, "core-1.img");
         g_autofree char *outside = g_strconcat(f->path, "-outside", NULL);
         g_autoptr(GError) error = NULL;
@@ -500,7 +500,7 @@ static void test_symlink(Fixture *f, gconstpointer data) {
 }
 
 static void test_metadata_flip(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f);
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f);
         g_autofree char *text = read_metadata_text(f);
         char *pid = strstr(text, "\"pid\": 4242,");
 
@@ -512,7 +512,7 @@ static void test_metadata_flip(Fixture *f, gconstpointer data) {
 }
 
 static void test_metadata_flip_file_crc(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f);
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f);
         g_autofree char *text = read_metadata_text(f);
         char *crc = strstr(text, "\"crc32\": \"3610a686\"");
 
@@ -524,7 +524,7 @@ static void test_metadata_flip_file_crc(Fixture *f, gconstpointer data) {
 }
 
 static void test_metadata_not_json(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f);
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f);
         g_autofree char *text = read_metadata_text(f);
 
         /* A flipped byte that breaks the syntax. */
@@ -560,7 +560,7 @@ static void test_metadata_missing(Fixture *f, gconstpointer data) {
 }
 
 static void test_newer_version(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f);
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f);
         _cleanup_json_ JsonVariant *v = NULL;
         _cleanup_free_ char *text = read_metadata_text(f), *out = NULL, *err = NULL;
         CheckpointMetadata *back = NULL;
@@ -739,7 +739,7 @@ static void test_refused_edits(void) {
 }
 
 static void test_bad_name_on_disk(Fixture *f, gconstpointer data) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = scan_and_write(f);
+        _cleanup_(metadata_freep) _unused_ CheckpointMetadata *m = scan_and_write(f);
         _cleanup_json_ JsonVariant *v = NULL;
         _cleanup_free_ char *text = read_metadata_text(f), *out = NULL;
 
@@ -819,6 +819,58 @@ static void test_big_file_crc(Fixture *f, gconstpointer data) {
         metadata_free(m);
 }
 
+/* The list archive_extract() hands back: m's files as they were, plus cedana.json. */
+static ArchiveFileList *extracted_list(const CheckpointMetadata *m) {
+        ArchiveFileList *l = g_new0(ArchiveFileList, 1);
+
+        l->n_allocated = m->n_files + 2;
+        l->files = g_new0(ArchiveFile, l->n_allocated);
+        for (size_t i = 0; i < m->n_files; i++)
+                l->files[l->n_files++] = (ArchiveFile) {
+                        .name = strdup(m->files[i].name), .size = m->files[i].size, .crc32 = m->files[i].crc32
+                };
+        l->files[l->n_files++] = (ArchiveFile) { .name = strdup(METADATA_FILENAME), .size = 1234 };
+        return l;
+}
+
+static void assert_extracted_fails(const CheckpointMetadata *m, const ArchiveFileList *l, const char *expected) {
+        _cleanup_free_ char *err = NULL;
+
+        g_assert_cmpint(metadata_verify_extracted(m, l, &err), ==, -EBADMSG);
+        g_assert_cmpstr(err, ==, expected);
+}
+
+static ssize_t index_of(const ArchiveFileList *l, const char *name) {
+        const ArchiveFile *a = archive_file_list_find(l, name);
+        g_assert_nonnull(a);
+        return a - l->files;
+}
+
+static void test_verify_extracted(Fixture *f, gconstpointer data) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = scan(f);
+        _cleanup_(archive_file_list_freep) ArchiveFileList *l = extracted_list(m);
+        ssize_t pages = index_of(l, "pages-1.img");
+
+        g_assert_cmpint(metadata_verify_extracted(m, l, NULL), ==, 0);
+
+        l->files[pages].crc32 ^= 1;
+        assert_extracted_fails(m, l, "Checkpoint file pages-1.img is corrupt (checksum mismatch).");
+        l->files[pages].crc32 ^= 1;
+
+        l->files[pages].size--;
+        assert_extracted_fails(m, l, "Checkpoint file pages-1.img is truncated: 2097151 of 2097152 bytes.");
+        l->files[pages].size++;
+
+        l->files[l->n_files++] = (ArchiveFile) { .name = strdup("stray.img") };
+        assert_extracted_fails(m, l, "Checkpoint contains an unexpected file stray.img.");
+        free(l->files[--l->n_files].name);
+
+        /* Dropping an entry: swap the last one into its place. */
+        free(l->files[pages].name);
+        l->files[pages] = l->files[--l->n_files];
+        assert_extracted_fails(m, l, "Checkpoint file pages-1.img is missing.");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -843,6 +895,7 @@ int main(int argc, char *argv[]) {
         ADD("/metadata/bad-name-on-disk", test_bad_name_on_disk);
         g_test_add_func("/metadata/missing-checksum", test_missing_checksum);
         ADD("/metadata/big-file-crc", test_big_file_crc);
+        ADD("/metadata/verify-extracted", test_verify_extracted);
 #undef ADD
 
         return g_test_run();
