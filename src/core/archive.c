@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include <libarchive.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "archive.h"
 #include "codec.h"
@@ -559,7 +559,7 @@ static int extract_one(struct archive *a, const ReadContext *ctx, struct archive
         _cleanup_close_ int fd = -EBADF;
         const char *name;
         uint64_t written = 0;
-        uLong crc = crc32_z(0, Z_NULL, 0);
+        uint32_t crc = 0;
         int r;
 
         s->n_entries++;
@@ -630,12 +630,12 @@ static int extract_one(struct archive *a, const ReadContext *ctx, struct archive
                         return fail(reterr, r, "Failed to write file '%s': %s.", q, strerror(-r));
                 /* Checksummed as written: verifying the checkpoint needs no second read. */
                 if (s->files)
-                        crc = crc32_z(crc, data, size);
+                        crc = libdeflate_crc32(crc, data, size);
                 written += size;
                 s->total_bytes += size;
         }
 
-        return s->files ? file_list_add(s->files, name, written, (uint32_t) crc) : 0;
+        return s->files ? file_list_add(s->files, name, written, crc) : 0;
 }
 
 /* After libarchive reported the end: the stream from where the last header would have begun

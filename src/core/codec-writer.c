@@ -16,6 +16,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
+#include <libdeflate.h>
 
 #include "codec.h"
 #include "fd-util.h"
@@ -146,11 +147,11 @@ struct CodecWriter {
 };
 
 static uint32_t adler32_of(const uint8_t *p, size_t n) {
-        return (uint32_t) adler32_z(adler32_z(0, Z_NULL, 0), p, n);
+        return libdeflate_adler32(1, p, n);
 }
 
 static uint32_t crc32_of(const uint8_t *p, size_t n) {
-        return (uint32_t) crc32_z(crc32_z(0, Z_NULL, 0), p, n);
+        return libdeflate_crc32(0, p, n);
 }
 
 static void write_le32(uint8_t *p, uint32_t v) {

@@ -14,7 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "collector.h"
 #include "fd-util.h"
@@ -72,7 +72,7 @@ static CollectedFile *add(Collector *c, const char *name) {
                 return NULL;
         c->files = n;
         f = &c->files[c->n_files];
-        *f = (CollectedFile) { .name = strdup(name), .fd = -EBADF, .crc = (uint32_t) crc32(0, NULL, 0) };
+        *f = (CollectedFile) { .name = strdup(name), .fd = -EBADF,  };
         if (!f->name)
                 return NULL;
         c->n_files++;
@@ -105,7 +105,7 @@ static int take_available(Collector *c, CollectedFile *f) {
                         return errno == EINTR ? 0 : negative_errno();
                 if (n == 0)
                         return 0;
-                f->crc = (uint32_t) crc32(f->crc, (const Bytef *) c->buf, (uInt) n);
+                f->crc = libdeflate_crc32(f->crc, c->buf, (size_t) n);
                 if (c->stream) {
                         r = archive_stream_write(c->stream, c->buf, (size_t) n);
                         if (r < 0)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
+#include <libdeflate.h>
 
 #include "log.h"
 #include "fd-util.h"
@@ -171,7 +172,7 @@ static int open_checkpoint_file(int dir_fd, const char *name, struct stat *ret_s
 
 /* crc32 of [offset, offset + length) of fd, or up to EOF when length is UINT64_MAX. */
 static int crc32_range(int fd, void *buf, uint64_t offset, uint64_t length, uint64_t *ret_size, uint32_t *ret_crc) {
-        uLong crc = crc32_z(0, Z_NULL, 0);
+        uint32_t crc = 0;
         uint64_t done = 0;
 
         while (done < length) {
@@ -184,11 +185,11 @@ static int crc32_range(int fd, void *buf, uint64_t offset, uint64_t length, uint
                 }
                 if (k == 0)
                         break;
-                crc = crc32_z(crc, buf, (size_t) k);
+                crc = libdeflate_crc32(crc, buf, (size_t) k);
                 done += (uint64_t) k;
         }
         *ret_size = done;
-        *ret_crc = (uint32_t) crc;
+        *ret_crc = crc;
         return 0;
 }
 
