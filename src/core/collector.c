@@ -72,7 +72,7 @@ static CollectedFile *add(Collector *c, const char *name) {
                 return NULL;
         c->files = n;
         f = &c->files[c->n_files];
-        *f = (CollectedFile) { .name = strdup(name), .fd = -EBADF,  };
+        *f = (CollectedFile) { .name = strdup(name), .fd = -EBADF };
         if (!f->name)
                 return NULL;
         c->n_files++;
