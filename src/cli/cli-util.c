@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "bus-error.h"
@@ -57,6 +58,13 @@ int open_user_path(const char *option, const char *path, int flags, mode_t mode,
         if (isempty(path)) {
                 log_error("%s needs a path.", option);
                 return CEDANA_EXIT_USAGE;
+        }
+        /* Object storage URLs (s3://...) would otherwise be "does not exist": name the limit. */
+        if (strstr(path, "://")) {
+                log_error("%s %s: cedana keeps checkpoints on local file systems only; give a local path and copy "
+                          "the checkpoint file to remote storage with your own tools.",
+                          option, path);
+                return CEDANA_EXIT_UNSUPPORTED;
         }
         /* O_NONBLOCK: a FIFO given as a path must not hang us in open(); the type check below
          * refuses it, and the flag is cleared again for what is kept. */
