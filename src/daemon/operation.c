@@ -157,10 +157,27 @@ static int open_as_caller(const Identity *caller, const char *path, int flags, c
         }
 }
 
+/* In the worker: sends v to the daemon and waits for its answer, whose error_key, when set, is
+ * the daemon's refusal. */
+static int ask_daemon(WorkerContext *w, JsonVariant *v, const char *error_key, char **reterr) {
+        _cleanup_json_ JsonVariant *answer = NULL;
+        int r = worker_child_send(w->sock, v);
+        if (r >= 0)
+                r = worker_child_recv(w->sock, &answer);
+        if (r < 0)
+                return r;
+        const char *e = json_string(json_object_get(answer, error_key));
+        if (e) {
+                *reterr = strdup(e);
+                return -EIO;
+        }
+        return 0;
+}
+
 /* In the worker: the checkpoint is complete; the daemon records it before CRIU stops the process. */
 static int dump_committed(const DumpResult *res, void *userdata, char **reterr) {
         WorkerContext *w = userdata;
-        _cleanup_json_ JsonVariant *v = NULL, *o = NULL, *answer = NULL;
+        _cleanup_json_ JsonVariant *v = NULL, *o = NULL;
         int r = json_new_object(&v);
         if (r >= 0)
                 r = json_new_object(&o);
@@ -174,18 +191,7 @@ static int dump_committed(const DumpResult *res, void *userdata, char **reterr) 
                 r = json_object_set_string(o, "checksum", res->metadata_checksum);
         if (r >= 0)
                 r = json_object_set(v, "committed", TAKE_PTR(o));
-        if (r >= 0)
-                r = worker_child_send(w->sock, v);
-        if (r >= 0)
-                r = worker_child_recv(w->sock, &answer);
-        if (r < 0)
-                return r;
-        const char *e = json_string(json_object_get(answer, "record_error"));
-        if (e) {
-                *reterr = strdup(e);
-                return -EIO;
-        }
-        return 0;
+        return r < 0 ? r : ask_daemon(w, v, "record_error", reterr);
 }
 
 static int dump_worker(int sock, void *userdata) {
@@ -251,22 +257,8 @@ static int restore_before_resume(const pid_t *pids, size_t n, void *userdata, ch
         }
         if (r >= 0)
                 r = json_object_set(v, "scope", TAKE_PTR(a));
-        if (r >= 0)
-                r = worker_child_send(w->sock, v);
-        if (r < 0)
-                return r;
-
         /* The tree stays stopped until the daemon has put it into its scope. */
-        _cleanup_json_ JsonVariant *answer = NULL;
-        r = worker_child_recv(w->sock, &answer);
-        if (r < 0)
-                return r;
-        const char *e = json_string(json_object_get(answer, "scope_error"));
-        if (e) {
-                *reterr = strdup(e);
-                return -EIO;
-        }
-        return 0;
+        return r < 0 ? r : ask_daemon(w, v, "scope_error", reterr);
 }
 
 static void copy_log(int log_dir_fd, const char *name, int to_fd) {
