@@ -41,7 +41,7 @@ struct Collector {
         bool running;
         atomic_bool stop;
         CollectedFile *files;
-        size_t n_files;
+        size_t n_files, n_allocated;
         ssize_t active; /* the file being streamed, or -1 */
         int error;
         char *buf;
@@ -67,10 +67,8 @@ static CollectedFile *add(Collector *c, const char *name) {
         CollectedFile *f = find(c, name);
         if (f || !wanted(name))
                 return f;
-        CollectedFile *n = realloc(c->files, (c->n_files + 1) * sizeof(CollectedFile));
-        if (!n)
+        if (!GREEDY_REALLOC(c->files, c->n_allocated, c->n_files + 1))
                 return NULL;
-        c->files = n;
         f = &c->files[c->n_files];
         *f = (CollectedFile) { .name = strdup(name), .fd = -EBADF };
         if (!f->name)
@@ -216,7 +214,6 @@ int collector_start(int staging_fd, ArchiveStream *stream, Collector **ret) {
         c->staging_fd = staging_fd;
         c->stream = stream;
         c->active = -1;
-        c->wake_fd = -EBADF;
         c->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         c->buf = malloc(CHUNK);

@@ -910,6 +910,31 @@ static int verify_stat(const CheckpointFile *f, uint64_t size, char **reterr) {
         return 0;
 }
 
+/* A file found in the checkpoint must be one the metadata lists (or the metadata itself). */
+static int verify_expected(const CheckpointMetadata *m, const char *name, char **reterr) {
+        if (streq(name, METADATA_FILENAME) || metadata_find_file(m, name, NULL) >= 0)
+                return 0;
+        if (name_is_plain(name))
+                return metadata_error(reterr, -EBADMSG, "Checkpoint contains an unexpected file %s.", name);
+        return metadata_error(reterr, -EBADMSG, "Checkpoint contains an unexpected file with an invalid name.");
+}
+
+/* Metadata built in memory has not been through metadata_from_json(). */
+static int verify_listed_name(const CheckpointFile *f, char **reterr) {
+        if (!name_is_plain(f->name) || streq(f->name, METADATA_FILENAME))
+                return metadata_error(reterr, -EBADMSG, "Checkpoint metadata lists an invalid file name.");
+        return 0;
+}
+
+static int verify_content(const CheckpointFile *f, uint64_t size, uint32_t crc, char **reterr) {
+        int r = verify_stat(f, size, reterr);
+        if (r < 0)
+                return r;
+        if (crc != f->crc32)
+                return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is corrupt (checksum mismatch).", f->name);
+        return 0;
+}
+
 int metadata_verify(const CheckpointMetadata *m, int dir_fd, char **reterr) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ void *buf = NULL;
@@ -923,21 +948,19 @@ int metadata_verify(const CheckpointMetadata *m, int dir_fd, char **reterr) {
         r = list_directory(dir_fd, &names);
         if (r < 0)
                 return metadata_error(reterr, r, "Failed to read the checkpoint directory: %s", strerror(-r));
-        STRV_FOREACH(name, names)
-                if (metadata_find_file(m, *name, NULL) < 0) {
-                        if (name_is_plain(*name))
-                                return metadata_error(reterr, -EBADMSG, "Checkpoint contains an unexpected file %s.", *name);
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint contains an unexpected file with an invalid name.");
-                }
+        STRV_FOREACH(name, names) {
+                r = verify_expected(m, *name, reterr);
+                if (r < 0)
+                        return r;
+        }
 
         for (size_t i = 0; i < m->n_files; i++) {
                 const CheckpointFile *f = m->files + i;
                 struct stat st;
 
-                /* Metadata built in memory has not been through metadata_from_json(). */
-                if (!name_is_plain(f->name) || streq(f->name, METADATA_FILENAME))
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint metadata lists an invalid file name.");
-
+                r = verify_listed_name(f, reterr);
+                if (r < 0)
+                        return r;
                 if (fstatat(dir_fd, f->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         int e = errno;
 
@@ -975,12 +998,9 @@ int metadata_verify(const CheckpointMetadata *m, int dir_fd, char **reterr) {
                 if (r < 0)
                         return metadata_error(reterr, r, "Failed to read checkpoint file %s: %s", f->name, strerror(-r));
                 /* It may have changed since the first pass. */
-                r = verify_stat(f, size, reterr);
+                r = verify_content(f, size, crc, reterr);
                 if (r < 0)
                         return r;
-                if (crc != f->crc32)
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is corrupt (checksum mismatch).",
-                                              f->name);
         }
 
         return 0;
@@ -991,25 +1011,23 @@ int metadata_verify_extracted(const CheckpointMetadata *m, const ArchiveFileList
                 return -EINVAL;
 
         for (size_t i = 0; i < files->n_files; i++) {
-                const char *name = files->files[i].name;
-                if (!streq(name, METADATA_FILENAME) && metadata_find_file(m, name, NULL) < 0)
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint contains an unexpected file %s.", name);
+                int r = verify_expected(m, files->files[i].name, reterr);
+                if (r < 0)
+                        return r;
         }
 
         for (size_t i = 0; i < m->n_files; i++) {
                 const CheckpointFile *f = m->files + i;
                 const ArchiveFile *a = archive_file_list_find(files, f->name);
 
-                if (!name_is_plain(f->name) || streq(f->name, METADATA_FILENAME))
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint metadata lists an invalid file name.");
-                if (!a)
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is missing.", f->name);
-                int r = verify_stat(f, a->size, reterr);
+                int r = verify_listed_name(f, reterr);
                 if (r < 0)
                         return r;
-                if (a->crc32 != f->crc32)
-                        return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is corrupt (checksum mismatch).",
-                                              f->name);
+                if (!a)
+                        return metadata_error(reterr, -EBADMSG, "Checkpoint file %s is missing.", f->name);
+                r = verify_content(f, a->size, a->crc32, reterr);
+                if (r < 0)
+                        return r;
         }
 
         return 0;
