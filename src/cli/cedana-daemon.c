@@ -44,9 +44,8 @@ int verb_features(const Verb *verb, int n_args, char **args) {
         if (r < 0)
                 return log_bus_error(&error, r, "read cedanad's features");
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                r = json_new_strv(features, &v);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_strv(features);
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }
@@ -63,13 +62,9 @@ int verb_version(const Verb *verb, int n_args, char **args) {
         if (cli_bus_connect(&bus, CLI_BUS_QUIET) == 0)
                 (void) get_string_property(&bus, "Version", NULL, &daemon);
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                int r = json_new_object(&v);
-                if (r >= 0)
-                        r = json_object_set_string(v, "cedana", PACKAGE_VERSION);
-                if (r >= 0)
-                        r = json_object_set_string(v, "cedanad", daemon);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_pack("{s:s, s:o}", "cedana", PACKAGE_VERSION, "cedanad",
+                                                     json_string_or_null(daemon));
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }
@@ -104,23 +99,12 @@ int verb_daemon_status(const Verb *verb, int n_args, char **args) {
                 running += streq(jobs[i].state, "running");
 
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                r = json_new_object(&v);
-                if (r >= 0)
-                        r = json_object_set_boolean(v, "running", true);
-                if (r >= 0)
-                        r = json_object_set_string(v, "connection", bus.private_socket ? "private-socket" : "system-bus");
-                if (r >= 0)
-                        r = json_object_set_string(v, "version", version);
-                if (r >= 0)
-                        r = json_object_set_string(v, "checkpoint_directory", directory);
-                if (r >= 0)
-                        r = json_object_set_unsigned(v, "jobs", n);
-                if (r >= 0)
-                        r = json_object_set_unsigned(v, "running_jobs", running);
-                if (r >= 0)
-                        r = json_object_set_strv(v, "features", features);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:o}", "running", 1, "connection",
+                                                     bus.private_socket ? "private-socket" : "system-bus", "version",
+                                                     version, "checkpoint_directory", directory, "jobs",
+                                                     (json_int_t) n, "running_jobs", (json_int_t) running, "features",
+                                                     json_strv(features));
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }

@@ -20,7 +20,7 @@ static int check_dump_args(const Verb *verb, const char *target) {
 
         if (streq(verb->name, "process") && parse_pid(target, &pid) < 0)
                 return log_verb_usage(verb, "'%s' is not a process ID.", target);
-        if (streq(verb->name, "job") && !job_name_is_valid(target))
+        if (streq(verb->name, "job") && !job_spec_is_valid(target))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", target);
         if (arg_name && !checkpoint_name_is_valid(arg_name))
                 return log_verb_usage(verb,
@@ -60,15 +60,9 @@ static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir) {
 
 static int print_dump_result(const char *id, const char *path, uint64_t size) {
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                int r = json_new_object(&v);
-                if (r >= 0)
-                        r = json_object_set_string(v, "checkpoint", id);
-                if (r >= 0)
-                        r = json_object_set_string(v, "path", path);
-                if (r >= 0)
-                        r = json_object_set_unsigned(v, "size", size);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:I}", "checkpoint", id, "path", path, "size",
+                                                     (json_int_t) size);
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }

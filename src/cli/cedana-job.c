@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The job and checkpoint verbs: list, inspect, kill, delete, attach. Tables for people, the
+/* The job and checkpoint verbs: list, inspect, kill, delete, prune, attach. Tables for people, the
  * same rows as JSON with stable keys for scripts. */
 
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "bus-error.h"
@@ -72,11 +73,11 @@ int list_checkpoints(CliBus *b, const char *job, sd_bus_error *error, sd_bus_mes
         r = cli_bus_call(b, m, false, error, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(ssstts)");
+        r = sd_bus_message_enter_container(reply, 'a', "(sssttsus)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(ssstts)", &c.id, &c.job, &c.path, &c.time_usec, &c.size,
-                                        &c.compression)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(sssttsus)", &c.id, &c.job, &c.path, &c.time_usec, &c.size,
+                                        &c.compression, &c.uid, &c.status)) > 0) {
                 if (n == allocated) {
                         allocated = MAX(allocated * 2, (size_t) 16);
                         CheckpointInfo *p = realloc(list, allocated * sizeof(CheckpointInfo));
@@ -95,7 +96,7 @@ int list_checkpoints(CliBus *b, const char *job, sd_bus_error *error, sd_bus_mes
 }
 
 static int check_job_name(const Verb *verb, const char *job) {
-        if (!job_name_is_valid(job))
+        if (!job_spec_is_valid(job))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", job);
         return 0;
 }
@@ -177,6 +178,7 @@ static const TableColumn job_checkpoint_columns[] = {
         { "ID", "id", TABLE_ALIGN_LEFT },
         { "TIME", "time", TABLE_ALIGN_LEFT },
         { "SIZE", "size", TABLE_ALIGN_RIGHT },
+        { "STATUS", "status", TABLE_ALIGN_LEFT },
         { "PATH", "path", TABLE_ALIGN_LEFT },
 };
 
@@ -186,8 +188,14 @@ static const TableColumn checkpoint_columns[] = {
         { "TIME", "time", TABLE_ALIGN_LEFT },
         { "SIZE", "size", TABLE_ALIGN_RIGHT },
         { "COMPRESSION", "compression", TABLE_ALIGN_LEFT },
+        { "STATUS", "status", TABLE_ALIGN_LEFT },
         { "PATH", "path", TABLE_ALIGN_LEFT },
 };
+
+/* A record whose file is gone or was replaced stands out. */
+static const char *status_color(const char *status) {
+        return streq_ptr(status, "ok") ? NULL : ANSI_RED;
+}
 
 static int checkpoint_table(const CheckpointInfo *list, size_t n, bool with_job, Table **ret) {
         _cleanup_table_ Table *t = NULL;
@@ -203,6 +211,8 @@ static int checkpoint_table(const CheckpointInfo *list, size_t n, bool with_job,
                         r = table_add_bytes(t, list[i].size);
                 if (r >= 0 && with_job)
                         r = table_add_string(t, list[i].compression);
+                if (r >= 0)
+                        r = table_add_string_colored(t, list[i].status, status_color(list[i].status));
                 if (r >= 0)
                         r = table_add_string(t, list[i].path);
         }
@@ -250,7 +260,7 @@ int verb_checkpoint_delete(const Verb *verb, int n_args, char **args) {
         int r, ret = 0;
 
         for (int i = 0; i < n_args; i++)
-                if (!checkpoint_name_is_valid(args[i]))
+                if (!checkpoint_spec_is_valid(args[i]))
                         return log_verb_usage(verb, "'%s' is not a valid checkpoint ID.", args[i]);
         r = cli_bus_connect(&bus, 0);
         if (r != 0)
@@ -273,6 +283,61 @@ int verb_checkpoint_delete(const Verb *verb, int n_args, char **args) {
         return ret;
 }
 
+/* ---- prune ---- */
+
+/* The names a Prune* call answered with: a JSON array, or a line each. */
+static int print_pruned(sd_bus_message *reply, const char *what) {
+        _cleanup_strv_free_ char **removed = NULL;
+        int r = sd_bus_message_read_strv(reply, &removed);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse cedanad's reply: %m");
+        if (arg_json != JSON_MODE_OFF) {
+                json_t *a = json_strv(removed);
+                if (!a)
+                        return log_oom();
+                r = json_print(a);
+                json_decref(a);
+                return r;
+        }
+        if (arg_quiet)
+                return 0;
+        STRV_FOREACH(s, removed)
+                printf("Removed %s %s.\n", what, *s);
+        if (!removed || !removed[0])
+                printf("Nothing to remove.\n");
+        return 0;
+}
+
+static int call_prune(const char *method, const char *what, const char *action, const char *types, ...) {
+        _cleanup_(cli_bus_done) CliBus bus = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = cli_bus_connect(&bus, 0);
+        if (r != 0)
+                return r;
+        r = cli_bus_new_manager_call(&bus, method, &m);
+        if (r >= 0 && types) {
+                va_list ap;
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the request: %m");
+        r = cli_bus_call(&bus, m, false, &error, &reply);
+        if (r < 0)
+                return log_bus_error(&error, r, "%s", action);
+        return print_pruned(reply, what);
+}
+
+int verb_job_prune(const Verb *verb, int n_args, char **args) {
+        return call_prune("PruneJobs", "job", "prune jobs", NULL);
+}
+
+int verb_checkpoint_prune(const Verb *verb, int n_args, char **args) {
+        return call_prune("PruneCheckpoints", "checkpoint", "prune checkpoints", "su", strempty(arg_job), arg_keep);
+}
+
 /* ---- job inspect ---- */
 
 /* "LastCheckpointTime" -> "last_checkpoint_time", "PID" -> "pid": stable JSON keys derived from
@@ -289,7 +354,7 @@ void property_json_key(const char *name, char *buf, size_t l) {
         buf[n] = 0;
 }
 
-static int read_property_value(sd_bus_message *m, const char *contents, JsonVariant **ret) {
+static int read_property_value(sd_bus_message *m, const char *contents, json_t **ret) {
         union {
                 const char *s;
                 uint32_t u;
@@ -304,42 +369,52 @@ static int read_property_value(sd_bus_message *m, const char *contents, JsonVari
         case 's':
         case 'o':
                 r = sd_bus_message_read_basic(m, contents[0], &v.s);
-                return r < 0 ? r : json_new_string(v.s, ret);
+                *ret = r < 0 ? NULL : json_string_or_null(v.s);
+                break;
         case 'u':
                 r = sd_bus_message_read_basic(m, 'u', &v.u);
-                return r < 0 ? r : json_new_unsigned(v.u, ret);
+                *ret = r < 0 ? NULL : json_integer(v.u);
+                break;
         case 't':
                 r = sd_bus_message_read_basic(m, 't', &v.t);
-                return r < 0 ? r : json_new_unsigned(v.t, ret);
+                *ret = r < 0 ? NULL : json_integer((json_int_t) v.t);
+                break;
         case 'b':
                 r = sd_bus_message_read_basic(m, 'b', &v.b);
-                return r < 0 ? r : json_new_boolean(v.b, ret);
+                *ret = r < 0 ? NULL : json_boolean(v.b);
+                break;
         case 'i':
                 r = sd_bus_message_read_basic(m, 'i', &v.i);
-                return r < 0 ? r : json_new_integer(v.i, ret);
+                *ret = r < 0 ? NULL : json_integer(v.i);
+                break;
         case 'x':
                 r = sd_bus_message_read_basic(m, 'x', &v.x);
-                return r < 0 ? r : json_new_integer(v.x, ret);
+                *ret = r < 0 ? NULL : json_integer(v.x);
+                break;
         default:
                 if (streq(contents, "as")) {
                         _cleanup_(strv_freep) char **l = NULL;
                         r = sd_bus_message_read_strv(m, &l);
-                        return r < 0 ? r : json_new_strv(l, ret);
+                        *ret = r < 0 ? NULL : json_strv(l);
+                        break;
                 }
                 r = sd_bus_message_skip(m, contents);
                 return r < 0 ? r : 0; /* *ret stays NULL: not shown */
         }
+        if (r < 0)
+                return r;
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* Properties.GetAll's a{sv} into a JSON object. */
-static int read_properties(sd_bus_message *m, JsonVariant *o) {
+static int read_properties(sd_bus_message *m, json_t *o) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *name, *contents;
                 char key[64];
-                JsonVariant *v = NULL;
+                json_t *v = NULL;
                 r = sd_bus_message_read_basic(m, 's', &name);
                 if (r >= 0)
                         r = sd_bus_message_peek_type(m, NULL, &contents);
@@ -352,24 +427,23 @@ static int read_properties(sd_bus_message *m, JsonVariant *o) {
                 if (r >= 0)
                         r = sd_bus_message_exit_container(m);
                 if (r < 0) {
-                        json_free(v);
+                        json_decref(v);
                         return r;
                 }
                 if (!v)
                         continue;
                 property_json_key(name, key, sizeof(key));
-                r = json_object_set(o, key, v);
-                if (r < 0)
-                        return r;
+                if (json_object_set_new(o, key, v) < 0)
+                        return -ENOMEM;
         }
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
 }
 
-static int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, JsonVariant **ret) {
+static int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, json_t **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL, *props = NULL;
-        _cleanup_json_ JsonVariant *o = NULL;
+        _cleanup_json_ json_t *o = NULL;
         const char *path;
         int r = cli_bus_new_manager_call(bus, "GetJob", &m);
         if (r >= 0)
@@ -386,8 +460,8 @@ static int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error,
                 r = sd_bus_message_append(m, "s", CEDANA_JOB_INTERFACE);
         if (r >= 0)
                 r = cli_bus_call(bus, m, false, error, &props);
-        if (r >= 0)
-                r = json_new_object(&o);
+        if (r >= 0 && !(o = json_object()))
+                r = -ENOMEM;
         if (r >= 0)
                 r = read_properties(props, o);
         if (r < 0)
@@ -396,13 +470,13 @@ static int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error,
         return 0;
 }
 
-static const char *json_str(const JsonVariant *o, const char *key) {
-        return json_string(json_object_get(o, key));
+static const char *json_str(const json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
 }
 
-static uint64_t json_u64(const JsonVariant *o, const char *key) {
+static uint64_t json_u64(const json_t *o, const char *key) {
         uint64_t u = 0;
-        (void) json_get_unsigned(json_object_get(o, key), &u);
+        (void) json_get_u64(json_object_get(o, key), &u);
         return u;
 }
 
@@ -411,7 +485,7 @@ static void print_field(const char *label, const char *value) {
                 printf("%12s: %s\n", label, value);
 }
 
-static void print_job_status(const JsonVariant *o) {
+static void print_job_status(const json_t *o) {
         char a[FORMAT_TIMESTAMP_MAX], b[FORMAT_TIMESTAMP_MAX], c[FORMAT_BYTES_MAX];
         _cleanup_free_ char *line = NULL;
         const char *state = json_str(o, "state") ?: "unknown";
@@ -425,11 +499,11 @@ static void print_job_status(const JsonVariant *o) {
         if (pid > 0 && asprintf(&line, "%" PRIu64, pid) >= 0)
                 print_field("PID", line);
         print_field("Unit", json_str(o, "unit"));
-        (void) json_get_boolean(json_object_get(o, "gpu"), &gpu);
+        gpu = json_is_true(json_object_get(o, "gpu"));
         print_field("GPU", gpu ? "yes" : "no");
         print_field("Log", json_str(o, "log"));
 
-        JsonVariant *uid = json_object_get(o, "uid");
+        json_t *uid = json_object_get(o, "uid");
         if (uid) {
                 struct passwd pw, *result = NULL;
                 char buf[4096];
@@ -461,7 +535,7 @@ int verb_job_inspect(const Verb *verb, int n_args, char **args) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ CheckpointInfo *list = NULL;
-        _cleanup_json_ JsonVariant *o = NULL, *cps = NULL;
+        _cleanup_json_ json_t *o = NULL, *cps = NULL;
         _cleanup_table_ Table *t = NULL;
         size_t n = 0;
         int r;
@@ -484,8 +558,8 @@ int verb_job_inspect(const Verb *verb, int n_args, char **args) {
 
         if (arg_json != JSON_MODE_OFF) {
                 r = table_to_json(t, &cps);
-                if (r >= 0)
-                        r = json_object_set(o, "checkpoints", TAKE_PTR(cps));
+                if (r >= 0 && json_object_set_new(o, "checkpoints", TAKE_PTR(cps)) < 0)
+                        r = -ENOMEM;
                 if (r < 0)
                         return log_oom();
                 return json_print(o);

@@ -17,8 +17,9 @@ typedef struct JobInfo {
 } JobInfo;
 
 typedef struct CheckpointInfo {
-        const char *id, *job, *path, *compression;
+        const char *id, *job, *path, *compression, *status;
         uint64_t time_usec, size;
+        uint32_t uid;
 } CheckpointInfo;
 
 /* ListJobs(), sorted by name. The strings point into *ret_reply, which the caller unrefs after

@@ -68,15 +68,9 @@ static int open_restore_files(RestoreFiles *f) {
 
 static int print_restore_result(const char *path, const char *job, uint32_t pid) {
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                int r = json_new_object(&v);
-                if (r >= 0 && job)
-                        r = json_object_set_string(v, "job", job);
-                if (r >= 0)
-                        r = json_object_set_unsigned(v, "pid", pid);
-                if (r >= 0)
-                        r = json_object_set_string(v, "path", path);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_pack("{s:o, s:I, s:s}", "job", json_string_or_null(job), "pid",
+                                                     (json_int_t) pid, "path", path);
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }
@@ -196,7 +190,7 @@ static int restore_no_server(const Verb *verb) {
         _cleanup_(config_done) Config config = {};
         _cleanup_close_ int images_fd = -EBADF;
         _cleanup_free_ char *err = NULL;
-        pid_t pid = 0;
+        _cleanup_(restored_tree_done) RestoredTree tree = {};
         int r;
 
         if (arg_attach)
@@ -238,7 +232,6 @@ static int restore_no_server(const Verb *verb) {
         RestoreOptions options = { .tcp_established = arg_tcp_established, .shell_job = arg_shell_job };
         RestoreRequest req = {
                 .source_fd = f.source_fd,
-                .caller = caller,
                 .owner = owner,
                 .options = &options,
                 .staging_fd = images_fd,
@@ -247,17 +240,18 @@ static int restore_no_server(const Verb *verb) {
                 .log_dir_fd = staging.fd,
                 .log_name = "restore.log",
                 .max_archive_bytes = config.max_restore_bytes,
+                .timeout_sec = config.restore_timeout_sec,
                 .before_resume = NULL,
                 .progress = restore_progress,
         };
-        r = checkpoint_restore(&req, &pid, &err);
+        r = checkpoint_restore(&req, &tree, &err);
         progress_clear();
         copy_log(staging.fd, f.log_fd);
-        if (r < 0) {
+        if (r != 0) {
                 if (err)
                         log_error("%s", err);
                 else
-                        log_error_errno(r, "Failed to restore %s: %m", arg_path);
+                        log_error_errno(r < 0 ? r : -EIO, "Failed to restore %s: %m", arg_path);
                 /* Keep CRIU's log if it ran (the message names the log); the images go. */
                 struct stat st;
                 if (fstatat(staging.fd, "restore.log", &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_size > 0) {
@@ -265,13 +259,15 @@ static int restore_no_server(const Verb *verb) {
                         free(staging.name);
                         staging.name = NULL;
                 }
-                r = exit_status_from_errno(r);
+                r = exit_status_from_result(r);
                 goto finish;
         }
 
+        /* Verified and held stopped: ours to let run. */
+        restored_tree_resume(&tree);
         if (f.pid_fd >= 0)
-                (void) write_pid_file(f.pid_fd, arg_pid_file, pid);
-        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) pid);
+                (void) write_pid_file(f.pid_fd, arg_pid_file, tree.pids[0]);
+        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) tree.pids[0]);
         r = 0;
 finish:
         if (staging.name)
@@ -281,7 +277,7 @@ finish:
         if (r != 0)
                 return r;
         /* With --shell-job the restored shell owns the terminal now; we only wait. */
-        return wait_for_restored(pid);
+        return wait_for_restored(tree.pids[0]);
 }
 
 /* ---- through cedanad ---- */
@@ -296,9 +292,11 @@ static char *latest_checkpoint_path(CliBus *bus, const char *job) {
                 return NULL;
         if (sd_bus_call(bus->bus, m, 0, NULL, &reply) < 0)
                 return NULL;
-        if (sd_bus_message_enter_container(reply, 'a', "(ssstts)") <= 0)
+        uint32_t uid;
+        const char *status;
+        if (sd_bus_message_enter_container(reply, 'a', "(sssttsus)") <= 0)
                 return NULL;
-        if (sd_bus_message_read(reply, "(ssstts)", &id, &j, &path, &t, &size, &compression) <= 0)
+        if (sd_bus_message_read(reply, "(sssttsus)", &id, &j, &path, &t, &size, &compression, &uid, &status) <= 0)
                 return NULL;
         return strdup(path);
 }
@@ -337,7 +335,7 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
 
         if (!is_job && !arg_path)
                 return log_verb_usage(verb, "'cedana restore process' needs --path with the checkpoint to restore.");
-        if (is_job && !job_name_is_valid(args[0]))
+        if (is_job && !job_spec_is_valid(args[0]))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", args[0]);
         if (arg_name && !job_name_is_valid(arg_name))
                 return log_verb_usage(verb,

@@ -95,15 +95,9 @@ static char *job_log_path(CliBus *bus, const char *job) {
 
 static int print_started(const char *job, uint32_t pid, const char *log) {
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                int r = json_new_object(&v);
-                if (r >= 0)
-                        r = json_object_set_string(v, "job", job);
-                if (r >= 0)
-                        r = json_object_set_unsigned(v, "pid", pid);
-                if (r >= 0)
-                        r = json_object_set_string(v, "log", log);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_pack("{s:s, s:I, s:o}", "job", job, "pid", (json_int_t) pid, "log",
+                                                     json_string_or_null(log));
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }
@@ -209,13 +203,8 @@ int verb_manage(const Verb *verb, int n_args, char **args) {
                 return log_error_errno(r, "Failed to parse cedanad's reply: %m");
 
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
-                r = json_new_object(&v);
-                if (r >= 0)
-                        r = json_object_set_string(v, "job", job);
-                if (r >= 0)
-                        r = json_object_set_unsigned(v, "pid", (uint64_t) pid);
-                if (r < 0)
+                _cleanup_json_ json_t *v = json_pack("{s:s, s:I}", "job", job, "pid", (json_int_t) pid);
+                if (!v)
                         return log_oom();
                 return json_print(v);
         }

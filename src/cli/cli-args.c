@@ -11,6 +11,7 @@
 #include "bus-error.h"
 #include "cli-args.h"
 #include "log.h"
+#include "naming.h"
 #include "parse-util.h"
 #include "strv.h"
 
@@ -38,6 +39,8 @@ char **arg_setenv = NULL;
 bool arg_all = false;
 int arg_signal = SIGTERM;
 bool arg_with_checkpoints = false;
+uint32_t arg_keep = UINT32_MAX;
+char *arg_job = NULL;
 
 void cli_args_reset(void) {
         arg_pager = arg_legend = arg_ask_password = true;
@@ -55,6 +58,8 @@ void cli_args_reset(void) {
         arg_leave_running = arg_tcp_established = arg_file_locks = arg_shell_job = arg_link_remap = false;
         arg_no_server = arg_attach = arg_all = arg_with_checkpoints = false;
         arg_signal = SIGTERM;
+        arg_keep = UINT32_MAX;
+        arg_job = mfree(arg_job);
 }
 
 void cli_command_done(CliCommand *c) {
@@ -182,6 +187,18 @@ static int apply_option(const CliOption *o, const char *value, const char *help_
         case OPT_WITH_CHECKPOINTS:
                 arg_with_checkpoints = true;
                 return 0;
+        case OPT_KEEP: {
+                unsigned n;
+                if (safe_atou(value, &n) < 0 || n >= UINT32_MAX)
+                        return log_usage(help_word, "--keep needs a number of checkpoints, e.g. --keep 3, not '%s'.",
+                                         value);
+                arg_keep = n;
+                return 0;
+        }
+        case OPT_JOB:
+                if (!job_spec_is_valid(value))
+                        return log_usage(help_word, "'%s' is not a valid job name.", value);
+                return set_string(&arg_job, value);
         case _OPT_MAX:
                 break;
         }

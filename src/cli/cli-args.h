@@ -40,6 +40,8 @@ extern char **arg_setenv;
 extern bool arg_all;
 extern int arg_signal;
 extern bool arg_with_checkpoints;
+extern uint32_t arg_keep; /* UINT32_MAX: not given */
+extern char *arg_job;
 
 typedef struct CliCommand {
         const Verb *verb;   /* NULL only with help or version */

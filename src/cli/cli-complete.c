@@ -30,6 +30,8 @@ static void candidate(const char *prefix, const char *value, const char *typed) 
                 printf("%s\n", s);
 }
 
+static void complete_from_daemon(bool checkpoints, const char *typed);
+
 static void complete_value(const CliOption *o, const char *prefix, const char *typed) {
         static const char *const signals[] = { "TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT" };
 
@@ -51,6 +53,10 @@ static void complete_value(const CliOption *o, const char *prefix, const char *t
         case VALUE_JSON:
                 candidate(prefix, "short", typed);
                 candidate(prefix, "pretty", typed);
+                break;
+        case VALUE_JOB:
+                if (isempty(prefix))
+                        complete_from_daemon(false, typed);
                 break;
         case VALUE_NONE:
         case VALUE_TEXT:

@@ -39,7 +39,7 @@ const char *glyph_bullet(void) {
 typedef struct TableCell {
         char *text;
         const char *color;
-        JsonVariant *json;
+        json_t *json;
 } TableCell;
 
 struct Table {
@@ -64,19 +64,19 @@ Table *table_free(Table *t) {
                 return NULL;
         for (size_t i = 0; i < t->n_cells; i++) {
                 free(t->cells[i].text);
-                json_free(t->cells[i].json);
+                json_decref(t->cells[i].json);
         }
         free(t->cells);
         free(t);
         return NULL;
 }
 
-int table_add_cell(Table *t, const char *text, const char *color, JsonVariant *json) {
+int table_add_cell(Table *t, const char *text, const char *color, json_t *json) {
         if (t->n_cells == t->allocated) {
                 size_t n = MAX(t->allocated * 2, (size_t) 32);
                 TableCell *c = realloc(t->cells, n * sizeof(TableCell));
                 if (!c) {
-                        json_free(json);
+                        json_decref(json);
                         return -ENOMEM;
                 }
                 t->cells = c;
@@ -84,7 +84,7 @@ int table_add_cell(Table *t, const char *text, const char *color, JsonVariant *j
         }
         char *s = strdup(text ?: "-");
         if (!s) {
-                json_free(json);
+                json_decref(json);
                 return -ENOMEM;
         }
         t->cells[t->n_cells++] = (TableCell) { .text = s, .color = color, .json = json };
@@ -92,13 +92,10 @@ int table_add_cell(Table *t, const char *text, const char *color, JsonVariant *j
 }
 
 int table_add_string_colored(Table *t, const char *s, const char *color) {
-        JsonVariant *j = NULL;
-        int r = json_new_string(s, &j);
         /* A path that is not UTF-8 cannot be JSON text; one null beats no listing at all. */
-        if (r == -EINVAL)
-                r = json_new_null(&j);
-        if (r < 0)
-                return r;
+        json_t *j = s ? json_string(s) : NULL;
+        if (!j)
+                j = json_null();
         return table_add_cell(t, s, color, j);
 }
 
@@ -108,10 +105,9 @@ int table_add_string(Table *t, const char *s) {
 
 int table_add_unsigned(Table *t, uint64_t u) {
         char buf[32];
-        JsonVariant *j = NULL;
-        int r = json_new_unsigned(u, &j);
-        if (r < 0)
-                return r;
+        json_t *j = json_integer((json_int_t) u);
+        if (!j)
+                return -ENOMEM;
         (void) snprintf(buf, sizeof(buf), "%" PRIu64, u);
         return table_add_cell(t, buf, NULL, j);
 }
@@ -123,30 +119,24 @@ int table_add_pid(Table *t, uint32_t pid) {
 }
 
 int table_add_boolean(Table *t, bool b) {
-        JsonVariant *j = NULL;
-        int r = json_new_boolean(b, &j);
-        if (r < 0)
-                return r;
-        return table_add_cell(t, b ? "yes" : "no", NULL, j);
+        return table_add_cell(t, b ? "yes" : "no", NULL, json_boolean(b));
 }
 
 int table_add_bytes(Table *t, uint64_t bytes) {
         char buf[FORMAT_BYTES_MAX];
-        JsonVariant *j = NULL;
-        int r = json_new_unsigned(bytes, &j);
-        if (r < 0)
-                return r;
+        json_t *j = json_integer((json_int_t) bytes);
+        if (!j)
+                return -ENOMEM;
         return table_add_cell(t, format_bytes(buf, sizeof(buf), bytes), NULL, j);
 }
 
 static int add_time(Table *t, uint64_t usec, bool relative) {
         char buf[FORMAT_TIMESTAMP_MAX];
-        JsonVariant *j = NULL;
         if (usec == 0 || usec == UINT64_MAX)
                 return table_add_cell(t, "-", NULL, NULL);
-        int r = json_new_unsigned(usec, &j);
-        if (r < 0)
-                return r;
+        json_t *j = json_integer((json_int_t) usec);
+        if (!j)
+                return -ENOMEM;
         return table_add_cell(t, relative ? format_timestamp_relative(buf, sizeof(buf), usec, 0)
                                           : format_timestamp(buf, sizeof(buf), usec),
                               NULL, j);
@@ -217,26 +207,19 @@ int table_format(const Table *t, bool header, bool colors, char **ret) {
         return 0;
 }
 
-int table_to_json(const Table *t, JsonVariant **ret) {
-        _cleanup_json_ JsonVariant *array = NULL;
-        int r = json_new_array(&array);
-        if (r < 0)
-                return r;
+int table_to_json(const Table *t, json_t **ret) {
+        _cleanup_json_ json_t *array = json_array();
+        if (!array)
+                return -ENOMEM;
         for (size_t row = 0; row < table_get_rows(t); row++) {
-                JsonVariant *o = NULL;
-                r = json_new_object(&o);
-                if (r < 0)
-                        return r;
-                r = json_array_append(array, o);
-                if (r < 0)
-                        return r;
+                json_t *o = json_object();
+                if (!o || json_array_append_new(array, o) < 0)
+                        return -ENOMEM;
                 for (size_t c = 0; c < t->n_columns; c++) {
-                        JsonVariant *v = NULL;
-                        r = json_copy(t->cells[row * t->n_columns + c].json, &v);
-                        if (r >= 0)
-                                r = json_object_set(o, t->columns[c].json_key, v);
-                        if (r < 0)
-                                return r;
+                        json_t *v = t->cells[row * t->n_columns + c].json;
+                        /* A cell without a value (a dash) is null. */
+                        if (json_object_set(o, t->columns[c].json_key, v ?: json_null()) < 0)
+                                return -ENOMEM;
                 }
         }
         *ret = TAKE_PTR(array);
@@ -249,7 +232,7 @@ int table_legend(size_t n, const char *singular, const char *plural, char **ret)
         return 0;
 }
 
-int json_print(const JsonVariant *v) {
+int json_print(const json_t *v) {
         _cleanup_free_ char *s = NULL;
         int r = json_format(v, arg_json == JSON_MODE_PRETTY ? JSON_FORMAT_PRETTY : 0, &s);
         if (r < 0)
@@ -265,7 +248,7 @@ int table_print(const Table *t, const char *singular, const char *plural) {
         int r;
 
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ JsonVariant *v = NULL;
+                _cleanup_json_ json_t *v = NULL;
                 r = table_to_json(t, &v);
                 if (r < 0)
                         return log_error_errno(r, "Failed to build JSON: %m");

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "json.h"
+#include "json-util.h"
 #include "macro.h"
 
 #define ANSI_RED "\x1B[0;31m"
@@ -53,7 +53,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 
 /* Appends the next cell (rows fill left to right). text is shown, json (owned, also on failure;
  * NULL means JSON null) goes into --json output; color is an ANSI_* code or NULL. */
-int table_add_cell(Table *t, const char *text, const char *color, JsonVariant *json);
+int table_add_cell(Table *t, const char *text, const char *color, json_t *json);
 /* NULL shows "-" and is null in JSON. */
 int table_add_string(Table *t, const char *s);
 int table_add_string_colored(Table *t, const char *s, const char *color);
@@ -72,7 +72,7 @@ size_t table_get_rows(const Table *t);
  * spaces, aligned by the width of their widest cell, no trailing blanks. */
 int table_format(const Table *t, bool header, bool colors, char **ret);
 /* The rows as an array of objects keyed by json_key. */
-int table_to_json(const Table *t, JsonVariant **ret);
+int table_to_json(const Table *t, json_t **ret);
 
 /* "3 jobs listed." ("1 job listed.", "0 jobs listed."). */
 int table_legend(size_t n, const char *singular, const char *plural, char **ret);
@@ -82,7 +82,7 @@ int table_legend(size_t n, const char *singular, const char *plural, char **ret)
 int table_print(const Table *t, const char *singular, const char *plural);
 
 /* Prints v to stdout, compact or pretty per --json, with a trailing newline. */
-int json_print(const JsonVariant *v);
+int json_print(const json_t *v);
 
 /* ---- pager ---- */
 

@@ -14,41 +14,10 @@
 #include "macro.h"
 #include "path-util.h"
 
-int exit_status_from_errno(int r) {
-        switch (-r) {
-        case 0:
+int exit_status_from_result(int r) {
+        if (r == 0)
                 return CEDANA_EXIT_SUCCESS;
-        case ENOENT:
-        case ESRCH:
-        case ENXIO:
-                return CEDANA_EXIT_NOT_FOUND;
-        case EACCES:
-        case EPERM:
-                return CEDANA_EXIT_ACCESS_DENIED;
-        case EBUSY:
-                return CEDANA_EXIT_BUSY;
-        case EBADMSG:
-        case EMEDIUMTYPE:
-        case EPROTONOSUPPORT:
-                return CEDANA_EXIT_BAD_CHECKPOINT;
-        case ECHILD:
-                return CEDANA_EXIT_CRIU;
-        case ENOSPC:
-        case EDQUOT:
-                return CEDANA_EXIT_NO_SPACE;
-        case EOPNOTSUPP:
-                return CEDANA_EXIT_UNSUPPORTED;
-        case EEXIST:
-                return CEDANA_EXIT_EXISTS;
-        case EINVAL:
-        case ENOTDIR:
-        case EISDIR:
-        case ENODEV:
-        case ELOOP:
-                return CEDANA_EXIT_USAGE;
-        default:
-                return CEDANA_EXIT_FAILURE;
-        }
+        return r > 0 ? cedana_error_to_exit_code((CedanaError) r) : CEDANA_EXIT_FAILURE;
 }
 
 int open_user_path(const char *option, const char *path, int flags, mode_t mode, int *ret_fd, char **ret_absolute) {
@@ -72,36 +41,46 @@ int open_user_path(const char *option, const char *path, int flags, mode_t mode,
         if (fd == -ENXIO)
                 fd = -ENODEV; /* a FIFO without a reader */
         if (fd < 0) {
+                /* The same outcome, and exit code, as cedanad gives for the same path. */
+                CedanaError e;
                 switch (fd) {
                 case -ELOOP:
                         log_error("%s %s is, or passes through, a symbolic link; cedana does not follow symbolic "
                                   "links, give the real path.",
                                   option, path);
+                        e = CEDANA_E_PATH_NOT_ALLOWED;
                         break;
                 case -ENOENT:
                         log_error("%s %s does not exist.", option, path);
+                        e = CEDANA_E_NO_SUCH_FILE;
                         break;
                 case -ENOTDIR:
                         log_error("%s %s is not a directory, or a part of it is not.", option, path);
+                        e = CEDANA_E_NO_SUCH_FILE;
                         break;
                 case -EISDIR:
                         log_error("%s %s is a directory; give a file.", option, path);
+                        e = CEDANA_E_INVALID_ARGS;
                         break;
                 case -EACCES:
                 case -EPERM:
                         log_error("%s %s: you may not %s it.", option, path, writing ? "write" : "read");
+                        e = CEDANA_E_PATH_NOT_ALLOWED;
                         break;
                 case -ENODEV:
                         log_error("%s %s is not a regular file or directory.", option, path);
+                        e = CEDANA_E_INVALID_ARGS;
                         break;
                 case -EXDEV:
                         log_error("%s %s crosses a mount point cedana may not follow; give the real path.", option,
                                   path);
+                        e = CEDANA_E_PATH_NOT_ALLOWED;
                         break;
                 default:
                         log_error_errno(fd, "Failed to open %s %s: %m", option, path);
+                        return CEDANA_EXIT_FAILURE;
                 }
-                return exit_status_from_errno(fd);
+                return cedana_error_to_exit_code(e);
         }
         struct stat st;
         if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || (S_ISDIR(st.st_mode) && !writing))) {
@@ -157,7 +136,7 @@ int write_pid_file(int fd, const char *path, pid_t pid) {
         int r = loop_write(fd, buf, (size_t) n);
         if (r < 0) {
                 log_error_errno(r, "Failed to write the PID file %s: %m", path);
-                return exit_status_from_errno(r);
+                return cedana_error_to_exit_code(r == -ENOSPC || r == -EDQUOT ? CEDANA_E_NO_SPACE : CEDANA_E_PATH_NOT_ALLOWED);
         }
         return 0;
 }

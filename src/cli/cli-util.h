@@ -22,5 +22,6 @@ int bus_append_option_strv(sd_bus_message *m, const char *key, char **l);
 /* Writes "PID\n" to an fd opened with open_user_path(); prints why on failure. */
 int write_pid_file(int fd, const char *path, pid_t pid);
 
-/* Maps the errno of a local failure to cedana's exit status. */
-int exit_status_from_errno(int r);
+/* The exit status of a local result: an outcome's (bus-error.h's table, as for cedanad's answers),
+ * 1 for an unexpected -errno. */
+int exit_status_from_result(int r);

@@ -57,6 +57,9 @@ const CliOption cli_options[_OPT_MAX] = {
                          "The signal to send (default: TERM)" },
         [OPT_WITH_CHECKPOINTS] = { OPT_WITH_CHECKPOINTS, "with-checkpoints", 0, no_argument, NULL, VALUE_NONE,
                                    "Delete the job's checkpoint files too" },
+        [OPT_KEEP] = { OPT_KEEP, "keep", 0, required_argument, "N", VALUE_TEXT,
+                       "Also delete all but the newest N checkpoints of each job" },
+        [OPT_JOB] = { OPT_JOB, "job", 0, required_argument, "JOB", VALUE_JOB, "Only the checkpoints of JOB" },
 };
 
 #define DUMP_OPTIONS                                                                                  \
@@ -97,6 +100,13 @@ const Verb cli_verbs[] = {
           "\"time\" (µs since the epoch), \"size\" (bytes), \"compression\", \"path\"}." },
         { "checkpoint", "delete", 1, VERB_ANY, verb_checkpoint_delete, 0, VERB_ARG_CHECKPOINT, 0,
           SECTION_CHECKPOINTS, "ID...", "Delete checkpoints", "Delete the files and records of checkpoints." },
+        { "checkpoint", "prune", 0, 0, verb_checkpoint_prune, OPT_BIT(OPT_KEEP) | OPT_BIT(OPT_JOB), VERB_ARG_NONE, 0,
+          SECTION_CHECKPOINTS, "[--job JOB] [--keep N]", "Forget missing checkpoints, delete old ones",
+          "Forget your checkpoints whose files were deleted or moved away (root: everybody's), which frees "
+          "their names. With --keep N, also delete all but the newest N checkpoints of each job whose files "
+          "are where cedana wrote them; checkpoints of plain processes are only ever forgotten when missing, "
+          "and a file something else replaced is left alone. --job limits it to JOB's checkpoints. --json "
+          "prints an array of the removed IDs." },
         { "run", "process", 1, VERB_ANY, verb_run, OPT_BIT(OPT_NAME) | OPT_BIT(OPT_ATTACH) | OPT_BIT(OPT_LOG) |
           OPT_BIT(OPT_SETENV), VERB_ARG_COMMAND, 0, SECTION_JOBS, "[OPTIONS...] -- COMMAND [ARGS...]",
           "Start a command as a managed job",
@@ -122,6 +132,11 @@ const Verb cli_verbs[] = {
           "JOB [--signal SIGNAL]", "Send a signal to a job's processes", NULL },
         { "job", "delete", 1, 1, verb_job_delete, OPT_BIT(OPT_WITH_CHECKPOINTS), VERB_ARG_JOB, 0, SECTION_JOBS,
           "JOB [--with-checkpoints]", "Forget a job that is not running", NULL },
+        { "job", "prune", 0, 0, verb_job_prune, 0, VERB_ARG_NONE, 0, SECTION_JOBS, "",
+          "Forget jobs that ended without a checkpoint",
+          "Forget your jobs that exited or failed and have no checkpoint (root: everybody's), with their "
+          "logs, now instead of after cedanad's [Jobs] CollectAfterSec=. --json prints an array of the "
+          "removed names." },
         { "job", "attach", 1, 1, verb_job_attach, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
           "Connect the terminal to a job's input and output",
           "Connect this terminal to the input and output of JOB, which must have been started or "
@@ -252,10 +267,12 @@ void cli_help_main(void) {
                "  %2d success          %2d usage error       %2d cedanad not reachable\n"
                "  %2d access denied    %2d no such thing     %2d busy or still running\n"
                "  %2d bad checkpoint   %2d CRIU failed       %2d no space left\n"
-               "  %2d unsupported      %2d already exists    %2d any other failure\n",
+               "  %2d unsupported      %2d already exists    %2d over a limit\n"
+               "  %2d any other failure\n",
                CEDANA_EXIT_SUCCESS, CEDANA_EXIT_USAGE, CEDANA_EXIT_NO_DAEMON, CEDANA_EXIT_ACCESS_DENIED,
                CEDANA_EXIT_NOT_FOUND, CEDANA_EXIT_BUSY, CEDANA_EXIT_BAD_CHECKPOINT, CEDANA_EXIT_CRIU,
-               CEDANA_EXIT_NO_SPACE, CEDANA_EXIT_UNSUPPORTED, CEDANA_EXIT_EXISTS, CEDANA_EXIT_FAILURE);
+               CEDANA_EXIT_NO_SPACE, CEDANA_EXIT_UNSUPPORTED, CEDANA_EXIT_EXISTS, CEDANA_EXIT_LIMITS,
+               CEDANA_EXIT_FAILURE);
         printf("\nSee 'cedana COMMAND --help' for the options of a command.\n");
 }
 

@@ -35,6 +35,8 @@ typedef enum CliOptionId {
         OPT_ALL,
         OPT_SIGNAL,
         OPT_WITH_CHECKPOINTS,
+        OPT_KEEP,
+        OPT_JOB,
         _OPT_MAX,
 } CliOptionId;
 
@@ -52,6 +54,7 @@ typedef enum CliValue {
         VALUE_COMPRESSION,
         VALUE_SIGNAL,
         VALUE_JSON,
+        VALUE_JOB,
 } CliValue;
 
 typedef struct CliOption {
@@ -141,9 +144,11 @@ int verb_job_checkpoints(const Verb *verb, int n_args, char **args);
 int verb_job_inspect(const Verb *verb, int n_args, char **args);
 int verb_job_kill(const Verb *verb, int n_args, char **args);
 int verb_job_delete(const Verb *verb, int n_args, char **args);
+int verb_job_prune(const Verb *verb, int n_args, char **args);
 int verb_job_attach(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_list(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_delete(const Verb *verb, int n_args, char **args);
+int verb_checkpoint_prune(const Verb *verb, int n_args, char **args);
 int verb_features(const Verb *verb, int n_args, char **args);
 int verb_version(const Verb *verb, int n_args, char **args);
 int verb_daemon_status(const Verb *verb, int n_args, char **args);

@@ -13,8 +13,15 @@
 
 #define TAR_BLOCK 512
 
+/* A reserved entry: its data as patchable segments, filled in at the end. */
+#define RESERVE_SEGMENT 4096
+#define RESERVE_SEGMENTS_MAX 64
+
 struct ArchiveStream {
         CodecWriter *codec;
+        /* the reserved entry, if any */
+        size_t reserved;
+        uint64_t reserve_handles[RESERVE_SEGMENTS_MAX];
         /* the open entry */
         bool open;
         char name[100];
@@ -140,6 +147,45 @@ int archive_stream_end(ArchiveStream *s) {
                 r = pad(s, s->size);
         s->open = false;
         return r;
+}
+
+int archive_stream_reserve(ArchiveStream *s, const char *name, size_t size) {
+        char block[TAR_BLOCK];
+        if (s->open || s->reserved > 0 || size == 0 || size % RESERVE_SEGMENT != 0 ||
+            size / RESERVE_SEGMENT > RESERVE_SEGMENTS_MAX)
+                return -EINVAL;
+        int r = tar_header(block, name, size, now_seconds());
+        if (r >= 0)
+                r = codec_writer_write(s->codec, block, TAR_BLOCK);
+        _cleanup_free_ char *blank = malloc(RESERVE_SEGMENT);
+        if (!blank)
+                return -ENOMEM;
+        memset(blank, ' ', RESERVE_SEGMENT);
+        for (size_t i = 0; r >= 0 && i < size / RESERVE_SEGMENT; i++)
+                r = codec_writer_write_patchable(s->codec, blank, RESERVE_SEGMENT, &s->reserve_handles[i]);
+        if (r < 0)
+                return r;
+        s->reserved = size;
+        return 0;
+}
+
+int archive_stream_fill(ArchiveStream *s, const void *data, size_t n) {
+        if (s->reserved == 0)
+                return -EINVAL;
+        if (n > s->reserved)
+                return -E2BIG;
+        _cleanup_free_ char *seg = malloc(RESERVE_SEGMENT);
+        if (!seg)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->reserved / RESERVE_SEGMENT; i++) {
+                size_t off = i * RESERVE_SEGMENT, k = off < n ? MIN(n - off, (size_t) RESERVE_SEGMENT) : 0;
+                memcpy(seg, (const char *) data + off, k);
+                memset(seg + k, ' ', RESERVE_SEGMENT - k);
+                int r = codec_writer_patch(s->codec, s->reserve_handles[i], seg, RESERVE_SEGMENT);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int archive_stream_finish(ArchiveStream *s) {

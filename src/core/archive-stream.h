@@ -20,6 +20,13 @@ int archive_stream_add(ArchiveStream *s, const char *name, const void *data, siz
 int archive_stream_begin(ArchiveStream *s, const char *name);
 int archive_stream_write(ArchiveStream *s, const void *data, size_t n);
 int archive_stream_end(ArchiveStream *s);
+/* An entry of size bytes (a multiple of 4096, at most 256 KiB) whose content is only known at
+ * the end, filled with spaces for now: stored uncompressed in place, so that it can come first
+ * (cedana.json, which says what the entries after it may be) and be filled in last. One per
+ * stream. */
+int archive_stream_reserve(ArchiveStream *s, const char *name, size_t size);
+/* The reserved entry's content: data and spaces after it; -E2BIG when n exceeds the reservation. */
+int archive_stream_fill(ArchiveStream *s, const void *data, size_t n);
 /* The end-of-archive marker and the codec's trailer; the caller fsyncs and renames. */
 int archive_stream_finish(ArchiveStream *s);
 ArchiveStream *archive_stream_free(ArchiveStream *s);

@@ -11,13 +11,14 @@
 #include <sys/stat.h>
 
 #include <libarchive.h>
-#include <libdeflate.h>
 
 #include "archive.h"
 #include "codec.h"
 #include "fd-util.h"
 #include "macro.h"
+#include "metadata.h"
 #include "strv.h"
+#include "verifier.h"
 
 /* Checkpoints are mostly page images of hundreds of MiB: big slices keep syscalls and
  * libarchive's per-call overhead out of the profile. */
@@ -516,126 +517,163 @@ static int check_entry_type(struct archive_entry *entry, const char *q, char **r
         return fail(reterr, -EBADMSG, "Archive entry '%s' is %s; checkpoints contain only regular files.", q, what);
 }
 
-typedef struct ExtractState {
+/* The name an entry stands for: tar run on a directory ("tar -czf x.tar.gz -C dir .") puts
+ * "./" in front of every name and adds "./" itself. NULL for that root entry. */
+static const char *entry_name(const char *name) {
+        while (name[0] == '.' && name[1] == '/')
+                name += 2 + strspn(name + 2, "/");
+        return isempty(name) || streq(name, ".") ? NULL : name;
+}
+
+static bool entry_is_root_dir(struct archive_entry *entry, const char *raw) {
+        return archive_entry_filetype(entry) == AE_IFDIR && !archive_entry_hardlink(entry) && !entry_name(raw);
+}
+
+typedef struct Walk {
         const ArchiveLimits *limits;
         uint64_t n_entries;
         uint64_t total_bytes;
-        ArchiveFileList *files; /* NULL: the caller does not want them */
-} ExtractState;
+} Walk;
 
-ArchiveFileList *archive_file_list_free(ArchiveFileList *l) {
-        if (!l)
-                return NULL;
-        for (size_t i = 0; i < l->n_files; i++)
-                free(l->files[i].name);
-        free(l->files);
-        free(l);
-        return NULL;
-}
-
-const ArchiveFile *archive_file_list_find(const ArchiveFileList *l, const char *name) {
-        if (!l || !name)
-                return NULL;
-        for (size_t i = 0; i < l->n_files; i++)
-                if (streq(l->files[i].name, name))
-                        return &l->files[i];
-        return NULL;
-}
-
-static int file_list_add(ArchiveFileList *l, const char *name, uint64_t size, uint32_t crc) {
-        _cleanup_free_ char *copy = strdup(name);
-
-        if (!copy)
-                return -ENOMEM;
-        if (!GREEDY_REALLOC(l->files, l->n_allocated, l->n_files + 1))
-                return -ENOMEM;
-        l->files[l->n_files++] = (ArchiveFile) { .name = TAKE_PTR(copy), .size = size, .crc32 = crc };
-        return 0;
-}
-
-static int extract_one(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, int dest_fd,
-                       ExtractState *s, char **reterr) {
-        _cleanup_free_ char *q = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const char *name;
+/* Passes an entry's data to f (which may be NULL: skip), counted against the limits and
+ * against max, the most this entry may have. */
+static int entry_data(struct archive *a, const ReadContext *ctx, Walk *w, const char *q, uint64_t max,
+                      int (*f)(const void *data, size_t size, void *userdata), void *userdata, char **reterr) {
         uint64_t written = 0;
-        uint32_t crc = 0;
-        int r;
-
-        s->n_entries++;
-        if (s->n_entries > s->limits->max_entries)
-                return fail(reterr, -EFBIG, "The archive has more than %" PRIu64 " entries.", s->limits->max_entries);
-
-        name = archive_entry_pathname(entry);
-        if (!name)
-                return fail(reterr, -EBADMSG, "Archive entry %" PRIu64 " has no usable name.", s->n_entries);
-        q = name_quote(name);
-        if (!q)
-                return -ENOMEM;
-        if (!archive_name_is_valid(name))
-                return fail(reterr, -EBADMSG, "Archive entry '%s' is not a plain file name.", q);
-
-        r = check_entry_type(entry, q, reterr);
-        if (r < 0)
-                return r;
-
-        /* The header's size is only a claim, but refusing early avoids writing a doomed file. */
-        if (archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0) {
-                uint64_t size = (uint64_t) archive_entry_size(entry);
-                if (size > s->limits->max_entry_bytes)
-                        return fail(reterr, -EFBIG, "Archive entry '%s' is larger than the limit of %" PRIu64 " bytes.",
-                                    q, s->limits->max_entry_bytes);
-                if (size > s->limits->max_bytes - MIN(s->total_bytes, s->limits->max_bytes))
-                        return fail(reterr, -EFBIG,
-                                    "Archive entry '%s' makes the archive larger than the limit of %" PRIu64 " bytes.",
-                                    q, s->limits->max_bytes);
-        }
-
-        /* Mode bits (setuid included), owners, times, ACLs and xattrs of the entry are ignored:
-         * every file is a fresh 0600 file of the daemon's. O_EXCL on a directory we verified empty
-         * means EEXIST can only be a second entry of the same name. */
-        fd = openat(dest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                if (errno == EEXIST)
-                        return fail(reterr, -EBADMSG, "Archive entry '%s' appears more than once.", q);
-                r = negative_errno();
-                return fail(reterr, r, "Failed to create file '%s': %s.", q, strerror(-r));
-        }
-
         for (;;) {
                 const void *data;
                 size_t size;
                 la_int64_t offset;
-
-                r = archive_read_data_block(a, &data, &size, &offset);
+                int r = archive_read_data_block(a, &data, &size, &offset);
                 if (r == ARCHIVE_EOF)
-                        break;
+                        return 0;
                 if (r != ARCHIVE_OK)
                         return read_failure(a, ctx, q, reterr);
                 if (offset < 0 || (uint64_t) offset != written)
                         return fail(reterr, -EBADMSG, "Archive entry '%s' has holes; "
                                     "checkpoints contain only plain regular files.", q);
-
                 /* Counted as written: the header may have lied about the size. */
-                if (size > s->limits->max_entry_bytes - written)
+                if (size > max - written)
+                        return fail(reterr, -EFBIG, "Archive entry '%s' is larger than the checkpoint's metadata "
+                                    "declares (%" PRIu64 " bytes).", q, max);
+                if (size > w->limits->max_entry_bytes - written)
                         return fail(reterr, -EFBIG, "Archive entry '%s' is larger than the limit of %" PRIu64 " bytes.",
-                                    q, s->limits->max_entry_bytes);
-                if (size > s->limits->max_bytes - s->total_bytes)
+                                    q, w->limits->max_entry_bytes);
+                if (size > w->limits->max_bytes - w->total_bytes)
                         return fail(reterr, -EFBIG,
                                     "Archive entry '%s' makes the archive larger than the limit of %" PRIu64 " bytes.",
-                                    q, s->limits->max_bytes);
-
-                r = loop_write(fd, data, size);
-                if (r < 0)
-                        return fail(reterr, r, "Failed to write file '%s': %s.", q, strerror(-r));
-                /* Checksummed as written: verifying the checkpoint needs no second read. */
-                if (s->files)
-                        crc = libdeflate_crc32(crc, data, size);
+                                    q, w->limits->max_bytes);
+                if (f) {
+                        r = f(data, size, userdata);
+                        if (r < 0)
+                                return fail(reterr, r, "Failed to write file '%s': %s.", q, strerror(-r));
+                }
                 written += size;
-                s->total_bytes += size;
+                w->total_bytes += size;
+        }
+}
+
+/* Checks an entry's header: a plain regular file within the limits. *ret_name: its name, without
+ * a "./" prefix; NULL for the "./" entry itself, which is skipped. */
+static int entry_header(struct archive_entry *entry, Walk *w, const char **ret_name, char **ret_quoted,
+                        char **reterr) {
+        w->n_entries++;
+        if (w->n_entries > w->limits->max_entries)
+                return fail(reterr, -EFBIG, "The archive has more than %" PRIu64 " entries.", w->limits->max_entries);
+        const char *raw = archive_entry_pathname(entry);
+        if (!raw)
+                return fail(reterr, -EBADMSG, "Archive entry %" PRIu64 " has no usable name.", w->n_entries);
+        _cleanup_free_ char *q = name_quote(raw);
+        if (!q)
+                return -ENOMEM;
+        if (entry_is_root_dir(entry, raw)) {
+                *ret_name = NULL;
+                *ret_quoted = TAKE_PTR(q);
+                return 0;
+        }
+        const char *name = entry_name(raw);
+        if (!name || !archive_name_is_valid(name))
+                return fail(reterr, -EBADMSG, "Archive entry '%s' is not a plain file name.", q);
+        int r = check_entry_type(entry, q, reterr);
+        if (r < 0)
+                return r;
+        /* The header's size is only a claim, but refusing early avoids writing a doomed file. */
+        if (archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0) {
+                uint64_t size = (uint64_t) archive_entry_size(entry);
+                if (size > w->limits->max_entry_bytes)
+                        return fail(reterr, -EFBIG, "Archive entry '%s' is larger than the limit of %" PRIu64 " bytes.",
+                                    q, w->limits->max_entry_bytes);
+                if (size > w->limits->max_bytes - MIN(w->total_bytes, w->limits->max_bytes))
+                        return fail(reterr, -EFBIG,
+                                    "Archive entry '%s' makes the archive larger than the limit of %" PRIu64 " bytes.",
+                                    q, w->limits->max_bytes);
+        }
+        *ret_name = name;
+        *ret_quoted = TAKE_PTR(q);
+        return 0;
+}
+
+typedef struct ExtractFile {
+        int fd;
+        Verifier *verifier;
+        char *metadata; /* cedana.json's bytes, collected for the verifier */
+        size_t metadata_size;
+} ExtractFile;
+
+static int extract_data(const void *data, size_t size, void *userdata) {
+        ExtractFile *x = userdata;
+        if (x->metadata) {
+                memcpy(x->metadata + x->metadata_size, data, size);
+                x->metadata_size += size;
+        } else if (x->verifier) {
+                int r = verifier_data(x->verifier, data, size);
+                if (r < 0)
+                        return r;
+        }
+        return x->fd >= 0 ? loop_write(x->fd, data, size) : 0;
+}
+
+static int extract_one(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, int dest_fd, Walk *w,
+                       Verifier *v, char **reterr) {
+        _cleanup_free_ char *q = NULL, *metadata = NULL;
+        const char *name;
+        int r = entry_header(entry, w, &name, &q, reterr);
+        if (r < 0 || !name)
+                return r;
+
+        uint64_t max = UINT64_MAX;
+        bool is_metadata = false;
+        if (v) {
+                r = verifier_begin(v, name, &max, reterr);
+                if (r < 0)
+                        return r;
+                /* cedana.json comes first in our archives: it is kept in memory, checked, and from
+                 * then on says what every other entry may be. */
+                is_metadata = !verifier_get_metadata(v);
+                if (is_metadata && !(metadata = malloc(max)))
+                        return -ENOMEM;
         }
 
-        return s->files ? file_list_add(s->files, name, written, crc) : 0;
+        /* Mode bits (setuid included), owners, times, ACLs and xattrs of the entry are ignored:
+         * every file is a fresh 0600 file of ours. O_EXCL on a directory we verified empty
+         * means EEXIST can only be a second entry of the same name. */
+        _cleanup_close_ int fd = -EBADF;
+        if (!is_metadata) {
+                fd = openat(dest_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+                if (fd < 0) {
+                        if (errno == EEXIST)
+                                return fail(reterr, -EBADMSG, "Archive entry '%s' appears more than once.", q);
+                        r = negative_errno();
+                        return fail(reterr, r, "Failed to create file '%s': %s.", q, strerror(-r));
+                }
+        }
+        ExtractFile x = { .fd = fd, .verifier = v, .metadata = metadata };
+        r = entry_data(a, ctx, w, q, max, extract_data, &x, reterr);
+        if (r < 0)
+                return r;
+        if (is_metadata)
+                return verifier_metadata(v, metadata, x.metadata_size, reterr);
+        return v ? verifier_end(v, reterr) : 0;
 }
 
 /* After libarchive reported the end: the stream from where the last header would have begun
@@ -688,37 +726,21 @@ static int dir_is_empty(int dir_fd) {
         }
 }
 
-/* Why not archive_write_disk() with ARCHIVE_EXTRACT_SECURE_NODOTDOT, _SECURE_SYMLINKS and
- * _SECURE_NOABSOLUTEPATHS: those flags police paths, and only some of them. They still create
- * symlinks pointing anywhere (which CRIU, opening images without O_NOFOLLOW, would follow later),
- * hard links, directories, FIFOs and, as root, device nodes; they apply the archive's owners and
- * modes (setuid included) unless told not to; their symlink check lstat()s path components and
- * then opens by path, racing anyone who can write to the destination; and sizes are whatever
- * the headers say. Here a valid name cannot contain '/', so it can only denote a new entry
- * directly inside dest; O_CREAT|O_EXCL|O_NOFOLLOW never follows or reuses anything already
- * there; nothing but the bytes is taken from the archive; and bytes are counted as written. */
-int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Compression *ret_format,
-                    ArchiveFileList **ret_files, char **reterr) {
-        _cleanup_(archive_file_list_freep) ArchiveFileList *files = NULL;
+typedef int (*EntryFunc)(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, Walk *w,
+                         void *userdata, char **reterr);
+
+/* Reads the archive in in_fd (format from its content), calling f for every entry; f returns
+ * > 0 to stop early. The archive must end cleanly. */
+static int walk(int in_fd, const ArchiveLimits *limits, Compression *ret_format, EntryFunc f, void *userdata,
+                char **reterr) {
         _cleanup_(archive_read_freep) struct archive *a = NULL;
         _cleanup_(codec_reader_freep) CodecReader *reader = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         ArchiveLimits default_limits = ARCHIVE_LIMITS_DEFAULT;
-        ExtractState s = { .limits = limits ?: &default_limits };
-        ReadContext ctx = {};
+        Walk w = { .limits = limits ?: &default_limits };
         Compression c;
-        int r;
 
-        if (in_fd < 0 || dest_dir_fd < 0)
-                return -EINVAL;
-
-        r = dir_is_empty(dest_dir_fd);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return fail(reterr, -ENOTEMPTY, "The destination directory is not empty.");
-
-        r = codec_detect(in_fd, &c);
+        int r = codec_detect(in_fd, &c);
         if (r == -ENODATA)
                 return fail(reterr, r, "The file is empty.");
         if (r == -EMEDIUMTYPE)
@@ -737,20 +759,13 @@ int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Com
                 r = negative_errno();
                 return fail(reterr, r, "Failed to read the archive: %s.", strerror(-r));
         }
-
         buf = malloc(ARCHIVE_BUFFER_SIZE);
         if (!buf)
                 return -ENOMEM;
-        if (ret_files) {
-                files = calloc(1, sizeof(ArchiveFileList));
-                if (!files)
-                        return -ENOMEM;
-                s.files = files;
-        }
         r = codec_reader_new(in_fd, c, &reader);
         if (r < 0)
                 return r;
-        ctx = (ReadContext) { .reader = reader, .buf = buf };
+        ReadContext ctx = { .reader = reader, .buf = buf };
 
         a = archive_read_new();
         if (!a)
@@ -766,21 +781,93 @@ int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Com
                 uint64_t header_start = (uint64_t) archive_filter_bytes(a, -1);
 
                 r = archive_read_next_header(a, &entry);
-                if (r == ARCHIVE_EOF) {
-                        r = check_archive_end(&ctx, header_start, reterr);
-                        if (r < 0)
-                                return r;
-                        if (ret_files)
-                                *ret_files = TAKE_PTR(files);
-                        return 0;
-                }
+                if (r == ARCHIVE_EOF)
+                        return check_archive_end(&ctx, header_start, reterr);
                 /* ARCHIVE_WARN too: our own archives never produce one, and each warning
                  * (unconvertible names, too many special headers) means a foreign archive. */
                 if (r != ARCHIVE_OK)
                         return read_failure(a, &ctx, NULL, reterr);
-
-                r = extract_one(a, &ctx, entry, dest_dir_fd, &s, reterr);
-                if (r < 0)
+                r = f(a, &ctx, entry, &w, userdata, reterr);
+                if (r != 0)
                         return r;
         }
+}
+
+typedef struct ExtractArgs {
+        int dest_fd;
+        Verifier *verifier;
+} ExtractArgs;
+
+static int extract_entry(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, Walk *w,
+                         void *userdata, char **reterr) {
+        ExtractArgs *x = userdata;
+        return extract_one(a, ctx, entry, x->dest_fd, w, x->verifier, reterr);
+}
+
+/* Why not archive_write_disk() with ARCHIVE_EXTRACT_SECURE_NODOTDOT, _SECURE_SYMLINKS and
+ * _SECURE_NOABSOLUTEPATHS: those flags police paths, and only some of them. They still create
+ * symlinks pointing anywhere (which CRIU, opening images without O_NOFOLLOW, would follow later),
+ * hard links, directories, FIFOs and, as root, device nodes; they apply the archive's owners and
+ * modes (setuid included) unless told not to; their symlink check lstat()s path components and
+ * then opens by path, racing anyone who can write to the destination; and sizes are whatever
+ * the headers say. Here a valid name cannot contain '/', so it can only denote a new entry
+ * directly inside dest; O_CREAT|O_EXCL|O_NOFOLLOW never follows or reuses anything already
+ * there; nothing but the bytes is taken from the archive; and bytes are counted as written. */
+int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Verifier *v, Compression *ret_format,
+                    char **reterr) {
+        if (in_fd < 0 || dest_dir_fd < 0)
+                return -EINVAL;
+        int r = dir_is_empty(dest_dir_fd);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return fail(reterr, -ENOTEMPTY, "The destination directory is not empty.");
+        ExtractArgs x = { .dest_fd = dest_dir_fd, .verifier = v };
+        r = walk(in_fd, limits, ret_format, extract_entry, &x, reterr);
+        if (r >= 0 && v)
+                r = verifier_finish(v, reterr);
+        return r;
+}
+
+typedef struct FindArgs {
+        char *text;
+        size_t size;
+} FindArgs;
+
+static int collect(const void *data, size_t size, void *userdata) {
+        FindArgs *f = userdata;
+        memcpy(f->text + f->size, data, size);
+        f->size += size;
+        return 0;
+}
+
+static int find_entry(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, Walk *w, void *userdata,
+                      char **reterr) {
+        FindArgs *f = userdata;
+        _cleanup_free_ char *q = NULL;
+        const char *name;
+        int r = entry_header(entry, w, &name, &q, reterr);
+        if (r < 0 || !name)
+                return r;
+        if (!streq(name, METADATA_FILENAME))
+                return entry_data(a, ctx, w, q, UINT64_MAX, NULL, NULL, reterr);
+        if (f->text)
+                return fail(reterr, -EBADMSG, "The checkpoint contains %s twice.", METADATA_FILENAME);
+        if (!(f->text = malloc(METADATA_MAX_SIZE)))
+                return -ENOMEM;
+        return entry_data(a, ctx, w, q, METADATA_MAX_SIZE, collect, f, reterr);
+}
+
+int archive_read_metadata(int in_fd, const ArchiveLimits *limits, char **ret_text, size_t *ret_size, char **reterr) {
+        FindArgs f = {};
+        int r = walk(in_fd, limits, NULL, find_entry, &f, reterr);
+        if (r >= 0 && !f.text)
+                r = fail(reterr, -EMEDIUMTYPE, "Not a cedana checkpoint: the archive has no %s.", METADATA_FILENAME);
+        if (r < 0) {
+                free(f.text);
+                return r;
+        }
+        *ret_text = f.text;
+        *ret_size = f.size;
+        return 0;
 }

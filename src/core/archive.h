@@ -37,41 +37,36 @@ typedef struct ArchiveLimits {
 int archive_write_dir(int dir_fd, char *const *names, int out_fd, Compression c, unsigned threads,
                       uint64_t *ret_bytes_in, char **reterr);
 
-/* What archive_extract() wrote, in archive order: each file's name, size and zlib crc32(),
- * computed from the bytes as they went to disk, so that a caller can check a restore against the
- * checkpoint's metadata without reading the files a second time. */
-typedef struct ArchiveFile {
-        char *name;
-        uint64_t size;
-        uint32_t crc32;
-} ArchiveFile;
-
-typedef struct ArchiveFileList {
-        ArchiveFile *files;
-        size_t n_files;
-        size_t n_allocated;
-} ArchiveFileList;
-
-ArchiveFileList *archive_file_list_free(ArchiveFileList *l);
-DEFINE_TRIVIAL_CLEANUP_FUNC(ArchiveFileList *, archive_file_list_free);
-/* The entry named name, or NULL. */
-const ArchiveFile *archive_file_list_find(const ArchiveFileList *l, const char *name);
+typedef struct Verifier Verifier;
 
 /* Extracts the archive in in_fd (format detected from its content; read from offset 0, the file
  * offset is moved; a directory is -EISDIR) into the empty directory dest_dir_fd (-ENOTEMPTY
- * otherwise). Only regular files with plain names ([A-Za-z0-9._-], no '/', not "." or "..", at
- * most 255 bytes) are accepted; anything else (directories, symlinks, hard links, devices, fifos,
- * sparse files, absolute or relative paths, duplicate names) is refused with -EBADMSG. Mode bits
- * (setuid/setgid included), owners, times, ACLs and xattrs in the archive are ignored, never
- * applied: every file is created 0600 with O_EXCL|O_NOFOLLOW. The archive must end cleanly:
- * truncation (including a tar without its end-of-archive marker), a corrupt stream, and
- * trailing garbage (anything but up to 1 MiB of zero padding after the tar's end-of-archive
- * marker, or anything after the compressed stream) are -EBADMSG; a .tar.lz4 that is really
- * zstd is simply read as zstd. An empty file is -ENODATA, content in none of our formats
- * -EMEDIUMTYPE. Limits exceeded: -EFBIG. *ret_format (if given) is set once the format is known.
- * On success *ret_files (if given) gets the files written, the caller's to free with
- * archive_file_list_free(); on failure it is left untouched. Returns 0 or -errno, with a
+ * otherwise). Only regular files with plain names ([A-Za-z0-9._-], not "." or "..", at most 255
+ * bytes; a "./" prefix, as tar run on a directory writes it, is dropped and the "./" entry itself
+ * skipped) are accepted; anything else (directories, symlinks, hard links, devices, fifos, sparse
+ * files, other paths, duplicate names) is refused with -EBADMSG. Mode bits (setuid/setgid
+ * included), owners, times, ACLs and xattrs in the archive are ignored, never applied: every file
+ * is created 0600 with O_EXCL|O_NOFOLLOW. The archive must end cleanly: truncation (including a
+ * tar without its end-of-archive marker), a corrupt stream, and trailing garbage (anything but up
+ * to 1 MiB of zero padding after the tar's end-of-archive marker, or anything after the
+ * compressed stream) are -EBADMSG; a .tar.lz4 that is really zstd is simply read as zstd. An
+ * empty file is -ENODATA, content in none of our formats -EMEDIUMTYPE. Limits exceeded: -EFBIG.
+ *
+ * With a verifier v, every entry is checked as it is written: cedana.json must come first (kept
+ * in memory, not written), unless v was given the metadata already; every other entry must be
+ * one it lists, and writing stops as soon as an entry exceeds the size it declares (-EFBIG); its
+ * SHA-256 is checked at its end, and at the end of the archive every listed file must have come.
+ * -EAGAIN, before anything is written, when the first entry is not cedana.json: find it with
+ * archive_read_metadata() first. Verifier errors (-EBADMSG, -ESTALE, -EPROTONOSUPPORT) pass
+ * through.
+ *
+ * *ret_format (if given) is set once the format is known. Returns 0 or -errno, with a
  * one-sentence reason in *reterr for every user-caused failure. On failure, files already
  * written stay in dest_dir_fd: the caller owns and removes it. */
-int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Compression *ret_format,
-                    ArchiveFileList **ret_files, char **reterr);
+int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Verifier *v, Compression *ret_format,
+                    char **reterr);
+
+/* Reads the whole archive in in_fd, writing nothing, and returns the content of its cedana.json
+ * (-EMEDIUMTYPE when it has none), for archives repacked in another order. The same checks and
+ * limits as archive_extract(). */
+int archive_read_metadata(int in_fd, const ArchiveLimits *limits, char **ret_text, size_t *ret_size, char **reterr);

@@ -1,24 +1,51 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Dump and restore, start to finish, as plain functions with no bus: staging, CRIU, metadata,
- * archives, atomic commit. cedanad runs them in a worker process; cedana restore --no-server
- * runs checkpoint_restore() itself. */
+ * archives, verification, publication. cedanad runs them in a worker process; cedana restore
+ * --no-server runs checkpoint_restore() itself.
+ *
+ * Both return 0, a positive CedanaError (a documented outcome) with one sentence in *reterr, or
+ * a negative errno for unexpected failures (*reterr may say more). */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bus-error.h"
 #include "compression.h"
+#include "identity.h"
+#include "metadata.h"
 #include "options.h"
 
-#include "identity.h"
+/* A restored tree, stopped until the caller lets it run (restored_tree_resume()). */
+typedef struct RestoredTree {
+        pid_t *pids;    /* every process, pids[0] the root */
+        size_t n_pids;
+        bool *resume;   /* per process: false for those that were stopped when dumped */
+} RestoredTree;
 
-/* Called with a phase ("dumping", "checksumming", "compressing" or "syncing"; "extracting",
- * "verifying", "restoring") and bytes
- * done/total (total 0 when unknown). */
+void restored_tree_done(RestoredTree *t);
+/* SIGCONT to every process that is to run; SIGKILL to all. */
+void restored_tree_resume(const RestoredTree *t);
+void restored_tree_kill(const RestoredTree *t);
+
+/* Called with a phase ("dumping", "compressing", "syncing", "recording"; "extracting",
+ * "verifying", "restoring") and bytes done/total (total 0 when unknown). */
 typedef void (*ProgressFunc)(const char *phase, uint64_t done, uint64_t total, void *userdata);
 
-struct DumpResult;
+/* What a dump wrote, as its record needs it. */
+typedef struct DumpResult {
+        char *path;              /* final path of the checkpoint (directory or archive) */
+        char *final_name;        /* its name inside the directory */
+        uint64_t size;           /* bytes on disk */
+        uint64_t image_size;     /* bytes of CRIU images, before compression */
+        uint64_t time_usec;      /* as recorded in the metadata */
+        char digest[METADATA_DIGEST_SIZE]; /* of its cedana.json: what the record vouches for */
+        dev_t dev;               /* of the directory or archive, before and after publication */
+        ino_t ino;
+} DumpResult;
+
+void dump_result_done(DumpResult *r);
 
 typedef struct DumpRequest {
         const char *type; /* "process" or "job" */
@@ -27,11 +54,11 @@ typedef struct DumpRequest {
         int pidfd;        /* of pid: a dump of a recycled pid is refused */
         Identity caller;  /* checkpoint files are created as, and owned by, the caller */
         Identity owner;   /* the target's owner: CRIU runs as this uid (unprivileged unless 0) */
-        int dir_fd;       /* the directory the checkpoint goes into */
+        int dir_fd;       /* the directory the checkpoint goes into, opened as the caller */
         const char *name; /* checkpoint name; the file is name + compression_suffix() */
         /* Names chosen (and recorded) by the caller before the dump, so that a crash leaves
-         * nothing that is not cleaned up at the next start: the staging directory and the
-         * temporary archive, both inside dir_fd. */
+         * nothing that is not cleaned up at the next start: the staging directory CRIU writes
+         * into, and the archive being written where the file system has no O_TMPFILE. */
         const char *staging_name;
         const char *partial_name;
         const DumpOptions *options;
@@ -41,37 +68,30 @@ typedef struct DumpRequest {
         int log_dir_fd;       /* CRIU writes its log (log_name) here; the caller keeps or removes it */
         const char *log_name;
         unsigned threads;     /* compression threads, 0 = all CPUs */
-        /* Runs once the checkpoint is complete on disk, before CRIU stops (or releases) the
-         * process: the caller records it. < 0 deletes the checkpoint again and fails the dump,
-         * and the process keeps running. */
-        int (*committed)(const struct DumpResult *result, void *userdata, char **reterr);
+        /* The checkpoint is complete and durable, not yet under its final name: the caller
+         * records that (digest, inode), so that after a crash from here on the next start can
+         * tell it from anything else at that name. Then published() once it is: the caller
+         * records it complete. Only then does CRIU stop (or release) the process. < 0 from
+         * either deletes what was written and fails the dump; the process keeps running. */
+        int (*synced)(const DumpResult *result, void *userdata, char **reterr);
+        int (*published)(const DumpResult *result, void *userdata, char **reterr);
         ProgressFunc progress;
         void *userdata;
 } DumpRequest;
 
-typedef struct DumpResult {
-        char *path;              /* final path of the checkpoint (directory or archive) */
-        uint64_t size;           /* bytes on disk */
-        uint64_t image_size;     /* bytes of CRIU images, before compression */
-        uint64_t time_usec;      /* as recorded in the metadata */
-        char *metadata_checksum; /* cedana.json's "checksum": recognises this checkpoint later */
-} DumpResult;
-
-void dump_result_done(DumpResult *r);
-
 /* Dumps req->pid. The images are committed (metadata written, archive complete, fsynced,
- * renamed into place) while CRIU still holds the tasks frozen; only then does CRIU kill them
- * (or let them run with leave_running). On any failure the tasks keep running, nothing named
- * like a checkpoint is left behind, and *reterr says what went wrong in one sentence.
- * Errors: -EEXIST the name is taken; -ESRCH the process is gone or was recycled; -ENOSPC;
- * -ECHILD CRIU failed (the message has CRIU's last error line and the kept log's path);
- * -EOPNOTSUPP the process holds a GPU; other -errno. */
+ * published under their final name) while CRIU still holds the tasks frozen; only then does CRIU
+ * kill them (or let them run with leave_running). On any failure the tasks keep running and
+ * nothing named like a checkpoint is left behind.
+ * Outcomes: EXISTS, PATH_NOT_ALLOWED, NO_SUCH_PROCESS, PROCESS_EXITED, NO_SPACE, CRIU_FAILED,
+ * GPU. */
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr);
 
 typedef struct RestoreRequest {
         int source_fd;   /* a checkpoint directory, or an archive file */
-        Identity caller; /* staging is created as the caller */
-        Identity owner;  /* CRIU runs as this uid: unprivileged unless 0 */
+        /* "sha256:<hex>" of the cedana.json a job-store record vouches for; NULL when none does */
+        const char *expected_digest;
+        Identity owner;  /* CRIU runs as this uid (unprivileged unless 0); the tree may hold no more */
         const RestoreOptions *options;
         /* An empty directory, writable by owner, that archives are extracted into; the caller
          * creates and removes it. */
@@ -81,25 +101,26 @@ typedef struct RestoreRequest {
         int log_dir_fd; /* CRIU writes its log (log_name) here; the caller keeps or removes it */
         const char *log_name;
         uint64_t max_archive_bytes;
+        unsigned timeout_sec; /* CRIU is stopped after this long (0: never) */
         /* For a checkpoint of an attached job (its metadata lists attach_pipes): what the
          * restored job gets as stdin and as stdout/stderr; -EBADF when not offered, and then such
          * a checkpoint is refused. */
         int attach_stdin_fd;
         int attach_stdout_fd;
         bool *ret_attached; /* set to whether the checkpoint used the attach fds */
-        /* Runs while the restored tree is complete but still stopped: pids are every task of the
-         * tree, pids[0] its root. Return < 0 to kill the tree and fail the restore. */
-        int (*before_resume)(const pid_t *pids, size_t n_pids, void *userdata, char **reterr);
+        /* Runs once the restored tree is verified and will stay stopped: the caller puts it into
+         * its scope and records it. < 0 kills the tree and fails the restore. */
+        int (*before_resume)(const RestoredTree *tree, void *userdata, char **reterr);
         ProgressFunc progress;
         void *userdata;
 } RestoreRequest;
 
-/* Verifies the checkpoint (format, metadata, every file's checksum) before CRIU runs, restores
- * it with CRIU as req->owner, checks that no restored task has more privilege than req->owner
- * (uids, gids, capabilities) while the tree is stopped, calls before_resume, and lets it run.
- * The restored root is orphaned when CRIU exits: the caller must be a subreaper
- * (PR_SET_CHILD_SUBREAPER) to get it as its child. *ret_pid: the root's pid.
- * Errors: -EBADMSG corrupt/truncated (message names the file); -EMEDIUMTYPE not a checkpoint;
- * -EPROTONOSUPPORT a newer checkpoint format; -ECHILD CRIU failed; -EPERM a restored task
- * would have more privilege than the owner. */
-int checkpoint_restore(const RestoreRequest *req, pid_t *ret_pid, char **reterr);
+/* Verifies the checkpoint (its record's digest when given, metadata, every file's SHA-256) as it
+ * is read and before CRIU runs, restores it with CRIU as req->owner, and, while CRIU still holds
+ * the tree, checks every thread of every task against what req->owner may hold: on any mismatch
+ * the whole tree is killed before it ran a single instruction. Otherwise the tree is left
+ * stopped in *ret, for the caller to record and resume. The restored root is orphaned when CRIU
+ * exits: the caller must be a subreaper (PR_SET_CHILD_SUBREAPER) to get it as its child.
+ * Outcomes: CHECKPOINT_CORRUPT, CHECKPOINT_CHANGED, NOT_A_CHECKPOINT, FORMAT_TOO_NEW, NO_SPACE,
+ * CRIU_FAILED, PRIVILEGE, INVALID_ARGS (an attached job's checkpoint without attach fds). */
+int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr);

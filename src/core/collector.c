@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The collector thread. Finished files are taken in whole; page images, CRIU's big ones, are
+/* The collector thread. Every byte is hashed (SHA-256) once, as it is taken in. Finished files are taken in whole; page images, CRIU's big ones, are
  * taken in while they grow (CRIU appends to them), with their tar size patched at the end.
  * Anything missed (inotify overflow) is found by a last directory scan. */
 
@@ -14,7 +14,6 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <libdeflate.h>
 
 #include "collector.h"
 #include "fd-util.h"
@@ -27,7 +26,7 @@ typedef struct CollectedFile {
         char *name;
         int fd;
         uint64_t offset; /* bytes taken in so far */
-        uint32_t crc;
+        Sha256 *sha;
         bool closed;     /* CRIU closed it after writing */
         bool done;       /* taken in completely */
 } CollectedFile;
@@ -71,8 +70,10 @@ static CollectedFile *add(Collector *c, const char *name) {
                 return NULL;
         f = &c->files[c->n_files];
         *f = (CollectedFile) { .name = strdup(name), .fd = -EBADF };
-        if (!f->name)
+        if (!f->name || sha256_new(&f->sha) < 0) {
+                free(f->name);
                 return NULL;
+        }
         c->n_files++;
         return f;
 }
@@ -103,7 +104,9 @@ static int take_available(Collector *c, CollectedFile *f) {
                         return errno == EINTR ? 0 : negative_errno();
                 if (n == 0)
                         return 0;
-                f->crc = libdeflate_crc32(f->crc, c->buf, (size_t) n);
+                r = sha256_update(f->sha, c->buf, (size_t) n);
+                if (r < 0)
+                        return r;
                 if (c->stream) {
                         r = archive_stream_write(c->stream, c->buf, (size_t) n);
                         if (r < 0)
@@ -284,7 +287,10 @@ int collector_finish(Collector *c, CheckpointMetadata *m) {
                                   f->offset, (uint64_t) st.st_size);
                         return -EAGAIN;
                 }
-                r = metadata_add_file(m, f->name, f->offset, f->crc);
+                char hex[SHA256_HEX_SIZE];
+                r = sha256_final_hex(f->sha, hex);
+                if (r >= 0)
+                        r = metadata_add_file(m, f->name, f->offset, hex);
                 if (r < 0)
                         return r;
         }
@@ -298,6 +304,7 @@ Collector *collector_free(Collector *c) {
         for (size_t i = 0; i < c->n_files; i++) {
                 safe_close(c->files[i].fd);
                 free(c->files[i].name);
+                sha256_free(c->files[i].sha);
         }
         free(c->files);
         safe_close(c->inotify_fd);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Follows the image files CRIU writes into a staging directory while it writes them: every
- * byte is checksummed once and, for archives, compressed into the archive right away, so a
- * compressed dump costs little more than CRIU's own. */
+ * byte is hashed (SHA-256) once and, for archives, compressed into the archive right away, so
+ * digests and compression overlap with CRIU's own work. */
 #pragma once
 
 #include "archive-stream.h"
@@ -11,10 +11,10 @@
 typedef struct Collector Collector;
 
 /* Starts a thread that watches staging_fd (inotify). stream: where the files go, or NULL for
- * a directory checkpoint (checksums only). The collector does not own either. */
+ * a directory checkpoint (digests only). The collector does not own either. */
 int collector_start(int staging_fd, ArchiveStream *stream, Collector **ret);
 /* To be called once CRIU has closed all images: takes in what is left, stops the thread and
- * records every file (name, size, crc32) in m. -EAGAIN when a file changed after it was taken
+ * records every file (name, size, SHA-256) in m. -EAGAIN when a file changed after it was taken
  * in (the caller then writes the checkpoint the slow way); other -errno (-ENOSPC) as they came. */
 int collector_finish(Collector *c, CheckpointMetadata *m);
 /* Stops the thread if it still runs. */

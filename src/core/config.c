@@ -45,6 +45,8 @@ int config_init(Config *c) {
                 .compression = COMPRESSION_NONE,
                 .criu_log_level = CRIU_LOG_LEVEL_DEFAULT,
                 .idle_exit_usec = (uint64_t) DEFAULT_IDLE_EXIT_SEC * USEC_PER_SEC,
+                .collect_after_usec = CONFIG_COLLECT_AFTER_DEFAULT_USEC,
+                .restore_timeout_sec = CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC,
                 .max_restore_bytes = ARCHIVE_LIMITS_DEFAULT.max_bytes,
         };
         c->checkpoint_directory = strdup(DEFAULT_CHECKPOINT_DIR);
@@ -225,13 +227,49 @@ static int config_parse_max_archive_size(const char *file, unsigned line, const 
         return 0;
 }
 
+static int config_parse_collect_after(const char *file, unsigned line, const char *key, const char *value,
+                                      Config *c) {
+        uint64_t usec;
+        if (isempty(value)) {
+                c->collect_after_usec = CONFIG_COLLECT_AFTER_DEFAULT_USEC;
+                return 0;
+        }
+        int r = parse_sec(value, &usec);
+        if (r < 0) {
+                log_error("%s:%u: %s=%s is not a time span; use a number of seconds such as 86400, or \"infinity\" "
+                          "to keep ended jobs until they are deleted.", file, line, key, value);
+                return -EINVAL;
+        }
+        c->collect_after_usec = usec;
+        return 0;
+}
+
+static int config_parse_restore_timeout(const char *file, unsigned line, const char *key, const char *value,
+                                        Config *c) {
+        uint64_t usec;
+        if (isempty(value)) {
+                c->restore_timeout_sec = CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC;
+                return 0;
+        }
+        int r = parse_sec(value, &usec);
+        if (r < 0 || (usec != UINT64_MAX && usec / USEC_PER_SEC > UINT32_MAX) || (usec != UINT64_MAX && usec < USEC_PER_SEC)) {
+                log_error("%s:%u: %s=%s is not a time span of at least a second; use a number of seconds such as 3600, "
+                          "or \"infinity\".", file, line, key, value);
+                return -EINVAL;
+        }
+        c->restore_timeout_sec = usec == UINT64_MAX ? 0 : (unsigned) (usec / USEC_PER_SEC);
+        return 0;
+}
+
 static const ConfigItem config_items[] = {
         { "Checkpoint", "Directory",      config_parse_directory },
         { "Checkpoint", "Compression",    config_parse_compression },
         { "CRIU",       "Binary",         config_parse_criu_binary },
         { "CRIU",       "LogLevel",       config_parse_criu_log_level },
         { "Daemon",     "IdleExitSec",    config_parse_idle_exit },
+        { "Jobs",       "CollectAfterSec", config_parse_collect_after },
         { "Restore",    "MaxArchiveSize", config_parse_max_archive_size },
+        { "Restore",    "TimeoutSec",     config_parse_restore_timeout },
 };
 
 static bool config_section_is_known(const char *section) {

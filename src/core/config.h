@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* /etc/cedana/cedana.conf and its cedana.conf.d/ drop-ins: an INI file with [Checkpoint],
- * [CRIU], [Daemon] and [Restore] sections. Bad values are errors naming file and line. */
+ * [CRIU], [Daemon], [Jobs] and [Restore] sections. Bad values are errors naming file and line. */
 #pragma once
 
 #include <stdint.h>
@@ -14,7 +14,14 @@ typedef struct Config {
         int criu_log_level;         /* [CRIU] LogLevel=, 0..4, default 4 */
         uint64_t idle_exit_usec;    /* [Daemon] IdleExitSec=, seconds or "infinity" (UINT64_MAX) */
         uint64_t max_restore_bytes; /* [Restore] MaxArchiveSize=, bytes with K/M/G/T suffixes */
+        /* [Jobs] CollectAfterSec=: ended jobs without checkpoints, and CRIU's logs of failed
+         * operations, are removed this long after they ended; UINT64_MAX: never */
+        uint64_t collect_after_usec;
+        unsigned restore_timeout_sec; /* [Restore] TimeoutSec=: CRIU is stopped after this; 0: never */
 } Config;
+
+#define CONFIG_COLLECT_AFTER_DEFAULT_USEC (UINT64_C(7) * 24 * 3600 * 1000000)
+#define CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC 3600
 
 /* Fills in the built-in defaults. */
 int config_init(Config *c);

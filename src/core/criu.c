@@ -268,6 +268,32 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
         return 0;
 }
 
+static volatile pid_t timeout_victim;
+static volatile sig_atomic_t timeout_fired;
+
+static void on_timeout(int sig) {
+        if (timeout_victim > 0) {
+                (void) kill(timeout_victim, SIGKILL);
+                timeout_fired = 1;
+        }
+}
+
+/* SIGALRM kills swrk after timeout_sec: restores run in a worker of their own, one at a time. */
+static void arm_timeout(pid_t swrk, unsigned timeout_sec) {
+        timeout_fired = 0;
+        timeout_victim = swrk;
+        if (timeout_sec == 0)
+                return;
+        struct sigaction sa = { .sa_handler = on_timeout };
+        (void) sigaction(SIGALRM, &sa, NULL);
+        (void) alarm(timeout_sec);
+}
+
+static void disarm_timeout(void) {
+        (void) alarm(0);
+        timeout_victim = 0;
+}
+
 int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, char **reterr) {
         _cleanup_close_ int fd = -EBADF;
         pid_t swrk;
@@ -288,12 +314,21 @@ int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, 
         current_cb_error = 0;
         /* Not criu_local_restore_child(): it always spawns `criu` from PATH itself. The restored
          * tree is orphaned when CRIU exits, and goes to the nearest subreaper: callers are one. */
+        arm_timeout(swrk, p->timeout_sec);
         int k = call_as_owner(p, criu_local_restore, o);
         criu_local_free_opts(o);
         fd = safe_close(fd);
         (void) reap(swrk);
+        disarm_timeout();
+        bool timed_out = timeout_fired;
         current = NULL;
 
+        if (timed_out) {
+                if (reterr && asprintf(reterr, "CRIU did not finish restoring the checkpoint within %u seconds and "
+                                       "was stopped (log: %s).", p->timeout_sec, log_path) < 0)
+                        *reterr = NULL;
+                return -ETIME;
+        }
         if (k <= 0 || current_cb_error < 0)
                 return fail(-ECHILD, p, "restore the checkpoint", log_path, reterr);
         *ret_pid = k;

@@ -39,6 +39,9 @@ typedef struct CriuParams {
          * tasks resume (creds restored, still stopped); negative aborts. */
         int (*pre_resume)(pid_t root, void *userdata);
         void *userdata;
+        /* restore: CRIU (and with it the half-restored tree) is killed after this many seconds;
+         * 0 for never. CRIU 4.2 waits forever when a task dies inside its restorer. */
+        unsigned timeout_sec;
 } CriuParams;
 
 /* Returns 0, or -ECHILD with *reterr "CRIU failed to dump process 1234: <CRIU's last error>

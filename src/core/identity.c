@@ -3,6 +3,8 @@
  * groups, so the kernel's own permission checks decide what the caller may write. */
 
 #include <grp.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,28 @@ bool identity_has_gid(const Identity *id, gid_t gid) {
                 if (id->groups[i] == gid)
                         return true;
         return false;
+}
+
+bool identity_allows(const Identity *id, const Creds *c, uint64_t bounding, char *what, size_t l) {
+        static const char *const sets[5] = { "inheritable", "permitted", "effective", "bounding", "ambient" };
+        if (id->uid == 0)
+                return true; /* root's restores are root's own decision */
+        for (size_t i = 0; i < 4; i++)
+                if (c->uid[i] != id->uid)
+                        return snprintf(what, l, "user ID %u", (unsigned) c->uid[i]), false;
+        for (size_t i = 0; i < 4; i++)
+                if (!identity_has_gid(id, c->gid[i]))
+                        return snprintf(what, l, "group ID %u", (unsigned) c->gid[i]), false;
+        for (size_t i = 0; i < c->n_groups; i++)
+                if (!identity_has_gid(id, c->groups[i]))
+                        return snprintf(what, l, "supplementary group %u", (unsigned) c->groups[i]), false;
+        for (size_t i = 0; i < 5; i++) {
+                /* An ordinary user holds no capability; the bounding set only ever shrinks. */
+                uint64_t allowed = i == 3 ? bounding : 0;
+                if (c->caps[i] & ~allowed)
+                        return snprintf(what, l, "%s capabilities %016" PRIx64, sets[i], c->caps[i] & ~allowed), false;
+        }
+        return true;
 }
 
 int identity_set_fs(const Identity *id) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct Identity {
@@ -13,6 +14,22 @@ typedef struct Identity {
         gid_t *groups; /* supplementary groups */
         size_t n_groups;
 } Identity;
+
+/* What a task holds (or a checkpoint asks a task to hold): the kernel's credentials. */
+typedef struct Creds {
+        uid_t uid[4]; /* real, effective, saved, file system */
+        gid_t gid[4];
+        const gid_t *groups;
+        size_t n_groups;
+        uint64_t caps[5]; /* inheritable, permitted, effective, bounding, ambient */
+} Creds;
+
+/* The one rule for what a task restored for id may hold, applied to checkpoints' images before
+ * CRIU runs and to the restored tasks before they run: every uid id's uid, every gid and
+ * supplementary group id's gid or one of its groups, no inheritable, permitted, effective or
+ * ambient capability and no bounding capability beyond bounding; anything, for root. false
+ * with what it holds beyond that in what ("effective capabilities 0000000000080000"). */
+bool identity_allows(const Identity *id, const Creds *c, uint64_t bounding, char *what, size_t l);
 
 /* uid's primary gid and groups from the user database; a uid without an entry gets gid = uid. */
 int identity_from_uid(uid_t uid, Identity *ret);

@@ -3,6 +3,7 @@
  * taken on data read while a pidfd pins the process, so a recycled pid cannot be swapped in. */
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "process.h"
+#include "strv.h"
 
 static int parse_status(const char *text, ProcessInfo *p) {
         const char *l = text;
@@ -214,22 +216,131 @@ int process_tree_uses_gpu(const pid_t *pids, size_t n) {
         return 0;
 }
 
-int process_tree_check_privilege(const pid_t *pids, size_t n, const Identity *id, pid_t *ret_bad_pid) {
+/* What a thread holds, from its status file. */
+typedef struct ThreadCreds {
+        Creds creds;
+        gid_t *groups;
+} ThreadCreds;
+
+static const char *const cap_fields[5] = { "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:" };
+
+static int parse_creds(const char *text, ThreadCreds *t) {
+        Creds *c = &t->creds;
+        unsigned seen = 0;
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                const char *v;
+                if ((v = startswith(l, "Uid:"))) {
+                        if (sscanf(v, "%u %u %u %u", &c->uid[0], &c->uid[1], &c->uid[2], &c->uid[3]) != 4)
+                                return -EIO;
+                        seen |= 1;
+                } else if ((v = startswith(l, "Gid:"))) {
+                        if (sscanf(v, "%u %u %u %u", &c->gid[0], &c->gid[1], &c->gid[2], &c->gid[3]) != 4)
+                                return -EIO;
+                        seen |= 2;
+                } else if ((v = startswith(l, "Groups:"))) {
+                        const char *e = strchr(v, '\n');
+                        for (const char *p = v; p && (!e || p < e);) {
+                                char *end;
+                                p += strspn(p, " \t");
+                                if ((e && p >= e) || !*p || *p == '\n')
+                                        break;
+                                unsigned long g = strtoul(p, &end, 10);
+                                if (end == p)
+                                        return -EIO;
+                                gid_t *n = reallocarray(t->groups, c->n_groups + 1, sizeof(gid_t));
+                                if (!n)
+                                        return -ENOMEM;
+                                t->groups = n;
+                                t->groups[c->n_groups++] = (gid_t) g;
+                                p = end;
+                        }
+                        seen |= 4;
+                } else
+                        for (size_t i = 0; i < 5; i++)
+                                if ((v = startswith(l, cap_fields[i]))) {
+                                        char *end;
+                                        c->caps[i] = strtoull(v, &end, 16);
+                                        if (end == v)
+                                                return -EIO;
+                                        seen |= 8U << i;
+                                }
+        }
+        c->groups = t->groups;
+        /* Every field must be there: a status we cannot read completely proves nothing. */
+        return seen == 0xff ? 0 : -EIO;
+}
+
+static int read_creds(const char *path, ThreadCreds *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_file_at(AT_FDCWD, path, 1 << 16, &text, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        *ret = (ThreadCreds) {};
+        r = parse_creds(text, ret);
+        if (r < 0) {
+                free(ret->groups);
+                *ret = (ThreadCreds) {};
+        }
+        return r;
+}
+
+int process_own_bounding_set(uint64_t *ret) {
+        ThreadCreds self;
+        int r = read_creds("/proc/self/status", &self);
+        if (r < 0)
+                return r;
+        free(self.groups);
+        *ret = self.creds.caps[3];
+        return 0;
+}
+
+int process_tree_verify(const pid_t *pids, size_t n, const Identity *id, pid_t *ret_bad_pid, char **ret_what) {
+        /* root may hold anything: its restores are root's own decision. */
+        if (id->uid == 0)
+                return 0;
+        uint64_t bounding;
+        int r = process_own_bounding_set(&bounding);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
-                ProcessInfo p;
-                int r = process_read_info(pids[i], &p);
+                char dir[64];
+                snprintf(dir, sizeof(dir), "/proc/%i/task", (int) pids[i]);
+                DIR *d = opendir(dir);
+                if (!d)
+                        return errno == ENOENT ? -ESRCH : negative_errno();
+                size_t n_threads = 0;
+                struct dirent *de;
+                r = 0;
+                while (r >= 0 && (errno = 0, de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        char path[sizeof(dir) + sizeof(de->d_name) + 16], what[128];
+                        snprintf(path, sizeof(path), "%s/%s/status", dir, de->d_name);
+                        ThreadCreds c;
+                        r = read_creds(path, &c);
+                        if (r < 0)
+                                break;
+                        n_threads++;
+                        bool ok = identity_allows(id, &c.creds, bounding, what, sizeof(what));
+                        free(c.groups);
+                        if (!ok) {
+                                if (ret_bad_pid)
+                                        *ret_bad_pid = pids[i];
+                                bool main_thread = atoi(de->d_name) == (int) pids[i];
+                                if (ret_what && asprintf(ret_what, "%s%s%s", what, main_thread ? "" : " in thread ",
+                                                         main_thread ? "" : de->d_name) < 0)
+                                        *ret_what = NULL;
+                                r = -EPERM;
+                        }
+                }
+                if (r >= 0 && errno != 0)
+                        r = negative_errno();
+                closedir(d);
                 if (r < 0)
                         return r;
-                bool bad = false;
-                for (size_t j = 0; j < 4; j++)
-                        bad = bad || p.uid[j] != id->uid || !identity_has_gid(id, p.gid[j]);
-                if (id->uid != 0)
-                        bad = bad || p.cap_prm != 0 || p.cap_eff != 0 || p.cap_amb != 0;
-                if (bad) {
-                        if (ret_bad_pid)
-                                *ret_bad_pid = pids[i];
-                        return -EPERM;
-                }
+                /* A process without a single thread to check proves nothing. */
+                if (n_threads == 0)
+                        return -ESRCH;
         }
         return 0;
 }
@@ -258,4 +369,22 @@ int user_groups(uid_t uid, gid_t gid, gid_t **ret, size_t *ret_n) {
                         return -EIO;
                 ngroups = k;
         }
+}
+
+int process_cmdline(pid_t pid, char ***ret) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%i/cmdline", (int) pid);
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+        int r = read_full_file_at(AT_FDCWD, path, 1 << 16, &text, &n);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        _cleanup_strv_free_ char **l = NULL;
+        for (size_t i = 0; i < n; i += strlen(text + i) + 1) {
+                r = strv_extend(&l, text + i);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
 }

@@ -25,6 +25,8 @@ typedef struct ProcessInfo {
 int process_open(pid_t pid, int *ret_pidfd, ProcessInfo *ret);
 /* Reads /proc/<pid>/status and /stat without a pidfd (tasks that are stopped under CRIU). */
 int process_read_info(pid_t pid, ProcessInfo *ret);
+/* The command line of pid (an empty strv for kernel threads and zombies). */
+int process_cmdline(pid_t pid, char ***ret);
 /* Whether the pidfd's process is still alive (not exited, not a zombie). */
 bool pidfd_is_alive(int pidfd);
 /* The start time of pid (field 22 of /proc/<pid>/stat). */
@@ -33,9 +35,14 @@ int process_start_time(pid_t pid, uint64_t *ret);
 int process_tree(pid_t pid, pid_t **ret, size_t *ret_n);
 /* Whether any process of the tree has an NVIDIA device open (/dev/nvidia*). */
 int process_tree_uses_gpu(const pid_t *pids, size_t n);
-/* The tree's processes all have id's uid in every slot, gids that are id's gid or one of its
- * groups, and, unless the uid is 0, no capabilities in their permitted, effective or ambient sets.
- * -EPERM (with the offending pid in *ret_bad_pid) when one has more. */
-int process_tree_check_privilege(const pid_t *pids, size_t n, const struct Identity *id, pid_t *ret_bad_pid);
+/* Every thread of every process in pids (/proc/PID/task/TID/status) against what id may hold:
+ * all four uids id's uid, all four gids and every supplementary group id's gid or one of its
+ * groups, and, unless id is root, no inheritable, permitted, effective or ambient capability
+ * and no bounding capability cedanad itself lacks. -EPERM with the process in *ret_bad_pid and
+ * what it holds in *ret_what ("effective capabilities ... in thread 1236"); -ESRCH when a
+ * process is gone. Meant for trees that cannot run meanwhile. */
+int process_tree_verify(const pid_t *pids, size_t n, const struct Identity *id, pid_t *ret_bad_pid, char **ret_what);
+/* cedanad's own bounding set: no restored task gets more. */
+int process_own_bounding_set(uint64_t *ret);
 /* The supplementary groups of user uid (from the user database), for acting as a caller. */
 int user_groups(uid_t uid, gid_t gid, gid_t **ret, size_t *ret_n);

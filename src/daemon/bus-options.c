@@ -3,7 +3,10 @@
  * and no handler parses a{sv} by hand. */
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "bus-options.h"
 #include "fd-util.h"
@@ -17,6 +20,37 @@ bool bus_string_is_sane(const char *s) {
                 if (*p < ' ' || *p == 0x7f)
                         return false;
         return true;
+}
+
+int bus_read_strv(sd_bus_message *m, size_t max, char ***ret, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
+        const char *s;
+        /* Counted while read: a huge array is refused at its limit, not after reading all of it. */
+        while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
+                if (n >= max)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Too many entries (at most %zu).", max);
+                if (strlen(s) > BUS_STRING_MAX)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "An entry is longer than %u characters.", BUS_STRING_MAX);
+                if (!GREEDY_REALLOC(l, allocated, n + 2))
+                        return -ENOMEM;
+                if (!(l[n] = strdup(s)))
+                        return -ENOMEM;
+                l[++n] = NULL;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 static const char *type_signature(BusOptionType t) {
@@ -74,12 +108,9 @@ static int read_one(sd_bus_message *m, const BusOption *o, void *base, sd_bus_er
         }
         case BUS_OPTION_STRV: {
                 _cleanup_strv_free_ char **l = NULL;
-                r = sd_bus_message_read_strv(m, &l);
+                r = bus_read_strv(m, BUS_STRV_MAX, &l, error);
                 if (r < 0)
                         return r;
-                if (strv_length(l) > BUS_STRV_MAX)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option '%s' has too many entries.",
-                                                 o->key);
                 STRV_FOREACH(s, l)
                         if (!bus_string_is_sane(*s))
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -156,4 +187,21 @@ void bus_options_done(const BusOption *table, size_t n_table, void *base) {
                         break;
                 }
         }
+}
+
+int bus_check_output_fd(int fd, const char *option, bool daemon_writes, sd_bus_error *error) {
+        static const unsigned long slow[] = { NFS_SUPER_MAGIC, SMB_SUPER_MAGIC, 0x65735546 /* FUSE */,
+                                              0xFF534D42 /* CIFS */, 0xFE534D42 /* SMB2 */, 0x01021997 /* 9P */,
+                                              0x00C36400 /* CEPH */ };
+        struct stat st;
+        struct statfs sfs;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &sfs) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option '%s' must be a regular file open for writing.", option);
+        for (size_t i = 0; daemon_writes && i < ELEMENTSOF(slow); i++)
+                if ((unsigned long) sfs.f_type == slow[i])
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Option '%s' must be a file on a local file system.", option);
+        return 0;
 }

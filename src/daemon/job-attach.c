@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The daemon's half of attached jobs: the pipe ends, the output pump, the fd store. */
+/* The daemon's half of attached jobs: the pipe ends, their holder, the output pump. */
 
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "build-config.h"
 
 #include "fd-util.h"
 #include "identity.h"
@@ -35,12 +39,6 @@ static int pipe_key(int fd, char **ret) {
         return asprintf(ret, "pipe:[%lu]", (unsigned long) st.st_ino) < 0 ? -ENOMEM : 0;
 }
 
-static void fdstore(Job *j, const char *what, int fd, bool remove) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s\nFDNAME=attach-%s-%s", remove ? "FDSTOREREMOVE=1" : "FDSTORE=1", what, j->id);
-        (void) sd_pid_notify_with_fds(0, false, msg, remove ? NULL : &fd, remove ? 0 : 1);
-}
-
 void attach_pipes_done(AttachPipes *p) {
         safe_close(p->job_stdin);
         safe_close(p->job_stdout);
@@ -48,6 +46,7 @@ void attach_pipes_done(AttachPipes *p) {
         safe_close(p->daemon_stdout);
         free(p->stdin_key);
         free(p->stdout_key);
+        /* A holder nobody took ends by itself once the job's ends are closed. */
         *p = (AttachPipes) ATTACH_PIPES_NULL;
 }
 
@@ -74,9 +73,42 @@ int attach_pipes_new(AttachPipes *ret) {
         return 0;
 }
 
+/* The holder's fds, set up in the child: move both out of the way first, since either may
+ * already sit at 3 or 4. */
+static _noreturn_ void holder_child(int in, int out) {
+        int a = fcntl(in, F_DUPFD, 10), b = fcntl(out, F_DUPFD, 10);
+        if (a < 0 || b < 0 || dup2(a, HOLD_STDIN_FD) < 0 || dup2(b, HOLD_OUTPUT_FD) < 0)
+                _exit(127);
+        int keep[] = { HOLD_STDIN_FD, HOLD_OUTPUT_FD };
+        if (close_all_fds(keep, ELEMENTSOF(keep)) < 0)
+                _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) setsid();
+        if (chdir("/") < 0)
+                _exit(127);
+        execl(CEDANA_HOLD_PATH, "cedana-hold", (char *) NULL);
+        _exit(127);
+}
+
+int attach_holder_spawn(AttachPipes *p) {
+        if (p->daemon_stdin < 0 || p->daemon_stdout < 0)
+                return -EBADF;
+        pid_t pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                holder_child(p->daemon_stdin, p->daemon_stdout);
+        p->holder = pid;
+        return 0;
+}
+
 int job_attach_take(Job *j, AttachPipes *p) {
         job_attach_stop(j, true);
         j->attach = true;
+        j->attach_holder = p->holder;
+        p->holder = 0;
         j->attach_in_fd = TAKE_FD(p->daemon_stdin);
         j->attach_out_fd = TAKE_FD(p->daemon_stdout);
         free(j->attach_in_key);
@@ -157,23 +189,12 @@ int job_attach_start(Job *j) {
                 log_warning_errno(r, "Cannot append job %s's output to %s: %m", j->id, j->log_path);
         (void) fcntl(j->attach_out_fd, F_SETFL, fcntl(j->attach_out_fd, F_GETFL) | O_NONBLOCK);
         j->attach_source = sd_event_source_disable_unref(j->attach_source);
-        r = sd_event_add_io(m->event, &j->attach_source, j->attach_out_fd, EPOLLIN, on_output, j);
-        if (r < 0)
-                return r;
-        fdstore(j, "in", j->attach_in_fd, false);
-        fdstore(j, "out", j->attach_out_fd, false);
-        /* The pump lives in this process: an attached job keeps cedanad from idling out. */
-        manager_busy(m);
-        return 0;
+        return sd_event_add_io(m->event, &j->attach_source, j->attach_out_fd, EPOLLIN, on_output, j);
 }
 
 void job_attach_stop(Job *j, bool forget) {
-        if (forget && (j->attach_source || j->attach_in_fd >= 0 || j->attach_out_fd >= 0)) {
-                fdstore(j, "in", -EBADF, true);
-                fdstore(j, "out", -EBADF, true);
-        }
-        if (j->attach_source && j->manager)
-                manager_unbusy(j->manager);
+        if (forget)
+                j->attach_holder = 0; /* it ends with the job's pipes */
         j->attach_source = sd_event_source_disable_unref(j->attach_source);
         while (j->attach_clients)
                 client_free(j, j->attach_clients);
@@ -207,22 +228,37 @@ int job_attach_client(Job *j, int *ret_stdin, int *ret_stdout) {
         return 0;
 }
 
-int manager_attach_adopt_fd(Manager *m, const char *name, int fd) {
-        const char *id;
-        bool in = true;
-        if (!(id = startswith(name, "attach-in-"))) {
-                in = false;
-                id = startswith(name, "attach-out-");
-        }
-        Job *j = id ? manager_get_job(m, id) : NULL;
-        if (!j || j->state != JOB_RUNNING || !j->attach) {
-                safe_close(fd);
-                return 0; /* stale: the job ended while we were away */
-        }
-        int *slot = in ? &j->attach_in_fd : &j->attach_out_fd;
-        safe_close(*slot);
-        *slot = fd;
-        if (j->attach_in_fd >= 0 && j->attach_out_fd >= 0)
-                return job_attach_start(j);
+/* One of the holder's fds, if it is the pipe recorded as key. */
+static int reclaim_fd(int pidfd, int target, const char *key, int *ret) {
+        _cleanup_close_ int fd = (int) syscall(SYS_pidfd_getfd, pidfd, target, 0);
+        if (fd < 0)
+                return negative_errno();
+        _cleanup_free_ char *k = NULL;
+        int r = pipe_key(fd, &k);
+        if (r < 0)
+                return r;
+        if (!key || !streq(k, key))
+                return -EBADF;
+        *ret = TAKE_FD(fd);
         return 0;
+}
+
+int job_attach_reclaim(Job *j) {
+        if (j->attach_holder <= 0)
+                return -ENOENT;
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, j->attach_holder, 0);
+        if (pidfd < 0)
+                return negative_errno();
+        /* Whatever runs under that pid now: only the pipes recorded for this job are taken. */
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        int r = reclaim_fd(pidfd, HOLD_STDIN_FD, j->attach_in_key, &in);
+        if (r >= 0)
+                r = reclaim_fd(pidfd, HOLD_OUTPUT_FD, j->attach_out_key, &out);
+        if (r < 0)
+                return r;
+        safe_close(j->attach_in_fd);
+        safe_close(j->attach_out_fd);
+        j->attach_in_fd = TAKE_FD(in);
+        j->attach_out_fd = TAKE_FD(out);
+        return job_attach_start(j);
 }

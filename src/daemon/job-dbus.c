@@ -3,9 +3,11 @@
  * implementations), change signals, and visibility (non-root callers see their own jobs). */
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "job-dbus.h"
+#include "parse-util.h"
 #include "job.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -13,9 +15,13 @@
 #include "polkit.h"
 #include "strv.h"
 
+/* /org/cedana/Checkpoint1/job/<uid>/<name>: names are per owner. */
+/* JOB_OBJECT_PREFIX/<uid>/<name>: the uid in plain digits (an object path element may start
+ * with one), the name escaped as a bus label. */
 char *job_bus_path(const Job *j) {
-        char *p = NULL;
-        if (sd_bus_path_encode(JOB_OBJECT_PREFIX, j->id, &p) < 0)
+        char prefix[sizeof(JOB_OBJECT_PREFIX) + 16], *p = NULL;
+        snprintf(prefix, sizeof(prefix), JOB_OBJECT_PREFIX "/%u", (unsigned) j->uid);
+        if (sd_bus_path_encode(prefix, j->id, &p) < 0)
                 return NULL;
         return p;
 }
@@ -34,12 +40,17 @@ static bool current_caller_sees(sd_bus *bus, const Job *j) {
 int job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                     sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *name = NULL;
-        if (sd_bus_path_decode(path, JOB_OBJECT_PREFIX, &name) <= 0 || isempty(name))
+        _cleanup_free_ char *uid = NULL, *name = NULL;
+        unsigned u;
+        if (sd_bus_path_decode_many(path, JOB_OBJECT_PREFIX "/%/%", &uid, &name) <= 0 || isempty(name) ||
+            safe_atou(uid, &u) < 0)
                 return 0;
-        Job *j = manager_get_job(m, name);
+        Job *j = manager_get_job(m, (uid_t) u, name);
         if (!j || !current_caller_sees(bus, j))
                 return 0;
+        _cleanup_free_ char *canonical = job_bus_path(j);
+        if (!canonical || !streq(canonical, path))
+                return 0; /* one path per job */
         *found = j;
         return 1;
 }
@@ -83,18 +94,18 @@ static int property_get_pid(sd_bus *bus, const char *path, const char *interface
 static int property_get_gpu(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
-        job_refresh_gpu(j);
+        /* Pure: what the last look found (ListJobs and dumps look again). */
         return sd_bus_message_append(reply, "b", j->gpu);
 }
 
 static int method_job_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
-        return bus_dump(call, j->manager, "job", j->id, error);
+        return bus_dump_job(call, j->manager, j, error);
 }
 
 static int method_job_restore(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
-        return bus_restore(call, j->manager, "job", j->id, error);
+        return bus_restore_job(call, j->manager, j, error);
 }
 
 static int method_job_kill(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -103,7 +114,7 @@ static int method_job_kill(sd_bus_message *call, void *userdata, sd_bus_error *e
         int r = sd_bus_message_read(call, "i", &sig);
         if (r < 0)
                 return r;
-        return bus_kill_job(call, j->manager, j->id, sig, error);
+        return bus_kill_job(call, j->manager, j, sig, error);
 }
 
 static int method_job_delete(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -112,7 +123,7 @@ static int method_job_delete(sd_bus_message *call, void *userdata, sd_bus_error 
         int r = sd_bus_message_read(call, "b", &with_checkpoints);
         if (r < 0)
                 return r;
-        return bus_delete_job(call, j->manager, j->id, with_checkpoints, error);
+        return bus_delete_job(call, j->manager, j, with_checkpoints, error);
 }
 
 const sd_bus_vtable job_vtable[] = {

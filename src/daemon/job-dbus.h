@@ -18,7 +18,7 @@ int job_object_find(sd_bus *bus, const char *path, const char *interface, void *
                     sd_bus_error *error);
 int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
-/* The job's object path (sd_bus_path_encode of its name); NULL on allocation failure. */
+/* The job's object path, JOB_OBJECT_PREFIX/<uid>/<escaped name>; NULL on allocation failure. */
 char *job_bus_path(const Job *j);
 /* PropertiesChanged for the named properties (NULL-terminated) on every connection. */
 void job_send_changed(Job *j, const char *property, ...) _sentinel_;

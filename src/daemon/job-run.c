@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Run and Manage: a job's process is put into its scope before it runs a single instruction
- * of the user's program (the child waits on a pipe until systemd has moved it). */
+/* Run and Manage as operations: a job's process is put into its scope before it runs a single
+ * instruction of the user's program (the child waits on a pipe until systemd has moved it).
+ * Also signalling and forgetting jobs. */
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "fd-util.h"
 #include "job-attach.h"
 #include "job-dbus.h"
+#include "job-log.h"
 #include "job-run.h"
 #include "job.h"
 #include "jobstore.h"
@@ -23,6 +25,7 @@
 #include "manager.h"
 #include "message-ids.h"
 #include "naming.h"
+#include "names.h"
 #include "operation.h"
 #include "path-util.h"
 #include "process.h"
@@ -40,15 +43,28 @@ static bool env_entry_is_valid(const char *e) {
         return true;
 }
 
+/* What execve() takes in practice: more is refused before anything is started. */
+#define RUN_ARGS_BYTES_MAX (UINT64_C(1) << 20)
+
 int run_args_validate(Manager *m, RunArgs *a, char **argv, sd_bus_error *error) {
         if (strv_length(argv) == 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No command given to run.");
-        if (strv_length(argv) > BUS_STRV_MAX)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Too many arguments.");
-        STRV_FOREACH(s, argv)
-                if (strlen(*s) > BUS_STRING_MAX || (s == argv && isempty(*s)))
+        uint64_t bytes = 0;
+        STRV_FOREACH(s, argv) {
+                if (s == argv && isempty(*s))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "The command is empty.");
+                bytes += strlen(*s) + 1;
+        }
+        STRV_FOREACH(e, a->env) {
+                if (!env_entry_is_valid(*e))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "An argument of the command is empty or too long.");
+                                                 "Environment entry '%.64s' is not KEY=VALUE.", *e);
+                bytes += strlen(*e) + 1;
+        }
+        if (bytes > RUN_ARGS_BYTES_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "The command line and environment are longer than %" PRIu64 " bytes.",
+                                         RUN_ARGS_BYTES_MAX);
         if (a->name && !job_name_is_valid(a->name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "'%.64s' is not a valid job name: use letters, digits, '.', '_' and '-'.", a->name);
@@ -58,65 +74,59 @@ int run_args_validate(Manager *m, RunArgs *a, char **argv, sd_bus_error *error) 
         if (a->log && !path_is_normalized(a->log))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Log file '%.64s' must be an absolute path without '.' or '..'.", a->log);
-        STRV_FOREACH(e, a->env)
-                if (!env_entry_is_valid(*e))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Environment entry '%.64s' is not KEY=VALUE.", *e);
-        if (a->log_fd >= 0) {
-                int fl = fcntl(a->log_fd, F_GETFL);
-                struct stat st;
-                if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || fstat(a->log_fd, &st) < 0 || !S_ISREG(st.st_mode))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Option 'log_fd' must be a regular file open for writing.");
-        }
+        /* The job writes to it, not cedanad: any file system will do. */
+        if (a->log_fd >= 0)
+                return bus_check_output_fd(a->log_fd, "log_fd", false, error);
         return 0;
 }
 
 /* A Run in progress: the child exists and waits; the scope is being made. */
 typedef struct RunContext {
-        Manager *manager;
-        sd_bus_message *call;
-        Job *job;
         int sync_fd; /* closing it without writing makes the child give up */
         int err_fd;  /* the child's exec errno, or EOF once it executed */
         sd_event_source *err_source;
         char *command;
         AttachPipes pipes; /* with attach */
+        bool started;
 } RunContext;
 
-static void run_context_free(RunContext *c, bool failed) {
+static void run_free(Operation *op) {
+        RunContext *c = op->userdata;
         if (!c)
                 return;
-        scope_cancel(c->manager, c);
+        scope_cancel(op->manager, op);
+        Job *j = op->job;
+        if (!c->started && j) {
+                /* Never ran a line of the user's program: it goes, and so does the job. */
+                if (j->pid > 0)
+                        (void) kill(j->pid, SIGKILL);
+                op->job = NULL;
+                job_log_remove(j);
+                job_free(j);
+        }
         sd_event_source_disable_unref(c->err_source);
         safe_close(c->sync_fd);
         safe_close(c->err_fd);
-        if (failed && c->job) {
-                if (c->job->pid > 0)
-                        (void) kill(c->job->pid, SIGKILL);
-                job_free(c->job);
-        }
-        sd_bus_message_unref(c->call);
         free(c->command);
         attach_pipes_done(&c->pipes);
-        manager_unbusy(c->manager);
         free(c);
 }
 
 static int on_exec_result(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        RunContext *c = userdata;
-        Job *j = c->job;
+        Operation *op = userdata;
+        RunContext *c = op->userdata;
+        Job *j = op->job;
         int child_errno = 0;
         ssize_t n = read(fd, &child_errno, sizeof(child_errno));
         if (n > 0) {
-                (void) sd_bus_reply_method_errorf(c->call, n == sizeof(int) && child_errno == ENOENT ? SD_BUS_ERROR_FILE_NOT_FOUND
-                                                                                                   : SD_BUS_ERROR_FAILED,
-                                                  "Failed to start '%s': %s.", c->command, strerror(child_errno));
-                run_context_free(c, true);
+                bool missing = n == sizeof(int) && child_errno == ENOENT;
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(&msg, "Failed to start '%s': %s.", c->command, strerror(child_errno));
+                operation_fail(op, missing ? CEDANA_E_NO_SUCH_FILE : -child_errno, msg);
                 return 0;
         }
         /* EOF: the exec happened (the pipe is O_CLOEXEC in the child). */
-        c->job = NULL;
+        c->started = true;
         if (c->pipes.daemon_stdout >= 0) {
                 int r = job_attach_take(j, &c->pipes);
                 if (r < 0)
@@ -128,16 +138,16 @@ static int on_exec_result(sd_event_source *s, int fd, uint32_t revents, void *us
         job_announce(j);
         log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .unit = j->unit, .pid = j->pid),
                 "Started job %s (PID %i): %s", j->id, (int) j->pid, c->command);
-        (void) sd_bus_reply_method_return(c->call, "su", j->id, (uint32_t) j->pid);
-        run_context_free(c, false);
+        (void) sd_bus_reply_method_return(op->call, "su", j->id, (uint32_t) j->pid);
+        operation_free(op);
         return 0;
 }
 
 static void on_run_scope(Manager *m, int error, const char *message, void *userdata) {
-        RunContext *c = userdata;
+        Operation *op = userdata;
+        RunContext *c = op->userdata;
         if (error < 0) {
-                (void) sd_bus_reply_method_errorf(c->call, SD_BUS_ERROR_FAILED, "%s", message);
-                run_context_free(c, true);
+                operation_fail(op, error, message);
                 return;
         }
         /* In the scope now: let it exec. */
@@ -145,11 +155,9 @@ static void on_run_scope(Manager *m, int error, const char *message, void *userd
         int r = loop_write(c->sync_fd, &go, 1);
         c->sync_fd = safe_close(c->sync_fd);
         if (r >= 0)
-                r = sd_event_add_io(m->event, &c->err_source, c->err_fd, EPOLLIN, on_exec_result, c);
-        if (r < 0) {
-                (void) sd_bus_reply_method_errorf(c->call, SD_BUS_ERROR_FAILED, "Failed to start the job: %s.", strerror(-r));
-                run_context_free(c, true);
-        }
+                r = sd_event_add_io(m->event, &c->err_source, c->err_fd, EPOLLIN, on_exec_result, op);
+        if (r < 0)
+                operation_fail(op, r, NULL);
 }
 
 static _noreturn_ void run_child(const Identity *caller, char **argv, RunArgs *a, int stdio_in, int stdio_out,
@@ -193,96 +201,70 @@ fail:
         _exit(127);
 }
 
-static int open_default_log(Manager *m, Job *j, const Identity *caller, int *ret) {
-        _cleanup_free_ char *name = NULL;
-        if (asprintf(&name, "%s.log", j->id) < 0)
-                return -ENOMEM;
-        int fd = openat(m->log_dir_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0)
-                return negative_errno();
-        /* The job writes it as its user, and a restore by that user reopens it. */
-        if (fchown(fd, caller->uid, caller->gid) < 0) {
-                int r = negative_errno();
-                safe_close(fd);
-                return r;
+/* Where the job's output goes: the caller's file, or a fresh log of the job's own. */
+static int open_output(Manager *m, Job *j, RunArgs *a, const Identity *caller, int *ret_fd, sd_bus_error *error) {
+        if (a->log_fd >= 0) {
+                *ret_fd = TAKE_FD(a->log_fd);
+                j->log_path = a->log ? strdup(a->log) : NULL;
+                if (!j->log_path)
+                        (void) fd_get_path(*ret_fd, &j->log_path);
+                return 0;
         }
-        j->log_path = path_join(m->log_dir, name);
-        *ret = fd;
-        return j->log_path ? 0 : -ENOMEM;
+        if (a->log) /* opened by the child, as the caller */
+                return (j->log_path = strdup(a->log)) ? 0 : -ENOMEM;
+        int r = job_log_create(j, caller, ret_fd);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to create the job's log in %s: %s", m->log_dir, strerror(-r));
+        return 0;
 }
 
 int job_run_start(Manager *m, sd_bus_message *call, const Identity *caller, char **argv, RunArgs *a,
                   sd_bus_error *error) {
-        _cleanup_free_ char *name = NULL;
-        int r;
-        if (a->name)
-                name = strdup(a->name);
-        else
-                for (unsigned i = 0; i < 32 && (!name || manager_job_name_taken(m, NULL, name)); i++) {
-                        free(name);
-                        name = NULL;
-                        if (job_name_generate(&name) < 0)
-                                return -ENOMEM;
-                }
-        if (!name)
-                return -ENOMEM;
-        if (manager_job_name_taken(m, NULL, name))
-                return sd_bus_error_setf(error, BUS_ERROR_JOB_EXISTS, "A job named %s exists already; choose another --name.",
-                                         name);
-
+        _cleanup_(operation_freep) Operation *op = NULL;
+        int r = operation_new(m, OPERATION_RUN, call, caller->uid, error, &op);
+        if (r < 0)
+                return r;
         RunContext *c = calloc(1, sizeof(RunContext));
         if (!c)
                 return -ENOMEM;
-        c->manager = m;
-        c->call = sd_bus_message_ref(call);
         c->sync_fd = c->err_fd = -EBADF;
         c->pipes = (AttachPipes) ATTACH_PIPES_NULL;
-        c->command = strv_join(argv, " ");
-        manager_busy(m);
+        op->userdata = c;
+        op->on_free = run_free;
+        if (!(c->command = strv_join(argv, " ")))
+                return -ENOMEM;
+
+        _cleanup_free_ char *name = NULL;
+        r = names_pick_job(m, caller->uid, a->name, &name, error);
+        if (r < 0)
+                return r;
+        Job *j;
+        r = job_new(m, caller->uid, name, &j);
+        if (r < 0)
+                return r;
+        operation_set_job(op, j);
 
         _cleanup_close_ int log_fd = -EBADF;
         _cleanup_close_pair_ int sync_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
-        _cleanup_free_ char *desc = NULL;
-        r = job_new(m, name, &c->job);
+        r = open_output(m, j, a, caller, &log_fd, error);
         if (r < 0)
-                goto fail;
-        Job *j = c->job;
-        j->uid = caller->uid;
-        if (a->log_fd >= 0) {
-                log_fd = TAKE_FD(a->log_fd);
-                j->log_path = a->log ? strdup(a->log) : NULL;
-                if (!j->log_path)
-                        (void) fd_get_path(log_fd, &j->log_path);
-        } else if (a->log)
-                j->log_path = strdup(a->log); /* opened by the child, as the caller */
-        else {
-                r = open_default_log(m, j, caller, &log_fd);
-                if (r < 0) {
-                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to create the job's log in %s: %s", m->log_dir,
-                                          strerror(-r));
-                        goto fail;
-                }
-        }
-        r = scope_name_for_job(j->id, &j->unit);
+                return r;
+        r = scope_name_for_job(j->uid, j->id, &j->unit);
         if (r < 0)
-                goto fail;
+                return r;
         if (a->attach) {
                 /* The job's output goes through cedanad, which appends it to the log. */
                 r = attach_pipes_new(&c->pipes);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 log_fd = safe_close(log_fd);
         }
-        if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
+        if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0)
+                return negative_errno();
 
         pid_t pid = fork();
-        if (pid < 0) {
-                r = negative_errno();
-                goto fail;
-        }
+        if (pid < 0)
+                return negative_errno();
         if (pid == 0)
                 run_child(caller, argv, a, c->pipes.job_stdin, a->attach ? c->pipes.job_stdout : log_fd, sync_pipe[0],
                           err_pipe[1]);
@@ -290,232 +272,140 @@ int job_run_start(Manager *m, sd_bus_message *call, const Identity *caller, char
         c->pipes.job_stdin = safe_close(c->pipes.job_stdin);
         c->pipes.job_stdout = safe_close(c->pipes.job_stdout);
         j->pid = pid;
+        pid_t pids[2] = { pid, 0 };
+        size_t n_pids = 1;
+        if (a->attach) {
+                /* Its pipes outlive cedanad: the holder goes into the job's scope with it. */
+                r = attach_holder_spawn(&c->pipes);
+                if (r < 0)
+                        return bus_error_setf(error, r, "Failed to start the holder of job %s's pipes: %s", j->id,
+                                              strerror(-r));
+                pids[n_pids++] = c->pipes.holder;
+        }
         c->sync_fd = TAKE_FD(sync_pipe[1]);
         c->err_fd = TAKE_FD(err_pipe[0]);
         if (!m->bus) {
                 /* No systemd: the job runs unscoped. */
-                free(j->unit);
-                j->unit = NULL;
-                on_run_scope(m, 0, NULL, c);
+                j->unit = mfree(j->unit);
+                on_run_scope(m, 0, NULL, TAKE_PTR(op));
                 return 1;
         }
-        if (asprintf(&desc, "cedana job %s: %s", j->id, c->command ?: argv[0]) < 0) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = scope_start(m, j->unit, desc, &pid, 1, on_run_scope, c);
+        _cleanup_free_ char *desc = NULL;
+        if (asprintf(&desc, "cedana job %s: %s", j->id, c->command) < 0)
+                return -ENOMEM;
+        r = scope_start(m, j->unit, desc, pids, n_pids, on_run_scope, op);
         if (r < 0)
-                goto fail;
+                return bus_error_setf(error, r, "Failed to create scope %s: %s", j->unit, strerror(-r));
+        TAKE_PTR(op);
         return 1;
-fail:
-        run_context_free(c, true);
-        if (!sd_bus_error_is_set(error))
-                sd_bus_error_set_errnof(error, r, "Failed to start the job: %s", strerror(-r));
-        return r;
 }
 
-typedef struct ManageContext {
-        Manager *manager;
-        sd_bus_message *call;
-        Job *job;
-} ManageContext;
+static void manage_free(Operation *op) {
+        scope_cancel(op->manager, op);
+        if (op->userdata && op->job) {
+                /* Not adopted after all. */
+                Job *j = op->job;
+                op->job = NULL;
+                job_free(j);
+        }
+}
 
 static void on_manage_scope(Manager *m, int error, const char *message, void *userdata) {
-        ManageContext *c = userdata;
-        Job *j = c->job;
+        Operation *op = userdata;
+        Job *j = op->job;
         if (error < 0) {
-                (void) sd_bus_reply_method_errorf(c->call, SD_BUS_ERROR_FAILED, "%s", message);
-                job_free(j);
-        } else {
-                (void) job_watch(j);
-                job_set_state(j, JOB_RUNNING, -1);
-                job_announce(j);
-                log_ctx(LOG_INFO,
-                        LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .unit = j->unit, .pid = j->pid),
-                        "Adopted process %i as job %s.", (int) j->pid, j->id);
-                (void) sd_bus_reply_method_return(c->call, "s", j->id);
+                operation_fail(op, error, message);
+                return;
         }
-        sd_bus_message_unref(c->call);
-        free(c);
+        op->userdata = NULL; /* adopted: the job stays */
+        (void) job_watch(j);
+        job_set_state(j, JOB_RUNNING, -1);
+        job_announce(j);
+        log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .unit = j->unit, .pid = j->pid),
+                "Adopted process %i as job %s.", (int) j->pid, j->id);
+        (void) sd_bus_reply_method_return(op->call, "s", j->id);
+        operation_free(op);
 }
 
-int job_manage(Manager *m, sd_bus_message *call, pid_t pid, const char *name, sd_bus_error *error) {
+int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name, sd_bus_error *error) {
         ProcessInfo p;
         _cleanup_close_ int pidfd = -EBADF;
         int r = process_open(pid, &pidfd, &p);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS, "Process %i does not exist.", (int) pid);
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Process %i does not exist.", (int) pid);
         LIST_FOREACH(jobs, o, m->jobs)
                 if (o->state == JOB_RUNNING && o->pid == pid && o->pid_start_time == p.start_time)
-                        return sd_bus_error_setf(error, BUS_ERROR_JOB_EXISTS, "Process %i is job %s already.", (int) pid,
-                                                 o->id);
-        _cleanup_free_ char *n = name ? strdup(name) : NULL;
-        for (unsigned i = 0; !name && i < 32 && (!n || manager_job_name_taken(m, NULL, n)); i++) {
-                free(n);
-                n = NULL;
-                if (job_name_generate(&n) < 0)
-                        return -ENOMEM;
-        }
-        if (!n)
-                return -ENOMEM;
-        if (manager_job_name_taken(m, NULL, n))
-                return sd_bus_error_setf(error, BUS_ERROR_JOB_EXISTS, "A job named %s exists already; choose another --name.", n);
-
+                        return bus_error_setf(error, CEDANA_E_EXISTS, "Process %i is job %s already.", (int) pid,
+                                              job_display_name(o, caller));
+        _cleanup_(operation_freep) Operation *op = NULL;
+        r = operation_new(m, OPERATION_MANAGE, call, caller, error, &op);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *n = NULL;
+        r = names_pick_job(m, p.uid[0], name, &n, error);
+        if (r < 0)
+                return r;
         _cleanup_free_ pid_t *pids = NULL;
         size_t n_pids = 0;
         r = process_tree(pid, &pids, &n_pids);
         if (r < 0)
                 return r;
         Job *j;
-        r = job_new(m, n, &j);
+        r = job_new(m, p.uid[0], n, &j);
         if (r < 0)
                 return r;
-        j->uid = p.uid[0];
+        operation_set_job(op, j);
+        op->userdata = j; /* set: the job goes with the operation unless adopted */
+        op->on_free = manage_free;
         j->pid = pid;
         j->pid_start_time = p.start_time;
         j->gpu = process_tree_uses_gpu(pids, n_pids) > 0;
-        ManageContext *c = calloc(1, sizeof(ManageContext));
-        if (!c || scope_name_for_job(j->id, &j->unit) < 0) {
-                free(c);
-                job_free(j);
-                return -ENOMEM;
-        }
-        c->manager = m;
-        c->call = sd_bus_message_ref(call);
-        c->job = j;
+        r = scope_name_for_job(j->uid, j->id, &j->unit);
+        if (r < 0)
+                return r;
         if (!m->bus) {
-                free(j->unit);
-                j->unit = NULL;
-                on_manage_scope(m, 0, NULL, c);
+                j->unit = mfree(j->unit);
+                on_manage_scope(m, 0, NULL, TAKE_PTR(op));
                 return 1;
         }
         _cleanup_free_ char *desc = NULL;
         if (asprintf(&desc, "cedana job %s (adopted PID %i)", j->id, (int) pid) < 0)
-                r = -ENOMEM;
-        else
-                r = scope_start(m, j->unit, desc, pids, n_pids, on_manage_scope, c);
-        if (r < 0) {
-                sd_bus_message_unref(c->call);
-                free(c);
-                job_free(j);
-                return sd_bus_error_set_errnof(error, r, "Failed to create a scope for process %i: %s", (int) pid,
-                                               strerror(-r));
-        }
+                return -ENOMEM;
+        r = scope_start(m, j->unit, desc, pids, n_pids, on_manage_scope, op);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to create a scope for process %i: %s", (int) pid, strerror(-r));
+        TAKE_PTR(op);
         return 1;
 }
 
 int job_kill(Job *j, int sig, sd_bus_error *error) {
         if (j->state != JOB_RUNNING)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS, "Job %s is not running (%s).", j->id,
-                                         job_state_to_string(j->state));
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Job %s is not running (%s).", j->id,
+                                      job_state_to_string(j->state));
         if (j->unit && j->manager->bus) {
                 int r = scope_kill(j->manager, j->unit, sig, error);
                 if (r >= 0 || !sd_bus_error_has_name(error, "org.freedesktop.systemd1.NoSuchUnit"))
                         return r;
                 sd_bus_error_free(error);
         }
-        if (j->pidfd < 0 || syscall(SYS_pidfd_send_signal, j->pidfd, sig, NULL, 0) < 0)
-                return sd_bus_error_set_errnof(error, errno, "Failed to signal job %s: %m", j->id);
-        return 0;
-}
-
-static int remove_path_as(const Identity *owner, const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-                return -EINVAL;
-        *slash = 0;
-        int r = identity_set_fs(owner);
-        if (r < 0)
-                return r;
-        _cleanup_close_ int fd = open_nofollow(dir, O_RDONLY | O_DIRECTORY, 0);
-        r = fd < 0 ? (fd == -ENOENT ? 0 : fd) : rm_rf_at(fd, slash + 1);
-        (void) identity_reset_fs();
-        return r;
-}
-
-int checkpoint_delete(Manager *m, const CheckpointRecord *c, sd_bus_error *error) {
-        _cleanup_(identity_done) Identity owner = {};
-        int r = identity_from_uid(c->uid, &owner);
-        if (r >= 0)
-                r = remove_path_as(&owner, c->path);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to delete checkpoint %s at %s: %s", c->id, c->path,
-                                               strerror(-r));
-        r = jobstore_delete_checkpoint(m->store, c->id);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to forget checkpoint %s: %s", c->id, strerror(-r));
-        log_ctx(LOG_INFO,
-                LOG_CTX(.message_id = MESSAGE_ID_CHECKPOINT_REMOVED, .job = c->job, .checkpoint = c->id),
-                "Deleted checkpoint %s (%s).", c->id, c->path);
-
-        Job *j = c->job ? manager_get_job(m, c->job) : NULL;
-        if (j && streq_ptr(j->last_checkpoint_id, c->id)) {
-                CheckpointRecord *list = NULL;
-                size_t n = 0;
-                if (jobstore_list_checkpoints(m->store, j->id, &list, &n) >= 0) {
-                        if (n > 0)
-                                job_set_last_checkpoint(j, list[0].id, list[0].time_usec, list[0].size);
-                        else {
-                                free(j->last_checkpoint_id);
-                                j->last_checkpoint_id = NULL;
-                                j->last_checkpoint_usec = j->last_checkpoint_size = 0;
-                                job_send_changed(j, "LastCheckpoint", "LastCheckpointTime", "LastCheckpointSize", NULL);
-                        }
-                }
-                checkpoint_records_free(list, n);
+        if (j->pidfd < 0)
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Job %s has no process to signal.", j->id);
+        if (syscall(SYS_pidfd_send_signal, j->pidfd, sig, NULL, 0) < 0) {
+                int r = negative_errno();
+                return bus_error_setf(error, r, "Failed to signal job %s: %s", j->id, strerror(-r));
         }
         return 0;
 }
 
-int job_delete(Job *j, bool with_checkpoints, sd_bus_error *error) {
+int job_delete(Job *j, sd_bus_error *error) {
         Manager *m = j->manager;
-        if (with_checkpoints) {
-                CheckpointRecord *list = NULL;
-                size_t n = 0;
-                int r = jobstore_list_checkpoints(m->store, j->id, &list, &n);
-                for (size_t i = 0; r >= 0 && i < n; i++)
-                        r = checkpoint_delete(m, &list[i], error);
-                checkpoint_records_free(list, n);
-                if (r < 0)
-                        return r;
-        }
-        int r = jobstore_delete_job(m->store, j->id);
+        int r = jobstore_delete_job(m->store, j->uid, j->id);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to delete job %s from the job store: %s", j->id,
-                                               strerror(-r));
+                return bus_error_setf(error, r, "Failed to delete job %s from the job store: %s", j->id, strerror(-r));
+        /* Its log goes with it: a later job of that name starts a fresh one. */
+        job_log_remove(j);
         log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_REMOVED, .job = j->id), "Deleted job %s.", j->id);
         job_send_removed(j);
         job_free(j);
-        return 0;
-}
-
-int manager_cleanup_staging(Manager *m) {
-        StagingRecord *list = NULL;
-        size_t n = 0;
-        int r = jobstore_list_staging(m->store, &list, &n);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(identity_done) Identity owner = {};
-                _cleanup_free_ char *path = path_join(list[i].dir, list[i].name);
-                if (path && identity_from_uid(list[i].uid, &owner) >= 0 && remove_path_as(&owner, path) >= 0)
-                        log_info("Removed %s, left by an interrupted dump.", path);
-                (void) jobstore_remove_staging(m->store, list[i].dir, list[i].name);
-        }
-        staging_records_free(list, n);
-
-        /* Restores extract into staging-* below the state directory; nothing there survives us. */
-        DIR *d;
-        r = opendir_at(m->state_dir_fd, &d);
-        if (r < 0)
-                return r;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (startswith(de->d_name, "staging-"))
-                        (void) rm_rf_at(dirfd(d), de->d_name);
-        closedir(d);
         return 0;
 }

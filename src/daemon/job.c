@@ -3,6 +3,8 @@
  * watching their processes through pidfds, and reconciling them with reality at start-up. */
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -48,13 +50,23 @@ static void job_link(Manager *m, Job *j) {
         m->n_jobs++;
 }
 
-int job_new(Manager *m, const char *id, Job **ret) {
+int job_alloc(Job **ret) {
         Job *j = calloc(1, sizeof(Job));
         if (!j)
                 return -ENOMEM;
         j->pidfd = j->attach_in_fd = j->attach_out_fd = j->attach_log_fd = -EBADF;
         j->exit_status = -1;
         j->state = JOB_UNKNOWN;
+        *ret = j;
+        return 0;
+}
+
+int job_new(Manager *m, uid_t uid, const char *id, Job **ret) {
+        Job *j;
+        int r = job_alloc(&j);
+        if (r < 0)
+                return r;
+        j->uid = uid;
         j->created_usec = now_realtime_usec();
         if (!(j->id = strdup(id)) || !(j->type = strdup("process"))) {
                 job_free(j);
@@ -87,11 +99,23 @@ Job *job_free(Job *j) {
         return NULL;
 }
 
-Job *manager_get_job(Manager *m, const char *id) {
+Job *manager_get_job(Manager *m, uid_t uid, const char *id) {
         LIST_FOREACH(jobs, j, m->jobs)
-                if (streq(j->id, id))
+                if (j->uid == uid && streq(j->id, id))
                         return j;
         return NULL;
+}
+
+const char *job_display_name(const Job *j, uid_t viewer) {
+        static char buf[64 + 1 + 64 + 1];
+        if (j->uid == viewer)
+                return j->id;
+        struct passwd *pw = getpwuid(j->uid);
+        if (pw)
+                snprintf(buf, sizeof(buf), "%s/%s", pw->pw_name, j->id);
+        else
+                snprintf(buf, sizeof(buf), "%u/%s", (unsigned) j->uid, j->id);
+        return buf;
 }
 
 int job_save(Job *j) {
@@ -107,6 +131,8 @@ void job_set_state(Job *j, JobState state, int exit_status) {
         JobState old = j->state;
         j->state = state;
         j->exit_status = exit_status;
+        if (old == JOB_RUNNING && state != JOB_RUNNING)
+                j->ended_usec = now_realtime_usec();
         if (state != JOB_RUNNING) {
                 j->pidfd_source = sd_event_source_disable_unref(j->pidfd_source);
                 j->pidfd = safe_close(j->pidfd);
@@ -192,19 +218,51 @@ static void job_reconcile(Job *j) {
                 j->halt_pending = false;
                 (void) job_save(j);
         }
+        if (j->resume_pending) {
+                /* Restored and recorded, but cedanad died before it let the tree run. */
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                if (process_tree(j->pid, &pids, &n) >= 0)
+                        for (size_t i = 0; i < n; i++)
+                                (void) kill(pids[i], SIGCONT);
+                j->resume_pending = false;
+                (void) job_save(j);
+                log_ctx(LOG_NOTICE, LOG_CTX(.job = j->id, .pid = j->pid), "Job %s (PID %i) continued after its restore.",
+                        j->id, (int) j->pid);
+        }
         int r = job_watch(j);
         if (r < 0)
                 log_ctx_errno(LOG_WARNING, r, LOG_CTX(.job = j->id), "Failed to watch job %s: %m", j->id);
+        if (j->attach) {
+                r = job_attach_reclaim(j);
+                if (r < 0)
+                        log_ctx_errno(LOG_WARNING, r, LOG_CTX(.job = j->id),
+                                      "Job %s's pipes could not be taken back from its holder (PID %i): %m. "
+                                      "Its output is no longer copied to its log.",
+                                      j->id, (int) j->attach_holder);
+        }
+}
+
+void job_refresh_last_checkpoint(Job *j) {
+        CheckpointRecord *list = NULL;
+        size_t n = 0;
+        CheckpointFilter f = { .job = j->id, .job_uid = j->uid };
+        if (jobstore_list_checkpoints(j->manager->store, &f, &list, &n) < 0)
+                return;
+        if (n > 0)
+                job_set_last_checkpoint(j, list[0].id, list[0].time_usec, list[0].size);
+        else if (j->last_checkpoint_id) {
+                j->last_checkpoint_id = mfree(j->last_checkpoint_id);
+                j->last_checkpoint_usec = j->last_checkpoint_size = 0;
+                job_send_changed(j, "LastCheckpoint", "LastCheckpointTime", "LastCheckpointSize", NULL);
+        }
+        checkpoint_records_free(list, n);
 }
 
 static int load_one(Job *j, void *userdata) {
         Manager *m = userdata;
         job_link(m, j);
-        CheckpointRecord *list = NULL;
-        size_t n = 0;
-        if (jobstore_list_checkpoints(m->store, j->id, &list, &n) >= 0 && n > 0)
-                job_set_last_checkpoint(j, list[0].id, list[0].time_usec, list[0].size);
-        checkpoint_records_free(list, n);
+        job_refresh_last_checkpoint(j);
         job_reconcile(j);
         return 0;
 }
@@ -226,11 +284,11 @@ void job_refresh_gpu(Job *j) {
         size_t n = 0;
         if (process_tree(j->pid, &pids, &n) < 0)
                 return;
+        /* Live state: looked at again by the next cedanad, never stored. */
         bool gpu = process_tree_uses_gpu(pids, n) > 0;
         if (gpu == j->gpu)
                 return;
         j->gpu = gpu;
-        (void) job_save(j);
         job_send_changed(j, "GPU", NULL);
 }
 

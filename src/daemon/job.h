@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A managed job: a process tree in its own transient scope, with a state, an owner, a log and
- * checkpoints. Jobs live in the job store; this is their in-memory face while cedanad runs. */
+ * checkpoints. Jobs live in the job store; this is their in-memory face while cedanad runs. A
+ * job's name is unique among its owner's jobs. */
 #pragma once
 
 #include <errno.h>
@@ -28,8 +29,8 @@ typedef enum JobState {
 typedef struct Job {
         Manager *manager;
         char *id;
+        uid_t uid; /* owner */
         char *type; /* "process" */
-        uid_t uid;
         pid_t pid;
         uint64_t pid_start_time; /* with pid, identifies the process across daemon restarts */
         int pidfd;
@@ -39,19 +40,24 @@ typedef struct Job {
         /* A dump that stops the job was recorded and CRIU is stopping it: if cedanad dies now and
          * the process is gone at the next start, the job is halted, not exited. */
         bool halt_pending;
+        /* Restored and recorded, still held stopped: continued at the next start if not now. */
+        bool resume_pending;
         bool gpu;
         uint64_t gpu_checked_usec; /* CLOCK_MONOTONIC of the last look at the job's devices */
         char *unit;
         char *log_path;
         uint64_t created_usec;
+        uint64_t ended_usec; /* CLOCK_REALTIME when it stopped running; what store hygiene ages */
         char *last_checkpoint_id;
         uint64_t last_checkpoint_usec;
         uint64_t last_checkpoint_size;
         /* Started with attach: the job's stdin and stdout/stderr are pipes whose other ends
-         * cedanad holds (and keeps in systemd's fd store across its own restarts); output is
-         * copied to the log and to attached clients. The keys are the pipes as CRIU names them
-         * ("pipe:[inode]"), so a restore can hand the job new pipes in their place. */
+         * cedanad holds, and so does the job's cedana-hold (attach_holder) for whenever cedanad
+         * is not running; output is copied to the log and to attached clients. The keys are the
+         * pipes as CRIU names them ("pipe:[inode]"): a restore hands the job new pipes in their
+         * place, and a starting cedanad takes from the holder only those pipes. */
         bool attach;
+        pid_t attach_holder;
         int attach_in_fd;  /* write end of the job's stdin */
         int attach_out_fd; /* read end of the job's stdout and stderr */
         char *attach_in_key;
@@ -61,23 +67,29 @@ typedef struct Job {
         struct AttachClient *attach_clients;
         char *attach_scrollback;
         size_t attach_scrollback_len;
-        Operation *busy;   /* a dump or restore of this job in flight */
+        Operation *busy; /* a dump or restore of this job in flight */
         LIST_FIELDS(struct Job, jobs);
 } Job;
 
 const char *job_state_to_string(JobState s);
 JobState job_state_from_string(const char *s);
 
-int job_new(Manager *m, const char *id, Job **ret);
+/* A Job with nothing set, not linked to a manager (the job store fills it). */
+int job_alloc(Job **ret);
+/* A new job of uid's, linked into m. */
+int job_new(Manager *m, uid_t uid, const char *id, Job **ret);
 Job *job_free(Job *j);
-Job *manager_get_job(Manager *m, const char *id);
+/* uid's job named id, or NULL. */
+Job *manager_get_job(Manager *m, uid_t uid, const char *id);
 /* Writes the job to the job store. */
 int job_save(Job *j);
 /* Saves, emits PropertiesChanged, logs exits; stops watching a job that no longer runs. */
 void job_set_state(Job *j, JobState state, int exit_status);
 void job_set_last_checkpoint(Job *j, const char *id, uint64_t usec, uint64_t size);
+/* The job's newest complete checkpoint again, from the store (after one was deleted). */
+void job_refresh_last_checkpoint(Job *j);
 /* Looks again whether a running job holds a GPU, at most every few seconds (a job may open
- * one at any time); emits PropertiesChanged when that changed. */
+ * one at any time); emits PropertiesChanged when that changed. Not for property getters. */
 void job_refresh_gpu(Job *j);
 /* Watches j->pid through a pidfd: an exit while cedanad runs is noticed at once. */
 int job_watch(Job *j);
@@ -85,5 +97,7 @@ int job_watch(Job *j);
 void job_dispatch_exit(Manager *m, pid_t pid, int status);
 /* Loads every job from the store and reconciles it with the running system. */
 int manager_load_jobs(Manager *m);
+/* "alice/train" for messages about another user's job, else "train"; in a static buffer. */
+const char *job_display_name(const Job *j, uid_t viewer);
 
 uint64_t now_realtime_usec(void);

@@ -52,6 +52,68 @@ static const char *const migrations[] = {
          "ALTER TABLE jobs ADD COLUMN attach_out_key TEXT;"),
         /* 3: a dump that stops the job was recorded, the job is about to be halted */
         "ALTER TABLE jobs ADD COLUMN halt_pending INTEGER NOT NULL DEFAULT 0;",
+        /* 4: names per owner; checkpoints recorded through intent, synced and complete, bound to
+         * their content; restores in flight; what the staging table tracked becomes intents */
+        "CREATE TABLE checkpoints4 ("
+        "  uid INTEGER NOT NULL,"
+        "  id TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  job TEXT,"
+        "  job_uid INTEGER,"
+        "  path TEXT NOT NULL,"
+        "  staging_name TEXT,"
+        "  partial_name TEXT,"
+        "  process_uid INTEGER,"
+        "  time_usec INTEGER NOT NULL,"
+        "  size INTEGER NOT NULL,"
+        "  compression TEXT NOT NULL,"
+        "  pid INTEGER NOT NULL,"
+        "  digest TEXT,"
+        "  dev INTEGER NOT NULL DEFAULT 0,"
+        "  ino INTEGER NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (uid, id));"
+        "INSERT INTO checkpoints4 (uid, id, state, job, job_uid, path, time_usec, size, compression, pid, digest)"
+        "  SELECT c.uid, c.id, 'complete', c.job, (SELECT j.uid FROM jobs j WHERE j.id = c.job), c.path,"
+        "         c.time_usec, c.size, c.compression, c.pid, c.metadata_checksum FROM checkpoints c;"
+        "INSERT INTO checkpoints4 (uid, id, state, path, staging_name, process_uid, time_usec, size, compression, pid)"
+        "  SELECT uid, '.interrupted-' || rowid, 'intent', dir || '/' || name, name, uid, 0, 0, 'none', 0 FROM staging;"
+        "DROP TABLE checkpoints;"
+        "DROP TABLE staging;"
+        "ALTER TABLE checkpoints4 RENAME TO checkpoints;"
+        "CREATE INDEX checkpoints_by_job ON checkpoints(job_uid, job, time_usec);"
+        "CREATE TABLE jobs4 ("
+        "  uid INTEGER NOT NULL,"
+        "  id TEXT NOT NULL,"
+        "  type TEXT NOT NULL,"
+        "  pid INTEGER NOT NULL,"
+        "  pid_start_time INTEGER NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  exit_status INTEGER NOT NULL DEFAULT -1,"
+        "  gpu INTEGER NOT NULL DEFAULT 0,"
+        "  unit TEXT,"
+        "  log_path TEXT,"
+        "  created_usec INTEGER NOT NULL,"
+        "  ended_usec INTEGER NOT NULL DEFAULT 0,"
+        "  attach INTEGER NOT NULL DEFAULT 0,"
+        "  attach_in_key TEXT,"
+        "  attach_out_key TEXT,"
+        "  attach_holder INTEGER NOT NULL DEFAULT 0,"
+        "  halt_pending INTEGER NOT NULL DEFAULT 0,"
+        "  resume_pending INTEGER NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (uid, id));"
+        "INSERT INTO jobs4 (uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec,"
+        "                   attach, attach_in_key, attach_out_key, halt_pending)"
+        "  SELECT uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec, attach,"
+        "         attach_in_key, attach_out_key, halt_pending FROM jobs;"
+        "DROP TABLE jobs;"
+        "ALTER TABLE jobs4 RENAME TO jobs;"
+        "CREATE TABLE restores ("
+        "  rowid INTEGER PRIMARY KEY,"
+        "  uid INTEGER NOT NULL,"
+        "  job TEXT NOT NULL,"
+        "  unit TEXT,"
+        "  pids TEXT,"
+        "  created_usec INTEGER NOT NULL);",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -207,21 +269,38 @@ static char *column_strdup(sqlite3_stmt *st, int i) {
         return t ? strdup((const char *) t) : NULL;
 }
 
+static const char *const checkpoint_state_table[_CHECKPOINT_STATE_MAX] = {
+        [CHECKPOINT_INTENT] = "intent",
+        [CHECKPOINT_SYNCED] = "synced",
+        [CHECKPOINT_COMPLETE] = "complete",
+};
+
+const char *checkpoint_state_to_string(CheckpointState st) {
+        return st >= 0 && st < _CHECKPOINT_STATE_MAX ? checkpoint_state_table[st] : NULL;
+}
+
+CheckpointState checkpoint_state_from_string(const char *str) {
+        for (CheckpointState i = 0; str && i < _CHECKPOINT_STATE_MAX; i++)
+                if (streq(str, checkpoint_state_table[i]))
+                        return i;
+        return _CHECKPOINT_STATE_INVALID;
+}
+
+#define JOB_COLUMNS                                                                                         \
+        "uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec, ended_usec, " \
+        "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder"
+
 int jobstore_save_job(JobStore *s, const Job *j) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
-                        "INSERT INTO jobs (id, type, uid, pid, pid_start_time, state, exit_status, gpu, unit, "
-                        "log_path, created_usec, attach, attach_in_key, attach_out_key, halt_pending) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
-                        "ON CONFLICT(id) DO UPDATE SET type = ?2, uid = ?3, pid = ?4, pid_start_time = ?5, "
-                        "state = ?6, exit_status = ?7, gpu = ?8, unit = ?9, log_path = ?10, attach = ?12, "
-                        "attach_in_key = ?13, attach_out_key = ?14, halt_pending = ?15",
+                        "INSERT OR REPLACE INTO jobs (" JOB_COLUMNS ") VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                         &st);
         if (r < 0)
                 return r;
-        bind_text(st, 1, j->id);
-        bind_text(st, 2, j->type);
-        sqlite3_bind_int64(st, 3, j->uid);
+        sqlite3_bind_int64(st, 1, j->uid);
+        bind_text(st, 2, j->id);
+        bind_text(st, 3, j->type);
         sqlite3_bind_int64(st, 4, j->pid);
         sqlite3_bind_int64(st, 5, (sqlite3_int64) j->pid_start_time);
         bind_text(st, 6, job_state_to_string(j->state));
@@ -230,44 +309,43 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         bind_text(st, 9, j->unit);
         bind_text(st, 10, j->log_path);
         sqlite3_bind_int64(st, 11, (sqlite3_int64) j->created_usec);
-        sqlite3_bind_int(st, 12, j->attach);
-        bind_text(st, 13, j->attach_in_key);
-        bind_text(st, 14, j->attach_out_key);
-        sqlite3_bind_int(st, 15, j->halt_pending);
+        sqlite3_bind_int64(st, 12, (sqlite3_int64) j->ended_usec);
+        sqlite3_bind_int(st, 13, j->attach);
+        bind_text(st, 14, j->attach_in_key);
+        bind_text(st, 15, j->attach_out_key);
+        sqlite3_bind_int(st, 16, j->halt_pending);
+        sqlite3_bind_int(st, 17, j->resume_pending);
+        sqlite3_bind_int64(st, 18, j->attach_holder);
         return step_done(s, st);
 }
 
-int jobstore_delete_job(JobStore *s, const char *id) {
+int jobstore_delete_job(JobStore *s, uid_t uid, const char *id) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "DELETE FROM jobs WHERE id = ?1", &st);
+        int r = prepare(s, "DELETE FROM jobs WHERE uid = ?1 AND id = ?2", &st);
         if (r < 0)
                 return r;
-        bind_text(st, 1, id);
+        sqlite3_bind_int64(st, 1, uid);
+        bind_text(st, 2, id);
         return step_done(s, st);
 }
 
 int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s,
-                        "SELECT id, type, uid, pid, pid_start_time, state, exit_status, gpu, unit, log_path, "
-                        "created_usec, attach, attach_in_key, attach_out_key, halt_pending FROM jobs "
-                        "ORDER BY created_usec",
-                        &st);
+        int r = prepare(s, "SELECT " JOB_COLUMNS " FROM jobs ORDER BY created_usec", &st);
         if (r < 0)
                 return r;
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                Job *j = calloc(1, sizeof(Job));
-                if (!j)
-                        return -ENOMEM;
-                j->pidfd = j->attach_in_fd = j->attach_out_fd = j->attach_log_fd = -EBADF;
-                j->id = column_strdup(st, 0);
-                j->type = column_strdup(st, 1);
-                j->uid = (uid_t) sqlite3_column_int64(st, 2);
+                Job *j;
+                r = job_alloc(&j);
+                if (r < 0)
+                        return r;
+                j->uid = (uid_t) sqlite3_column_int64(st, 0);
+                j->id = column_strdup(st, 1);
+                j->type = column_strdup(st, 2);
                 j->pid = (pid_t) sqlite3_column_int64(st, 3);
                 j->pid_start_time = (uint64_t) sqlite3_column_int64(st, 4);
-                const char *state = (const char *) sqlite3_column_text(st, 5);
-                j->state = job_state_from_string(state);
+                j->state = job_state_from_string((const char *) sqlite3_column_text(st, 5));
                 if (j->state < 0)
                         j->state = JOB_UNKNOWN;
                 j->exit_status = sqlite3_column_int(st, 6);
@@ -275,10 +353,13 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
                 j->unit = column_strdup(st, 8);
                 j->log_path = column_strdup(st, 9);
                 j->created_usec = (uint64_t) sqlite3_column_int64(st, 10);
-                j->attach = sqlite3_column_int(st, 11);
-                j->attach_in_key = column_strdup(st, 12);
-                j->attach_out_key = column_strdup(st, 13);
-                j->halt_pending = sqlite3_column_int(st, 14);
+                j->ended_usec = (uint64_t) sqlite3_column_int64(st, 11);
+                j->attach = sqlite3_column_int(st, 12);
+                j->attach_in_key = column_strdup(st, 13);
+                j->attach_out_key = column_strdup(st, 14);
+                j->halt_pending = sqlite3_column_int(st, 15);
+                j->resume_pending = sqlite3_column_int(st, 16);
+                j->attach_holder = (pid_t) sqlite3_column_int64(st, 17);
                 if (!j->id || !j->type) {
                         job_free(j);
                         return -ENOMEM;
@@ -294,8 +375,10 @@ void checkpoint_record_done(CheckpointRecord *c) {
         free(c->id);
         free(c->job);
         free(c->path);
+        free(c->staging_name);
+        free(c->partial_name);
         free(c->compression);
-        free(c->metadata_checksum);
+        free(c->digest);
         *c = (CheckpointRecord) {};
 }
 
@@ -305,53 +388,104 @@ void checkpoint_records_free(CheckpointRecord *c, size_t n) {
         free(c);
 }
 
+bool checkpoint_record_is_bound(const CheckpointRecord *c) {
+        return c->digest && startswith(c->digest, "sha256:") && c->ino != 0;
+}
+
+#define CHECKPOINT_COLUMNS                                                                                \
+        "uid, id, state, job, job_uid, path, staging_name, partial_name, process_uid, time_usec, size, " \
+        "compression, pid, digest, dev, ino"
+
 int jobstore_add_checkpoint(JobStore *s, const CheckpointRecord *c) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
-                        "INSERT INTO checkpoints (id, job, uid, path, time_usec, size, compression, pid, "
-                        "metadata_checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "INSERT INTO checkpoints (" CHECKPOINT_COLUMNS ") VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                         &st);
         if (r < 0)
                 return r;
-        bind_text(st, 1, c->id);
-        bind_text(st, 2, c->job);
-        sqlite3_bind_int64(st, 3, c->uid);
-        bind_text(st, 4, c->path);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64) c->time_usec);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64) c->size);
-        bind_text(st, 7, c->compression);
-        sqlite3_bind_int64(st, 8, c->pid);
-        bind_text(st, 9, c->metadata_checksum);
+        sqlite3_bind_int64(st, 1, c->uid);
+        bind_text(st, 2, c->id);
+        bind_text(st, 3, checkpoint_state_to_string(c->state));
+        bind_text(st, 4, c->job);
+        if (c->job)
+                sqlite3_bind_int64(st, 5, c->job_uid);
+        else
+                sqlite3_bind_null(st, 5);
+        bind_text(st, 6, c->path);
+        bind_text(st, 7, c->staging_name);
+        bind_text(st, 8, c->partial_name);
+        sqlite3_bind_int64(st, 9, c->process_uid);
+        sqlite3_bind_int64(st, 10, (sqlite3_int64) c->time_usec);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64) c->size);
+        bind_text(st, 12, c->compression);
+        sqlite3_bind_int64(st, 13, c->pid);
+        bind_text(st, 14, c->digest);
+        sqlite3_bind_int64(st, 15, (sqlite3_int64) c->dev);
+        sqlite3_bind_int64(st, 16, (sqlite3_int64) c->ino);
         return step_done(s, st);
 }
 
-#define CHECKPOINT_COLUMNS "id, job, uid, path, time_usec, size, compression, pid, metadata_checksum"
+int jobstore_update_checkpoint(JobStore *s, const CheckpointRecord *c) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE checkpoints SET state = ?3, path = ?4, digest = ?5, dev = ?6, ino = ?7, time_usec = ?8, "
+                        "size = ?9, staging_name = ?10, partial_name = ?11 WHERE uid = ?1 AND id = ?2",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, c->uid);
+        bind_text(st, 2, c->id);
+        bind_text(st, 3, checkpoint_state_to_string(c->state));
+        bind_text(st, 4, c->path);
+        bind_text(st, 5, c->digest);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64) c->dev);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64) c->ino);
+        sqlite3_bind_int64(st, 8, (sqlite3_int64) c->time_usec);
+        sqlite3_bind_int64(st, 9, (sqlite3_int64) c->size);
+        bind_text(st, 10, c->staging_name);
+        bind_text(st, 11, c->partial_name);
+        r = step_done(s, st);
+        if (r >= 0 && sqlite3_changes(s->db) == 0)
+                return -ENOENT;
+        return r;
+}
 
 static int read_checkpoint(sqlite3_stmt *st, CheckpointRecord *c) {
         *c = (CheckpointRecord) {
-                .id = column_strdup(st, 0),
-                .job = column_strdup(st, 1),
-                .uid = (uid_t) sqlite3_column_int64(st, 2),
-                .path = column_strdup(st, 3),
-                .time_usec = (uint64_t) sqlite3_column_int64(st, 4),
-                .size = (uint64_t) sqlite3_column_int64(st, 5),
-                .compression = column_strdup(st, 6),
-                .pid = (pid_t) sqlite3_column_int64(st, 7),
-                .metadata_checksum = column_strdup(st, 8),
+                .uid = (uid_t) sqlite3_column_int64(st, 0),
+                .id = column_strdup(st, 1),
+                .state = checkpoint_state_from_string((const char *) sqlite3_column_text(st, 2)),
+                .job = column_strdup(st, 3),
+                .job_uid = (uid_t) sqlite3_column_int64(st, 4),
+                .path = column_strdup(st, 5),
+                .staging_name = column_strdup(st, 6),
+                .partial_name = column_strdup(st, 7),
+                .process_uid = (uid_t) sqlite3_column_int64(st, 8),
+                .time_usec = (uint64_t) sqlite3_column_int64(st, 9),
+                .size = (uint64_t) sqlite3_column_int64(st, 10),
+                .compression = column_strdup(st, 11),
+                .pid = (pid_t) sqlite3_column_int64(st, 12),
+                .digest = column_strdup(st, 13),
+                .dev = (uint64_t) sqlite3_column_int64(st, 14),
+                .ino = (uint64_t) sqlite3_column_int64(st, 15),
         };
         if (!c->id || !c->path || !c->compression) {
                 checkpoint_record_done(c);
                 return -ENOMEM;
         }
+        if (c->state < 0)
+                c->state = CHECKPOINT_INTENT; /* what we cannot read is finished or removed at start */
         return 0;
 }
 
-int jobstore_get_checkpoint(JobStore *s, const char *id, CheckpointRecord *ret) {
+int jobstore_get_checkpoint(JobStore *s, uid_t uid, const char *id, CheckpointRecord *ret) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints WHERE id = ?1", &st);
+        int r = prepare(s, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints WHERE uid = ?1 AND id = ?2", &st);
         if (r < 0)
                 return r;
-        bind_text(st, 1, id);
+        sqlite3_bind_int64(st, 1, uid);
+        bind_text(st, 2, id);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
                 return -ENOENT;
@@ -360,42 +494,30 @@ int jobstore_get_checkpoint(JobStore *s, const char *id, CheckpointRecord *ret) 
         return read_checkpoint(st, ret);
 }
 
-int jobstore_find_checkpoint_by_checksum(JobStore *s, const char *checksum, uid_t uid, CheckpointRecord *ret) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints WHERE metadata_checksum = ?1 AND uid = ?2",
-                        &st);
-        if (r < 0)
-                return r;
-        bind_text(st, 1, checksum);
-        sqlite3_bind_int64(st, 2, uid);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc);
-        return read_checkpoint(st, ret);
-}
-
-int jobstore_list_checkpoints(JobStore *s, const char *job, CheckpointRecord **ret, size_t *ret_n) {
+int jobstore_list_checkpoints(JobStore *s, const CheckpointFilter *f, CheckpointRecord **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
-                        job ? "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints WHERE job = ?1 ORDER BY time_usec DESC, rowid DESC"
-                            : "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints ORDER BY time_usec DESC, rowid DESC",
+                        "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints WHERE "
+                        "(?1 IS NULL OR (job = ?1 AND job_uid = ?2)) AND (?3 = 0 OR uid = ?4) AND "
+                        "(?5 IS NULL OR id = ?5) AND ((?6 = 0) = (state = 'complete')) "
+                        "ORDER BY time_usec DESC, rowid DESC",
                         &st);
         if (r < 0)
                 return r;
-        if (job)
-                bind_text(st, 1, job);
+        bind_text(st, 1, f ? f->job : NULL);
+        sqlite3_bind_int64(st, 2, f ? f->job_uid : 0);
+        sqlite3_bind_int(st, 3, f && f->by_uid);
+        sqlite3_bind_int64(st, 4, f ? f->uid : 0);
+        bind_text(st, 5, f ? f->id : NULL);
+        sqlite3_bind_int(st, 6, f && f->incomplete);
         CheckpointRecord *list = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                CheckpointRecord *nl = realloc(list, (n + 1) * sizeof(CheckpointRecord));
-                if (!nl) {
+                if (!GREEDY_REALLOC(list, allocated, n + 1)) {
                         checkpoint_records_free(list, n);
                         return -ENOMEM;
                 }
-                list = nl;
                 r = read_checkpoint(st, &list[n]);
                 if (r < 0) {
                         checkpoint_records_free(list, n);
@@ -412,72 +534,91 @@ int jobstore_list_checkpoints(JobStore *s, const char *job, CheckpointRecord **r
         return 0;
 }
 
-int jobstore_delete_checkpoint(JobStore *s, const char *id) {
+int jobstore_delete_checkpoint(JobStore *s, uid_t uid, const char *id) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "DELETE FROM checkpoints WHERE id = ?1", &st);
+        int r = prepare(s, "DELETE FROM checkpoints WHERE uid = ?1 AND id = ?2", &st);
         if (r < 0)
                 return r;
-        bind_text(st, 1, id);
+        sqlite3_bind_int64(st, 1, uid);
+        bind_text(st, 2, id);
         return step_done(s, st);
 }
 
-int jobstore_add_staging(JobStore *s, const char *dir, const char *name, uid_t uid) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "INSERT OR REPLACE INTO staging (dir, name, uid) VALUES (?1, ?2, ?3)", &st);
-        if (r < 0)
-                return r;
-        bind_text(st, 1, dir);
-        bind_text(st, 2, name);
-        sqlite3_bind_int64(st, 3, uid);
-        return step_done(s, st);
+void restore_record_done(RestoreRecord *r) {
+        free(r->job);
+        free(r->unit);
+        free(r->pids);
+        *r = (RestoreRecord) {};
 }
 
-int jobstore_remove_staging(JobStore *s, const char *dir, const char *name) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "DELETE FROM staging WHERE dir = ?1 AND name = ?2", &st);
-        if (r < 0)
-                return r;
-        bind_text(st, 1, dir);
-        bind_text(st, 2, name);
-        return step_done(s, st);
-}
-
-void staging_records_free(StagingRecord *r, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(r[i].dir);
-                free(r[i].name);
-        }
+void restore_records_free(RestoreRecord *r, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                restore_record_done(&r[i]);
         free(r);
 }
 
-int jobstore_list_staging(JobStore *s, StagingRecord **ret, size_t *ret_n) {
+int jobstore_add_restore(JobStore *s, uid_t uid, const char *job, int64_t *ret_rowid) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT dir, name, uid FROM staging", &st);
+        int r = prepare(s, "INSERT INTO restores (uid, job, created_usec) VALUES (?1, ?2, ?3)", &st);
         if (r < 0)
                 return r;
-        StagingRecord *list = NULL;
-        size_t n = 0;
+        sqlite3_bind_int64(st, 1, uid);
+        bind_text(st, 2, job);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) now_realtime_usec());
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        *ret_rowid = (int64_t) sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
+int jobstore_update_restore(JobStore *s, int64_t rowid, const char *unit, const char *pids) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "UPDATE restores SET unit = ?2, pids = ?3 WHERE rowid = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, rowid);
+        bind_text(st, 2, unit);
+        bind_text(st, 3, pids);
+        return step_done(s, st);
+}
+
+int jobstore_delete_restore(JobStore *s, int64_t rowid) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "DELETE FROM restores WHERE rowid = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, rowid);
+        return step_done(s, st);
+}
+
+int jobstore_list_restores(JobStore *s, RestoreRecord **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT rowid, uid, job, unit, pids FROM restores ORDER BY rowid", &st);
+        if (r < 0)
+                return r;
+        RestoreRecord *list = NULL;
+        size_t n = 0, allocated = 0;
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StagingRecord *nl = realloc(list, (n + 1) * sizeof(StagingRecord));
-                if (!nl) {
-                        staging_records_free(list, n);
+                if (!GREEDY_REALLOC(list, allocated, n + 1)) {
+                        restore_records_free(list, n);
                         return -ENOMEM;
                 }
-                list = nl;
-                list[n] = (StagingRecord) {
-                        .dir = column_strdup(st, 0),
-                        .name = column_strdup(st, 1),
-                        .uid = (uid_t) sqlite3_column_int64(st, 2),
+                list[n++] = (RestoreRecord) {
+                        .rowid = sqlite3_column_int64(st, 0),
+                        .uid = (uid_t) sqlite3_column_int64(st, 1),
+                        .job = column_strdup(st, 2),
+                        .unit = column_strdup(st, 3),
+                        .pids = column_strdup(st, 4),
                 };
-                n++;
-                if (!list[n - 1].dir || !list[n - 1].name) {
-                        staging_records_free(list, n);
+                if (!list[n - 1].job) {
+                        restore_records_free(list, n);
                         return -ENOMEM;
                 }
         }
         if (rc != SQLITE_DONE) {
-                staging_records_free(list, n);
+                restore_records_free(list, n);
                 return sqlite_to_errno(rc);
         }
         *ret = list;

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Manager interface. Every handler reads its arguments, validates them (InvalidArgs early),
- * authorizes (polkit, asynchronously), then hands the work on and replies. */
+ * authorizes (polkit, asynchronously), then hands the work on and replies. Every route to the
+ * same effect asks the same polkit action. */
 
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "build-config.h"
 #include "bus-error.h"
 #include "bus-options.h"
+#include "checkpoint-files.h"
+#include "dump-operation.h"
 #include "fd-util.h"
+#include "hygiene.h"
 #include "job-attach.h"
 #include "job-dbus.h"
 #include "job-run.h"
@@ -20,11 +25,13 @@
 #include "manager-dbus.h"
 #include "manager.h"
 #include "naming.h"
+#include "names.h"
 #include "operation.h"
 #include "parse-util.h"
 #include "path-util.h"
 #include "polkit.h"
 #include "process.h"
+#include "restore-operation.h"
 #include "strv.h"
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -63,7 +70,9 @@ static int caller_identity(sd_bus_message *call, Identity *ret, sd_bus_error *er
         return 0;
 }
 
-/* 1 go ahead, 0 polkit query in flight, < 0 refused. */
+/* 1 go ahead, 0 polkit query in flight (the call comes again), < 0 refused. Acting on another
+ * user's things is one action, whatever the route; a checkpoint cedana did not make for the
+ * caller is another. */
 static int authorize(Manager *m, sd_bus_message *call, uid_t caller, uid_t owner, bool foreign, sd_bus_error *error) {
         const char *action = caller != owner ? POLKIT_ACTION_MANAGE_ANY
                              : foreign       ? POLKIT_ACTION_RESTORE_FOREIGN
@@ -71,14 +80,32 @@ static int authorize(Manager *m, sd_bus_message *call, uid_t caller, uid_t owner
         return polkit_check(m, call, action, NULL, error);
 }
 
-static int get_job(Manager *m, const char *name, Job **ret, sd_bus_error *error) {
-        if (!job_name_is_valid(name))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid job name.", name);
-        Job *j = manager_get_job(m, name);
+/* polkit answers later: the handler returns 1 without replying, sd-bus dispatches the call
+ * again. A refusal is returned as is. */
+static int pending(int r) {
+        return r == 0 ? 1 : r;
+}
+
+/* The job a call names. Another user's (USER/NAME, or root's unambiguous NAME) is looked up only
+ * once the caller may act on other users' jobs, so nobody else learns whether it exists.
+ * 1 with *ret, 0 while polkit is asked (the call comes again), < 0 refused or not found. */
+static int called_job(Manager *m, sd_bus_message *call, const char *spec, Job **ret, sd_bus_error *error) {
+        uid_t caller, owner;
+        _cleanup_free_ char *name = NULL;
+        int r = bus_caller_uid(call, &caller);
+        if (r < 0)
+                return r;
+        r = names_parse(m, caller, spec, true, &owner, &name, error);
+        if (r < 0)
+                return r;
+        if (owner != caller && (r = authorize(m, call, caller, owner, false, error)) <= 0)
+                return r;
+        Job *j = manager_get_job(m, owner, name);
         if (!j)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_JOB, "There is no job %s; see 'cedana job list'.", name);
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_JOB, "There is no job %.130s; see 'cedana job list'.",
+                                      spec);
         *ret = j;
-        return 0;
+        return 1;
 }
 
 /* ---- Dump ---- */
@@ -115,7 +142,7 @@ static bool external_is_allowed(const char *e) {
         return startswith(e, "unix[") || startswith(e, "tty[") || startswith(e, "file[");
 }
 
-static int validate_dump_args(Manager *m, DumpArgs *a, Operation *op, sd_bus_error *error) {
+static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_error *error) {
         Compression c = a->compression ? compression_from_string(a->compression) : m->config.compression;
         if (c < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -138,7 +165,7 @@ static int validate_dump_args(Manager *m, DumpArgs *a, Operation *op, sd_bus_err
                 if (fstat(a->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'dir_fd' is not a directory.");
         }
-        op->dump_options = (DumpOptions) {
+        spec->options = (DumpOptions) {
                 .compression = c,
                 .leave_running = a->leave_running,
                 .tcp_established = a->tcp_established,
@@ -147,137 +174,114 @@ static int validate_dump_args(Manager *m, DumpArgs *a, Operation *op, sd_bus_err
                 .link_remap = a->link_remap,
                 .external = TAKE_PTR(a->external),
         };
+        spec->name = TAKE_PTR(a->name);
+        if (a->dir_fd >= 0) {
+                spec->dir_fd = TAKE_FD(a->dir_fd);
+                int r = fd_get_path(spec->dir_fd, &spec->dir_path);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to resolve option 'dir_fd': %s", strerror(-r));
+        } else if (!(spec->dir_path = strdup(a->dir ?: m->config.checkpoint_directory)))
+                return -ENOMEM;
         return 0;
 }
 
-/* The process to dump, with the checks that come before anyone may ask polkit. */
-static int resolve_dump_target(Manager *m, Operation *op, const char *type, const char *target, uid_t *ret_owner,
-                               sd_bus_error *error) {
-        if (streq(type, "job")) {
-                Job *j;
-                int r = get_job(m, target, &j, error);
-                if (r < 0)
-                        return r;
-                if (j->busy)
-                        return sd_bus_error_setf(error, BUS_ERROR_JOB_BUSY,
-                                                 "Job %s is busy: another dump or restore of it is in progress.", j->id);
-                if (j->state != JOB_RUNNING)
-                        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS,
-                                                 "Job %s is not running (%s); there is nothing to dump.", j->id,
-                                                 job_state_to_string(j->state));
-                op->job = j;
-                op->pid = j->pid;
-                if (!(op->job_name = strdup(j->id)) || !(op->type = strdup(j->type)))
-                        return -ENOMEM;
-        } else if (streq(type, "process")) {
-                if (parse_pid(target, &op->pid) < 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
-                if (!(op->type = strdup("process")))
-                        return -ENOMEM;
-        } else
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unknown type '%.32s'; use \"process\" or \"job\".", type);
-
-        if (op->pid == 1 || op->pid == getpid())
-                return sd_bus_error_setf(error, BUS_ERROR_NOT_PERMITTED, "Process %i cannot be dumped: it is %s.",
-                                         (int) op->pid, op->pid == 1 ? "the init process" : "cedanad itself");
+/* The process to dump, pinned by a pidfd, with the checks that come before anyone may ask
+ * polkit. *ret_owner: who it belongs to, which decides the polkit action. */
+static int resolve_dump_process(Manager *m, DumpSpec *spec, uid_t *ret_owner, sd_bus_error *error) {
+        pid_t pid = spec->pid;
+        if (pid == 1 || pid == getpid())
+                return bus_error_setf(error, CEDANA_E_NOT_PERMITTED, "Process %i cannot be dumped: it is %s.", (int) pid,
+                                      pid == 1 ? "the init process" : "cedanad itself");
         ProcessInfo p;
-        int r = process_open(op->pid, &op->pidfd, &p);
+        int r = process_open(pid, &spec->pidfd, &p);
         if (r == -ESRCH)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS, "Process %i does not exist.", (int) op->pid);
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Process %i does not exist.", (int) pid);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to inspect process %i: %s", (int) op->pid, strerror(-r));
+                return bus_error_setf(error, r, "Failed to inspect process %i: %s", (int) pid, strerror(-r));
         bool worker = false;
         LIST_FOREACH(workers, w, m->workers)
-                worker = worker || w->pid == op->pid || w->pid == p.ppid;
+                worker = worker || w->pid == pid || w->pid == p.ppid;
         if (worker || p.ppid == 2 || p.pid == 2)
-                return sd_bus_error_setf(error, BUS_ERROR_NOT_PERMITTED,
-                                         "Process %i cannot be dumped: it is %s.", (int) op->pid,
-                                         worker ? "part of cedanad" : "a kernel thread");
+                return bus_error_setf(error, CEDANA_E_NOT_PERMITTED, "Process %i cannot be dumped: it is %s.", (int) pid,
+                                      worker ? "part of cedanad" : "a kernel thread");
         /* A process whose ids differ (a setuid program) belongs to root for our purposes. */
         uid_t owner = p.uid[0];
         for (size_t i = 1; i < 4; i++)
                 if (p.uid[i] != owner)
                         owner = 0;
-        if (op->job && op->job->uid != owner)
-                owner = op->job->uid == 0 ? 0 : owner;
         *ret_owner = owner;
         return 0;
 }
 
-static int dump_place(Manager *m, Operation *op, DumpArgs *a, sd_bus_error *error) {
-        if (a->dir_fd >= 0) {
-                op->dir_fd = TAKE_FD(a->dir_fd);
-                int r = fd_get_path(op->dir_fd, &op->dir_path);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Failed to resolve option 'dir_fd': %s", strerror(-r));
-        } else if (!(op->dir_path = strdup(a->dir ?: m->config.checkpoint_directory)))
-                return -ENOMEM;
-
-        /* dump-<type>-<job or pid>-<unix time>: for a job its name, the pid means nothing there. */
-        char pid[16];
-        snprintf(pid, sizeof(pid), "%i", (int) op->pid);
-        if (a->name)
-                op->name = TAKE_PTR(a->name);
-        else if (asprintf(&op->name, "dump-%s-%s-%" PRIu64, op->type, op->job ? op->job->id : pid,
-                          now_realtime_usec() / USEC_PER_SEC) < 0)
-                return -ENOMEM;
-        if (manager_checkpoint_name_taken(m, op, op->name))
-                return sd_bus_error_setf(error, BUS_ERROR_CHECKPOINT_EXISTS,
-                                         "A checkpoint named %s exists already; choose another --name.", op->name);
+static int dump_job_check(Job *j, sd_bus_error *error) {
+        if (j->busy)
+                return bus_error_setf(error, CEDANA_E_JOB_BUSY, "Job %s is busy: another dump or restore of it is in "
+                                      "progress.", j->id);
+        if (j->state != JOB_RUNNING)
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Job %s is not running (%s); there is nothing to "
+                                      "dump.", j->id, job_state_to_string(j->state));
         return 0;
 }
 
-int bus_dump(sd_bus_message *call, Manager *m, const char *type, const char *target, sd_bus_error *error) {
+/* A dump of j (NULL: of spec->pid): the options are read from the call's current position. */
+static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_bus_error *error) {
+        _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
         DumpArgs a = { .dir_fd = -EBADF };
-        Operation *op = operation_new(m, call, false);
         uid_t owner = 0;
-        int r;
-        if (!op)
-                return -ENOMEM;
-
-        r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
+        int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
         if (r >= 0)
-                r = validate_dump_args(m, &a, op, error);
+                r = validate_dump_args(m, &a, &spec, error);
+        if (r >= 0 && j)
+                r = dump_job_check(j, error);
+        spec.job = j;
+        spec.pid = j ? j->pid : pid;
         if (r >= 0)
-                r = resolve_dump_target(m, op, type, target, &owner, error);
+                r = resolve_dump_process(m, &spec, &owner, error);
+        /* A job is its owner's, whatever runs in it. */
+        if (r >= 0 && j)
+                owner = j->uid == 0 ? 0 : owner;
         if (r >= 0)
-                r = caller_identity(call, &op->caller, error);
+                r = caller_identity(call, &spec.caller, error);
         if (r >= 0)
-                r = authorize(m, call, op->caller.uid, owner, false, error);
-        if (r <= 0) {
-                /* Refused, or polkit is thinking: the call is dispatched again when it answers. */
-                r = r < 0 ? r : 1;
+                r = authorize(m, call, spec.caller.uid, j ? j->uid : owner, false, error);
+        if (r <= 0)
                 goto finish;
-        }
-
-        r = identity_from_uid(owner, &op->owner);
-        if (r >= 0)
-                r = dump_place(m, op, &a, error);
-        if (r >= 0 && op->job && op->job->attach && op->job->attach_in_key && op->job->attach_out_key) {
+        r = identity_from_uid(owner, &spec.owner);
+        if (r >= 0 && j && j->attach && j->attach_in_key && j->attach_out_key) {
                 /* Recorded in the checkpoint, so any restore can hand the job new pipes. */
-                char *pipes[] = { op->job->attach_in_key, op->job->attach_out_key, NULL };
-                if (!(op->dump_options.attach_pipes = strv_copy(pipes)))
+                char *pipes[] = { j->attach_in_key, j->attach_out_key, NULL };
+                if (!(spec.options.attach_pipes = strv_copy(pipes)))
                         r = -ENOMEM;
         }
         if (r >= 0)
-                r = operation_start(op, error);
-        if (r >= 0) {
-                op = NULL; /* replies when done */
-                r = 1;
-        }
+                r = dump_operation_start(m, call, &spec, error);
 finish:
         bus_options_done(dump_options, ELEMENTSOF(dump_options), &a);
-        operation_free(op);
-        return r;
+        return pending(r);
+}
+
+int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
+        return dump_common(call, m, j, 0, error);
 }
 
 static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
         const char *type, *target;
         int r = sd_bus_message_read(call, "ss", &type, &target);
         if (r < 0)
                 return r;
-        return bus_dump(call, userdata, type, target, error);
+        if (streq(type, "job")) {
+                Job *j;
+                r = called_job(m, call, target, &j, error);
+                return r <= 0 ? pending(r) : dump_common(call, m, j, 0, error);
+        }
+        if (!streq(type, "process"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\" or "
+                                         "\"job\".", type);
+        pid_t pid;
+        if (parse_pid(target, &pid) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
+        return dump_common(call, m, NULL, pid, error);
 }
 
 /* ---- Restore ---- */
@@ -302,144 +306,141 @@ static const BusOption restore_options[] = {
         { "log_fd", BUS_OPTION_FD, offsetof(RestoreArgs, log_fd) },
 };
 
-/* Where the checkpoint comes from: an fd the caller opened, a path, or the job's latest. */
-static int resolve_restore_source(Manager *m, Operation *op, const char *type, const char *source, RestoreArgs *a,
-                                  sd_bus_error *error) {
-        const char *path = a->path;
-        if (streq(type, "job")) {
-                Job *j;
-                int r = get_job(m, source, &j, error);
-                if (r < 0)
-                        return r;
-                if (j->busy)
-                        return sd_bus_error_setf(error, BUS_ERROR_JOB_BUSY,
-                                                 "Job %s is busy: another dump or restore of it is in progress.", j->id);
-                if (j->state == JOB_RUNNING)
-                        return sd_bus_error_setf(error, BUS_ERROR_JOB_RUNNING,
-                                                 "Job %s is still running; dump it or stop it with 'cedana job kill %s' first.",
-                                                 j->id, j->id);
-                op->job = j;
-                if (!(op->job_name = strdup(j->id)))
-                        return -ENOMEM;
-                if (a->source_fd < 0 && !path) {
-                        CheckpointRecord *list = NULL;
-                        size_t n = 0;
-                        r = jobstore_list_checkpoints(m->store, j->id, &list, &n);
-                        if (r < 0)
-                                return r;
-                        if (n > 0)
-                                op->source_path = strdup(list[0].path);
-                        checkpoint_records_free(list, n);
-                        if (n == 0)
-                                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_CHECKPOINT,
-                                                         "Job %s has no checkpoint to restore; dump it first or give --path.",
-                                                         j->id);
-                        if (!op->source_path)
-                                return -ENOMEM;
-                }
-        } else if (streq(type, "process")) {
-                if (!isempty(source))
-                        path = source;
-                if (a->name && !job_name_is_valid(a->name))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid job name.",
-                                                 a->name);
-        } else
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unknown type '%.32s'; use \"process\" or \"job\".", type);
-
-        if (a->source_fd >= 0) {
-                op->source_fd = TAKE_FD(a->source_fd);
-                free(op->source_path);
-                op->source_path = NULL;
-                int r = fd_get_path(op->source_fd, &op->source_path);
-                if (r < 0)
-                        return r;
-        } else if (path) {
-                if (!path_is_normalized(path))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Checkpoint path '%.64s' must be absolute, without '.' or '..'.", path);
-                free(op->source_path);
-                if (!(op->source_path = strdup(path)))
-                        return -ENOMEM;
-        } else if (!op->source_path)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No checkpoint given: pass a path or 'source_fd'.");
-        return 0;
-}
-
-/* Is this a checkpoint cedanad wrote for uid? Decided on the record only; the content is
- * verified by the worker anyway. */
-static bool checkpoint_is_vouched(Manager *m, const char *path, uid_t uid) {
+/* Whether a complete record vouches for the source: one of the caller's (or, restoring a job,
+ * one of that job's) at the same inode (an fd) or path (a string). Bound records make the worker
+ * check digest and inode; records of earlier cedana versions, which bound nothing, at least the
+ * file's owner. */
+static bool find_voucher(Manager *m, RestoreSpec *s, Job *j, uid_t caller) {
+        struct stat st;
+        bool by_inode = s->source_fd >= 0 && fstat(s->source_fd, &st) >= 0;
         CheckpointRecord *list = NULL;
         size_t n = 0;
-        bool found = false;
-        if (jobstore_list_checkpoints(m->store, NULL, &list, &n) < 0)
+        CheckpointFilter f = j ? (CheckpointFilter) { .job = j->id, .job_uid = j->uid }
+                               : (CheckpointFilter) { .by_uid = true, .uid = caller };
+        if (jobstore_list_checkpoints(m->store, &f, &list, &n) < 0)
                 return false;
-        for (size_t i = 0; i < n && !found; i++)
-                found = list[i].uid == uid && streq(list[i].path, path);
+        const CheckpointRecord *found = NULL;
+        for (size_t i = 0; i < n && !found; i++) {
+                const CheckpointRecord *c = &list[i];
+                if (by_inode ? checkpoint_record_is_bound(c) && c->dev == (uint64_t) st.st_dev &&
+                                       c->ino == (uint64_t) st.st_ino
+                             : streq_ptr(c->path, s->source_path))
+                        found = c;
+        }
+        if (found && checkpoint_record_is_bound(found)) {
+                s->expected_digest = strdup(found->digest);
+                s->expected_dev = found->dev;
+                s->expected_ino = found->ino;
+        } else if (found)
+                s->require_owned_file = true;
+        bool vouched = found != NULL;
         checkpoint_records_free(list, n);
-        return found;
+        return vouched;
 }
 
-int bus_restore(sd_bus_message *call, Manager *m, const char *type, const char *source, sd_bus_error *error) {
-        RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
-        Operation *op = operation_new(m, call, true);
-        int r;
-        if (!op)
-                return -ENOMEM;
-
-        r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
-        if (r >= 0)
-                r = resolve_restore_source(m, op, type, source, &a, error);
-        if (r >= 0)
-                r = caller_identity(call, &op->caller, error);
-        if (r >= 0) {
-                uid_t owner = op->job ? op->job->uid : op->caller.uid;
-                bool foreign = !op->job && !checkpoint_is_vouched(m, op->source_path, op->caller.uid);
-                r = authorize(m, call, op->caller.uid, owner, foreign, error);
-        }
-        if (r <= 0) {
-                r = r < 0 ? r : 1;
-                goto finish;
-        }
-
-        /* Root restores with a privileged CRIU; everyone else with an unprivileged one, as themselves. */
-        r = identity_copy(&op->caller, &op->owner);
-        if (r >= 0 && !op->job) {
-                if (a.name)
-                        op->job_name = TAKE_PTR(a.name);
-                else
-                        r = job_name_generate(&op->job_name);
-                if (r >= 0 && manager_job_name_taken(m, op, op->job_name))
-                        r = sd_bus_error_setf(error, BUS_ERROR_JOB_EXISTS,
-                                              "A job named %s exists already; choose another --name.", op->job_name);
-                op->new_job = true;
-        }
-        /* An attached job gets new stdio pipes; a restored process too, if asked (its checkpoint
-         * says whether it needs them). */
-        if (r >= 0 && (op->job ? op->job->attach : a.attach))
-                r = attach_pipes_new(&op->pipes);
-        if (r >= 0) {
-                op->restore_options.tcp_established = a.tcp_established;
-                op->restore_options.shell_job = a.shell_job;
-                op->log_fd = TAKE_FD(a.log_fd);
-                r = operation_start(op, error);
-        }
-        if (r >= 0) {
-                op = NULL;
-                r = 1;
-        }
-finish:
-        bus_options_done(restore_options, ELEMENTSOF(restore_options), &a);
-        operation_free(op);
+static int job_latest_source(Manager *m, Job *j, RestoreSpec *s, sd_bus_error *error) {
+        CheckpointRecord *list = NULL;
+        size_t n = 0;
+        CheckpointFilter f = { .job = j->id, .job_uid = j->uid };
+        int r = jobstore_list_checkpoints(m->store, &f, &list, &n);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                r = bus_error_setf(error, CEDANA_E_NO_SUCH_CHECKPOINT,
+                                   "Job %s has no checkpoint to restore; dump it first or give --path.", j->id);
+        else if (!(s->source_path = strdup(list[0].path)))
+                r = -ENOMEM;
+        checkpoint_records_free(list, n);
         return r;
 }
 
+static int restore_job_check(Job *j, sd_bus_error *error) {
+        if (j->busy)
+                return bus_error_setf(error, CEDANA_E_JOB_BUSY,
+                                      "Job %s is busy: another dump or restore of it is in progress.", j->id);
+        if (j->state == JOB_RUNNING)
+                return bus_error_setf(error, CEDANA_E_JOB_RUNNING,
+                                      "Job %s is still running; dump it or stop it with 'cedana job kill %s' first.", j->id,
+                                      j->id);
+        return 0;
+}
+
+/* Where the checkpoint comes from: an fd the caller opened, a path, or the job's latest. */
+static int restore_source(Manager *m, RestoreArgs *a, const char *path, Job *j, RestoreSpec *s, sd_bus_error *error) {
+        if (a->source_fd >= 0) {
+                s->source_fd = TAKE_FD(a->source_fd);
+                (void) fd_get_path(s->source_fd, &s->source_path); /* for messages */
+                return 0;
+        }
+        if (path) {
+                if (!path_is_normalized(path))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Checkpoint path '%.64s' must be absolute, without '.' or '..'.", path);
+                return (s->source_path = strdup(path)) ? 0 : -ENOMEM;
+        }
+        if (j)
+                return job_latest_source(m, j, s, error);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No checkpoint given: pass a path or 'source_fd'.");
+}
+
+static int restore_common(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error) {
+        _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
+        RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
+        int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
+        if (r >= 0 && j)
+                r = restore_job_check(j, error);
+        if (r >= 0 && a.name && (j || !job_name_is_valid(a.name)))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      j ? "A restored job keeps its name; 'name' is for restoring a path."
+                                        : "'%.64s' is not a valid job name.", a.name);
+        if (r >= 0 && a.log_fd >= 0)
+                r = bus_check_output_fd(a.log_fd, "log_fd", true, error);
+        if (r >= 0)
+                r = restore_source(m, &a, a.path ?: path, j, &spec, error);
+        if (r >= 0)
+                r = caller_identity(call, &spec.caller, error);
+        if (r >= 0) {
+                /* A job is restored as its owner, whoever asks; anything else as the caller. The
+                 * same path asks the same action by either route. */
+                bool vouched = find_voucher(m, &spec, j, spec.caller.uid);
+                r = authorize(m, call, spec.caller.uid, j ? j->uid : spec.caller.uid, !vouched, error);
+        }
+        if (r <= 0)
+                goto finish;
+        r = identity_from_uid(j ? j->uid : spec.caller.uid, &spec.owner);
+        if (r >= 0) {
+                spec.job = j;
+                spec.name = TAKE_PTR(a.name);
+                spec.options.tcp_established = a.tcp_established;
+                spec.options.shell_job = a.shell_job;
+                spec.attach = a.attach;
+                spec.log_fd = TAKE_FD(a.log_fd);
+                r = restore_operation_start(m, call, &spec, error);
+        }
+finish:
+        bus_options_done(restore_options, ELEMENTSOF(restore_options), &a);
+        return pending(r);
+}
+
+int bus_restore_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
+        return restore_common(call, m, j, NULL, error);
+}
+
 static int method_restore(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
         const char *type, *source;
         int r = sd_bus_message_read(call, "ss", &type, &source);
         if (r < 0)
                 return r;
-        return bus_restore(call, userdata, type, source, error);
+        if (streq(type, "job")) {
+                Job *j;
+                r = called_job(m, call, source, &j, error);
+                return r <= 0 ? pending(r) : restore_common(call, m, j, NULL, error);
+        }
+        if (!streq(type, "process"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\" or "
+                                         "\"job\".", type);
+        return restore_common(call, m, NULL, isempty(source) ? NULL : source, error);
 }
 
 /* ---- Run, Manage ---- */
@@ -460,11 +461,11 @@ static int method_run(sd_bus_message *call, void *userdata, sd_bus_error *error)
         _cleanup_(identity_done) Identity caller = {};
         const char *type;
         int r = sd_bus_message_read(call, "s", &type);
-        if (r >= 0)
-                r = sd_bus_message_read_strv(call, &argv);
         if (r < 0)
                 return r;
-        r = bus_read_options(call, run_options, ELEMENTSOF(run_options), &a, error);
+        r = bus_read_strv(call, BUS_ARGV_MAX, &argv, error);
+        if (r >= 0)
+                r = bus_read_options(call, run_options, ELEMENTSOF(run_options), &a, error);
         if (r >= 0 && !streq(type, "process"))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\".", type);
         if (r >= 0)
@@ -473,12 +474,10 @@ static int method_run(sd_bus_message *call, void *userdata, sd_bus_error *error)
                 r = caller_identity(call, &caller, error);
         if (r >= 0)
                 r = authorize(m, call, caller.uid, caller.uid, false, error);
-        if (r == 0)
-                r = 1; /* polkit is thinking; dispatched again when it answers */
-        else if (r > 0)
+        if (r > 0)
                 r = job_run_start(m, call, &caller, argv, &a, error);
         bus_options_done(run_options, ELEMENTSOF(run_options), &a);
-        return r;
+        return pending(r);
 }
 
 typedef struct ManageArgs {
@@ -492,10 +491,10 @@ static const BusOption manage_options[] = {
 static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         ManageArgs a = {};
-        _cleanup_(identity_done) Identity caller = {};
         const char *type, *target;
         pid_t pid = 0;
         ProcessInfo p = {};
+        uid_t caller;
         int r = sd_bus_message_read(call, "ss", &type, &target);
         if (r < 0)
                 return r;
@@ -507,25 +506,20 @@ static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (r >= 0 && a.name && !job_name_is_valid(a.name))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid job name.", a.name);
         if (r >= 0 && (pid == 1 || pid == getpid()))
-                r = sd_bus_error_setf(error, BUS_ERROR_NOT_PERMITTED, "Process %i cannot be managed.", (int) pid);
-        if (r >= 0) {
-                r = process_read_info(pid, &p);
-                if (r < 0)
-                        r = sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS, "Process %i does not exist.", (int) pid);
-        }
+                r = bus_error_setf(error, CEDANA_E_NOT_PERMITTED, "Process %i cannot be managed.", (int) pid);
+        if (r >= 0 && process_read_info(pid, &p) < 0)
+                r = bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Process %i does not exist.", (int) pid);
         if (r >= 0)
-                r = caller_identity(call, &caller, error);
+                r = bus_caller_uid(call, &caller);
         if (r >= 0)
-                r = authorize(m, call, caller.uid, p.uid[0], false, error);
-        if (r == 0)
-                r = 1;
-        else if (r > 0)
-                r = job_manage(m, call, pid, a.name, error);
+                r = authorize(m, call, caller, p.uid[0], false, error);
+        if (r > 0)
+                r = job_manage(m, call, caller, pid, a.name, error);
         bus_options_done(manage_options, ELEMENTSOF(manage_options), &a);
-        return r;
+        return pending(r);
 }
 
-/* ---- jobs and checkpoints ---- */
+/* ---- jobs ---- */
 
 static bool caller_sees(uid_t caller, uid_t owner) {
         return caller == 0 || caller == owner;
@@ -537,16 +531,15 @@ static int method_get_job(sd_bus_message *call, void *userdata, sd_bus_error *er
         Job *j;
         uid_t uid;
         int r = sd_bus_message_read(call, "s", &name);
+        if (r >= 0)
+                r = bus_caller_uid(call, &uid);
         if (r < 0)
                 return r;
-        r = get_job(m, name, &j, error);
-        if (r < 0)
-                return r;
-        r = bus_caller_uid(call, &uid);
-        if (r < 0)
-                return r;
+        r = called_job(m, call, name, &j, error);
+        if (r <= 0)
+                return pending(r);
         if (!caller_sees(uid, j->uid))
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_JOB, "There is no job %s; see 'cedana job list'.", name);
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_JOB, "There is no job %.130s; see 'cedana job list'.", name);
         _cleanup_free_ char *path = job_bus_path(j);
         if (!path)
                 return -ENOMEM;
@@ -566,15 +559,16 @@ static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *
         LIST_FOREACH(jobs, j, m->jobs) {
                 if (r < 0)
                         break;
-                if (!caller_sees(uid, j->uid))
+                if (!caller_sees(uid, j->uid) || j->state == JOB_UNKNOWN)
                         continue;
                 job_refresh_gpu(j);
                 _cleanup_free_ char *path = job_bus_path(j);
                 if (!path)
                         return -ENOMEM;
-                r = sd_bus_message_append(reply, "(ssusbttsuo)", j->id, j->type, (uint32_t) j->pid,
-                                          job_state_to_string(j->state), j->gpu, j->last_checkpoint_usec,
-                                          j->last_checkpoint_size, strempty(j->log_path), (uint32_t) j->uid, path);
+                r = sd_bus_message_append(reply, "(ssusbttsuo)", j->id, j->type,
+                                          (uint32_t) (j->state == JOB_RUNNING ? j->pid : 0), job_state_to_string(j->state),
+                                          j->gpu, j->last_checkpoint_usec, j->last_checkpoint_size, strempty(j->log_path),
+                                          (uint32_t) j->uid, path);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
@@ -583,56 +577,17 @@ static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_list_checkpoints(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *name;
+/* Handlers shared with the Job objects: j was found the way its caller may see it. */
+int bus_kill_job(sd_bus_message *call, Manager *m, Job *j, int sig, sd_bus_error *error) {
         uid_t uid;
-        int r = sd_bus_message_read(call, "s", &name);
-        if (r >= 0)
-                r = bus_caller_uid(call, &uid);
-        if (r < 0)
-                return r;
-        if (!isempty(name)) {
-                Job *j;
-                r = get_job(m, name, &j, error);
-                if (r < 0)
-                        return r;
-        }
-        CheckpointRecord *list = NULL;
-        size_t n = 0;
-        r = jobstore_list_checkpoints(m->store, isempty(name) ? NULL : name, &list, &n);
-        if (r < 0)
-                return r;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_message_new_method_return(call, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssstts)");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if (caller_sees(uid, list[i].uid))
-                        r = sd_bus_message_append(reply, "(ssstts)", list[i].id, strempty(list[i].job), list[i].path,
-                                                  list[i].time_usec, list[i].size, list[i].compression);
-        checkpoint_records_free(list, n);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-int bus_kill_job(sd_bus_message *call, Manager *m, const char *name, int sig, sd_bus_error *error) {
-        Job *j;
-        uid_t uid;
-        int r = get_job(m, name, &j, error);
-        if (r < 0)
-                return r;
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%i is not a signal number.", sig);
-        r = bus_caller_uid(call, &uid);
+        int r = bus_caller_uid(call, &uid);
         if (r < 0)
                 return r;
         r = authorize(m, call, uid, j->uid, false, error);
         if (r <= 0)
-                return r < 0 ? r : 1;
+                return pending(r);
         r = job_kill(j, sig, error);
         if (r < 0)
                 return r;
@@ -640,73 +595,85 @@ int bus_kill_job(sd_bus_message *call, Manager *m, const char *name, int sig, sd
 }
 
 static int method_kill_job(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
         const char *name;
         int sig;
+        Job *j;
         int r = sd_bus_message_read(call, "si", &name, &sig);
-        if (r < 0)
-                return r;
-        return bus_kill_job(call, userdata, name, sig, error);
+        if (r >= 0)
+                r = called_job(m, call, name, &j, error);
+        return r <= 0 ? pending(r) : bus_kill_job(call, m, j, sig, error);
 }
 
-int bus_delete_job(sd_bus_message *call, Manager *m, const char *name, int with_checkpoints, sd_bus_error *error) {
-        Job *j;
+typedef struct DeleteJobContext {
         uid_t uid;
-        int r = get_job(m, name, &j, error);
+        char *id;
+} DeleteJobContext;
+
+/* Once the files of its checkpoints are gone: the job itself (if it is still there and idle). */
+static int delete_job_done(Operation *op, int r, const char *message, char **removed, void *userdata) {
+        _cleanup_free_ DeleteJobContext *c = userdata;
+        _cleanup_free_ char *id = c->id;
+        if (r != 0)
+                return 0; /* answered with the error */
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Job *j = manager_get_job(op->manager, c->uid, id);
+        if (j && !j->busy && j->state != JOB_RUNNING && job_delete(j, &error) < 0) {
+                (void) sd_bus_reply_method_error(op->call, &error);
+                return 1;
+        }
+        return 0;
+}
+
+int bus_delete_job(sd_bus_message *call, Manager *m, Job *j, int with_checkpoints, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        int r = caller_identity(call, &caller, error);
         if (r < 0)
                 return r;
-        r = bus_caller_uid(call, &uid);
-        if (r < 0)
-                return r;
-        r = authorize(m, call, uid, j->uid, false, error);
+        r = authorize(m, call, caller.uid, j->uid, false, error);
         if (r <= 0)
-                return r < 0 ? r : 1;
+                return pending(r);
         if (j->busy)
-                return sd_bus_error_setf(error, BUS_ERROR_JOB_BUSY, "Job %s is busy: a dump or restore is in progress.",
-                                         j->id);
+                return bus_error_setf(error, CEDANA_E_JOB_BUSY, "Job %s is busy: a dump or restore is in progress.", j->id);
         if (j->state == JOB_RUNNING)
-                return sd_bus_error_setf(error, BUS_ERROR_JOB_RUNNING,
-                                         "Job %s is still running; stop it with 'cedana job kill %s' first.", j->id, j->id);
-        r = job_delete(j, with_checkpoints, error);
+                return bus_error_setf(error, CEDANA_E_JOB_RUNNING,
+                                      "Job %s is still running; stop it with 'cedana job kill %s' first.", j->id, j->id);
+        if (!with_checkpoints) {
+                r = job_delete(j, error);
+                return r < 0 ? r : sd_bus_reply_method_return(call, NULL);
+        }
+        /* Only checkpoints the caller made (root: all of the job's): what the caller could
+         * delete itself. */
+        CheckpointRecord *list = NULL;
+        size_t n = 0;
+        CheckpointFilter f = { .job = j->id, .job_uid = j->uid, .by_uid = caller.uid != 0, .uid = caller.uid };
+        r = jobstore_list_checkpoints(m->store, &f, &list, &n);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(call, NULL);
+        DeleteJobContext *c = calloc(1, sizeof(DeleteJobContext));
+        if (!c || !(c->id = strdup(j->id))) {
+                free(c);
+                checkpoint_records_free(list, n);
+                return -ENOMEM;
+        }
+        c->uid = j->uid;
+        r = checkpoint_files_start(m, FILES_DELETE, call, &caller, list, n, delete_job_done, c, error);
+        if (r < 0) {
+                free(c->id);
+                free(c);
+        }
+        return r;
 }
 
 static int method_delete_job(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
         const char *name;
         int with_checkpoints;
+        Job *j;
         int r = sd_bus_message_read(call, "sb", &name, &with_checkpoints);
-        if (r < 0)
-                return r;
-        return bus_delete_job(call, userdata, name, with_checkpoints, error);
-}
-
-static int method_delete_checkpoint(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *id;
-        uid_t uid;
-        int r = sd_bus_message_read(call, "s", &id);
-        if (r < 0)
-                return r;
-        if (!checkpoint_name_is_valid(id))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid checkpoint id.", id);
-        _cleanup_(checkpoint_record_done) CheckpointRecord c = {};
-        r = jobstore_get_checkpoint(m->store, id, &c);
-        if (r == -ENOENT)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_CHECKPOINT,
-                                         "There is no checkpoint %s; see 'cedana checkpoint list'.", id);
-        if (r < 0)
-                return r;
-        r = bus_caller_uid(call, &uid);
-        if (r < 0)
-                return r;
-        r = authorize(m, call, uid, c.uid, false, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = checkpoint_delete(m, &c, error);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(call, NULL);
+        if (r >= 0)
+                r = called_job(m, call, name, &j, error);
+        return r <= 0 ? pending(r) : bus_delete_job(call, m, j, with_checkpoints, error);
 }
 
 static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -715,29 +682,177 @@ static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error 
         Job *j;
         uid_t uid;
         int r = sd_bus_message_read(call, "s", &name);
-        if (r < 0)
-                return r;
-        r = get_job(m, name, &j, error);
-        if (r < 0)
-                return r;
-        r = bus_caller_uid(call, &uid);
-        if (r < 0)
-                return r;
+        if (r >= 0)
+                r = bus_caller_uid(call, &uid);
+        if (r >= 0)
+                r = called_job(m, call, name, &j, error);
+        if (r <= 0)
+                return pending(r);
         r = authorize(m, call, uid, j->uid, false, error);
         if (r <= 0)
-                return r < 0 ? r : 1;
+                return pending(r);
         if (!j->attach)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                                         "Job %s was not started with --attach; its output is in %s.", j->id,
-                                         j->log_path ?: "its log");
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED,
+                                      "Job %s was not started with --attach; its output is in %s.", j->id,
+                                      j->log_path ?: "its log");
         int in, out;
         r = job_attach_client(j, &in, &out);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PROCESS, "Job %s is not running (%s).", j->id,
-                                         job_state_to_string(j->state));
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Job %s is not running (%s).", j->id,
+                                      job_state_to_string(j->state));
         r = sd_bus_reply_method_return(call, "hh", in, out);
         safe_close(out); /* the caller has its copy; ours would keep the pipe from ending */
         return r;
+}
+
+/* ---- checkpoints ---- */
+
+static int method_list_checkpoints(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        uid_t uid;
+        Job *j = NULL;
+        int r = sd_bus_message_read(call, "s", &name);
+        if (r >= 0)
+                r = bus_caller_uid(call, &uid);
+        if (r < 0)
+                return r;
+        if (!isempty(name) && (r = called_job(m, call, name, &j, error)) <= 0)
+                return pending(r);
+        if (j && !caller_sees(uid, j->uid))
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_JOB, "There is no job %.130s; see 'cedana job list'.", name);
+        /* A job's checkpoints are its owner's to see, whoever made them; otherwise one's own. */
+        CheckpointFilter f = j ? (CheckpointFilter) { .job = j->id, .job_uid = j->uid }
+                               : (CheckpointFilter) { .by_uid = uid != 0, .uid = uid };
+        CheckpointRecord *list = NULL;
+        size_t n = 0;
+        r = jobstore_list_checkpoints(m->store, &f, &list, &n);
+        if (r < 0)
+                return r;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sssttsus)");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                Job owner = { .uid = list[i].job_uid, .id = list[i].job };
+                r = sd_bus_message_append(reply, "(sssttsus)", list[i].id,
+                                          list[i].job ? job_display_name(&owner, uid) : "", list[i].path,
+                                          list[i].time_usec, list[i].size, list[i].compression, (uint32_t) list[i].uid,
+                                          record_status_to_string(checkpoint_record_status(&list[i])));
+        }
+        checkpoint_records_free(list, n);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_delete_checkpoint(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *spec;
+        _cleanup_(identity_done) Identity caller = {};
+        _cleanup_free_ char *id = NULL;
+        uid_t owner;
+        int r = sd_bus_message_read(call, "s", &spec);
+        if (r >= 0)
+                r = caller_identity(call, &caller, error);
+        if (r >= 0)
+                r = names_parse(m, caller.uid, spec, false, &owner, &id, error);
+        if (r < 0)
+                return r;
+        /* Another user's, named as USER/ID: asked about before anything is looked up, so the
+         * answer is the same whether it exists or not. */
+        r = authorize(m, call, caller.uid, owner, false, error);
+        if (r <= 0)
+                return pending(r);
+        CheckpointRecord *c = calloc(1, sizeof(CheckpointRecord));
+        if (!c)
+                return -ENOMEM;
+        r = jobstore_get_checkpoint(m->store, owner, id, c);
+        if (r >= 0 && c->state != CHECKPOINT_COMPLETE) {
+                checkpoint_record_done(c);
+                r = -ENOENT;
+        }
+        if (r < 0) {
+                free(c);
+                return r == -ENOENT ? bus_error_setf(error, CEDANA_E_NO_SUCH_CHECKPOINT,
+                                                     "There is no checkpoint %.200s; see 'cedana checkpoint list'.", spec)
+                                    : r;
+        }
+        return checkpoint_files_start(m, FILES_DELETE, call, &caller, c, 1, NULL, NULL, error);
+}
+
+/* ---- prune ---- */
+
+static int reply_strv(sd_bus_message *call, char **l) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(reply, l);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_prune_jobs(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        uid_t uid;
+        int r = bus_caller_uid(call, &uid);
+        if (r < 0)
+                return r;
+        /* One's own jobs (root: everybody's, as root lists them). */
+        r = authorize(m, call, uid, uid, false, error);
+        if (r <= 0)
+                return pending(r);
+        _cleanup_strv_free_ char **removed = NULL;
+        r = jobs_prune(m, uid, &removed);
+        if (r < 0)
+                return bus_error_setf(error, r, "Failed to remove ended jobs from the job store: %s", strerror(-r));
+        return reply_strv(call, removed);
+}
+
+static int prune_checkpoints_done(Operation *op, int r, const char *message, char **removed, void *userdata) {
+        if (r != 0)
+                return 0; /* answered with the error */
+        int k = reply_strv(op->call, removed);
+        if (k < 0)
+                log_debug_errno(k, "Failed to reply (the caller may be gone): %m");
+        return 1;
+}
+
+static int method_prune_checkpoints(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        uint32_t keep;
+        _cleanup_(identity_done) Identity caller = {};
+        Job *j = NULL;
+        int r = sd_bus_message_read(call, "su", &name, &keep);
+        if (r >= 0)
+                r = caller_identity(call, &caller, error);
+        if (r >= 0 && !isempty(name) && (r = called_job(m, call, name, &j, error)) == 0)
+                return 1; /* polkit is asked; the call comes again */
+        if (r < 0)
+                return r;
+        r = authorize(m, call, caller.uid, j ? j->uid : caller.uid, false, error);
+        if (r <= 0)
+                return pending(r);
+        /* What DeleteCheckpoint would let the caller delete: its own records (root: all). */
+        CheckpointFilter f = { .by_uid = caller.uid != 0, .uid = caller.uid };
+        if (j) {
+                f.job = j->id;
+                f.job_uid = j->uid;
+        }
+        CheckpointRecord *list = NULL;
+        size_t n = 0;
+        r = checkpoints_prune_select(m, &f, keep, &list, &n);
+        if (r < 0)
+                return r;
+        if (n == 0) {
+                free(list);
+                return reply_strv(call, NULL);
+        }
+        return checkpoint_files_start(m, FILES_DELETE, call, &caller, list, n, prune_checkpoints_done, NULL, error);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -758,7 +873,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssusbttsuo)", jobs), method_list_jobs,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListCheckpoints", SD_BUS_ARGS("s", job), SD_BUS_RESULT("a(ssstts)", checkpoints),
+        SD_BUS_METHOD_WITH_ARGS("ListCheckpoints", SD_BUS_ARGS("s", job), SD_BUS_RESULT("a(sssttsus)", checkpoints),
                                 method_list_checkpoints, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("KillJob", SD_BUS_ARGS("s", job, "i", signal), SD_BUS_NO_RESULT, method_kill_job,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -766,6 +881,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_delete_job, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DeleteCheckpoint", SD_BUS_ARGS("s", checkpoint_id), SD_BUS_NO_RESULT,
                                 method_delete_checkpoint, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PruneJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", jobs), method_prune_jobs,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PruneCheckpoints", SD_BUS_ARGS("s", job, "u", keep),
+                                SD_BUS_RESULT("as", checkpoints), method_prune_checkpoints, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttachJob", SD_BUS_ARGS("s", job), SD_BUS_RESULT("h", stdin, "h", stdout),
                                 method_attach_job, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("s", job, "o", path), 0),
@@ -800,6 +919,8 @@ int manager_bus_add_objects(Manager *m, sd_bus *bus) {
 
 void manager_send_progress(Manager *m, sd_bus_message *call, const char *operation, const char *phase,
                            uint64_t done, uint64_t total) {
+        if (!call)
+                return;
         sd_bus *bus = sd_bus_message_get_bus(call);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
         int r = sd_bus_message_new_signal(bus, &s, MANAGER_OBJECT_PATH, MANAGER_INTERFACE, "Progress");

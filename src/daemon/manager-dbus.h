@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* org.cedana.Checkpoint1.Manager on /org/cedana/Checkpoint1: argument checks, authorization
- * and replies; the work itself is in operation.c, job-run.c and job.c. */
+ * and replies; the work itself is in the operations (dump-, restore-operation.c, job-run.c,
+ * checkpoint-files.c). */
 #pragma once
 
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+typedef struct Job Job;
 typedef struct Manager Manager;
 
 #define MANAGER_OBJECT_PATH "/org/cedana/Checkpoint1"
@@ -19,9 +21,9 @@ void manager_send_progress(Manager *m, sd_bus_message *call, const char *operati
                            uint64_t done, uint64_t total);
 void manager_send_checkpoint_new(Manager *m, const char *job, const char *id, const char *path);
 
-/* Shared by the Manager methods and the Job object's methods of the same names: the options
- * a{sv} is read from the call's current position. */
-int bus_dump(sd_bus_message *call, Manager *m, const char *type, const char *target, sd_bus_error *error);
-int bus_restore(sd_bus_message *call, Manager *m, const char *type, const char *source, sd_bus_error *error);
-int bus_kill_job(sd_bus_message *call, Manager *m, const char *name, int sig, sd_bus_error *error);
-int bus_delete_job(sd_bus_message *call, Manager *m, const char *name, int with_checkpoints, sd_bus_error *error);
+/* Shared by the Manager methods and the Job object's methods of the same names, for a job found
+ * the way its caller may see it: the options a{sv} are read from the call's current position. */
+int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
+int bus_restore_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
+int bus_kill_job(sd_bus_message *call, Manager *m, Job *j, int sig, sd_bus_error *error);
+int bus_delete_job(sd_bus_message *call, Manager *m, Job *j, int with_checkpoints, sd_bus_error *error);

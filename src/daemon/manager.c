@@ -20,7 +20,11 @@
 #include "format-util.h"
 #include "job-attach.h"
 #include "job.h"
+#include "checkpoint-files.h"
+#include "hygiene.h"
 #include "job-run.h"
+#include "operation.h"
+#include "restore-operation.h"
 #include "jobstore.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -56,6 +60,8 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
+static int on_post(sd_event_source *s, void *userdata);
+
 int manager_new(Manager **ret) {
         _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(Manager));
         if (!m)
@@ -82,6 +88,8 @@ int manager_new(Manager **ret) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, &m->sigchld_source, SIGCHLD, on_sigchld, m);
+        if (r >= 0)
+                r = sd_event_add_post(m->event, NULL, on_post, m);
         if (r < 0)
                 return r;
 
@@ -108,6 +116,9 @@ static void private_bus_free(PrivateBus *pb) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->exiting = true;
+        while (m->operations)
+                operation_free(m->operations);
         while (m->workers)
                 worker_free(m->workers);
         while (m->jobs)
@@ -117,6 +128,7 @@ Manager *manager_free(Manager *m) {
                 private_bus_free(m->private_buses);
         sd_event_source_disable_unref(m->listen_source);
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->hygiene_timer);
         sd_event_source_disable_unref(m->sigchld_source);
         safe_close(m->listen_fd);
         sd_bus_flush_close_unref(m->bus);
@@ -134,8 +146,13 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
-static bool manager_is_idle(Manager *m) {
-        return m->n_workers == 0 && m->n_polkit_queries == 0 && m->n_pending == 0 && m->n_private_buses == 0;
+bool manager_is_idle(Manager *m) {
+        if (m->operations || m->workers || m->polkit_queries || m->scope_starts || m->private_buses)
+                return false;
+        LIST_FOREACH(jobs, j, m->jobs)
+                if (j->attach_source)
+                        return false;
+        return true;
 }
 
 static int on_name_released(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -166,6 +183,20 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_exit(m->event, 0);
 }
 
+/* Idleness is derived from live state after every event (machined's check_idle), so no code
+ * path that ends some work has to remember to look again: arm the countdown when idle and it
+ * is not running yet, stop it when not idle. Activity (manager_check_idle) restarts it. */
+static int on_post(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        polkit_queries_gc(m);
+        int enabled = SD_EVENT_OFF;
+        if (m->idle_timer)
+                (void) sd_event_source_get_enabled(m->idle_timer, &enabled);
+        if (enabled == SD_EVENT_OFF || !manager_is_idle(m))
+                manager_check_idle(m);
+        return 0;
+}
+
 void manager_check_idle(Manager *m) {
         if (m->exiting)
                 return;
@@ -185,17 +216,6 @@ void manager_check_idle(Manager *m) {
         }
         if (sd_event_add_time(m->event, &m->idle_timer, CLOCK_MONOTONIC, when, USEC_PER_SEC, on_idle_timer, m) >= 0)
                 (void) sd_event_source_set_description(m->idle_timer, "idle-timer");
-}
-
-void manager_busy(Manager *m) {
-        m->n_pending++;
-        manager_check_idle(m);
-}
-
-void manager_unbusy(Manager *m) {
-        if (m->n_pending > 0)
-                m->n_pending--;
-        manager_check_idle(m);
 }
 
 int manager_foreach_bus(Manager *m, ManagerBusFunc f, void *userdata) {
@@ -282,8 +302,7 @@ static int on_private_connection(sd_event_source *s, int fd, uint32_t revents, v
         return 0;
 }
 
-/* What systemd passed: the private socket (cedanad.socket), and pipes of attached jobs that we
- * put into its fd store before a restart. Jobs must be loaded already. */
+/* What systemd passed: the private socket (cedanad.socket). */
 static int manager_take_fds(Manager *m) {
         char **names = NULL;
         int n = sd_listen_fds_with_names(true, &names);
@@ -293,11 +312,7 @@ static int manager_take_fds(Manager *m) {
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
                 const char *name = names && names[i] ? names[i] : "";
-                if (startswith(name, "attach-")) {
-                        int k = manager_attach_adopt_fd(m, name, fd);
-                        if (k < 0)
-                                log_warning_errno(k, "Failed to take over %s: %m", name);
-                } else if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+                if (m->listen_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
                         m->listen_fd = fd;
                 else {
                         log_warning("Ignoring unexpected file descriptor %i (%s) from systemd.", fd, name);
@@ -369,9 +384,6 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open the job store in %s: %m", m->state_dir);
 
-        r = manager_cleanup_staging(m);
-        if (r < 0)
-                log_warning_errno(r, "Failed to remove leftovers of interrupted operations: %m");
         r = manager_load_jobs(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the jobs from the job store: %m");
@@ -384,6 +396,16 @@ int manager_startup(Manager *m) {
                 return r;
         if (!m->bus && m->listen_fd < 0)
                 return log_error_errno(-ENOTCONN, "Neither a system bus nor a private socket to serve; exiting.");
+
+        /* What a previous cedanad left half done: restores undone, dumps finished or removed. */
+        restore_intents_reconcile(m);
+        r = checkpoint_files_reconcile_all(m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start reconciling interrupted dumps: %m");
+        manager_hygiene(m, true);
+        r = manager_hygiene_start_timer(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the hygiene timer: %m");
 
         (void) sd_notify(false, "READY=1\nSTATUS=Serving checkpoint requests.");
         log_info("cedanad " PACKAGE_VERSION " started: %u job(s) known, %s%s.", m->n_jobs,

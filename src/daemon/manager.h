@@ -46,14 +46,12 @@ struct Manager {
         Job *jobs;
         unsigned n_jobs;
         Worker *workers;
-        unsigned n_workers;
         Operation *operations;
         PolkitQuery *polkit_queries;
-        unsigned n_polkit_queries;
         ScopeStart *scope_starts; /* StartTransientUnit calls waiting for systemd */
-        unsigned n_pending;       /* other things that must finish before an idle exit */
 
         sd_event_source *idle_timer;
+        sd_event_source *hygiene_timer;
         sd_event_source *sigchld_source;
         bool exiting;
 
@@ -69,11 +67,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
 
-/* Called whenever something finishes: arms the idle timer if nothing is left to wait for. */
+/* Whether nothing is in flight (derived from live state, never counted): no operation, worker,
+ * polkit query, private connection or attached job's output to pass on. */
+bool manager_is_idle(Manager *m);
+/* Called whenever something finishes: arms the idle timer if the manager is idle. */
 void manager_check_idle(Manager *m);
-/* Something started (a call waiting for systemd, a polkit query): holds off the idle exit. */
-void manager_busy(Manager *m);
-void manager_unbusy(Manager *m);
 
 /* Every bus connection the daemon serves, for emitting signals on all of them. */
 typedef int (*ManagerBusFunc)(sd_bus *bus, void *userdata);

@@ -1,78 +1,72 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Dumps and restores in flight: each runs checkpoint_dump()/checkpoint_restore() in a worker,
- * relays progress to its caller, creates the restored job's scope, records the outcome in the
- * job store and only then replies to the method call. */
+/* One generic operation: the work the daemon has in flight for a caller (dump, restore, run,
+ * adopt, delete) or for itself (reconciliation). It holds the message to answer, the worker doing
+ * the work, the job it keeps busy and the job name it reserves; the kinds of work are built on it
+ * in their own files. Limits per caller and overall are enforced here. */
 #pragma once
 
 #include <stdbool.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
-#include "identity.h"
-#include "job-attach.h"
 #include "list.h"
-#include "options.h"
+#include "worker.h"
 
 typedef struct Job Job;
 typedef struct Manager Manager;
-typedef struct Worker Worker;
-
 typedef struct Operation Operation;
+
+typedef enum OperationKind {
+        OPERATION_DUMP,
+        OPERATION_RESTORE,
+        OPERATION_RUN,
+        OPERATION_MANAGE,
+        OPERATION_DELETE,
+        OPERATION_RECONCILE,
+        _OPERATION_KIND_MAX,
+} OperationKind;
+
+/* What one caller, and everybody together, may have in flight. root is limited only overall. */
+#define OPERATIONS_MAX 64
+#define OPERATIONS_PER_USER_MAX 8
+
 struct Operation {
         Manager *manager;
-        bool restore; /* else a dump */
-        sd_bus_message *call;
-        Identity caller;
-        Identity owner; /* CRIU runs as this identity */
-        Job *job;       /* the job dumped or restored, if any */
-        char *job_name; /* restore: the job the restored tree becomes */
-        bool new_job;   /* restore: job_name is a new job */
+        OperationKind kind;
+        uid_t uid;            /* whose request it is */
+        sd_bus_message *call; /* answered once; NULL for the daemon's own work */
         Worker *worker;
-
-        /* dump */
-        char *type;
-        pid_t pid;
-        int pidfd;
-        int dir_fd;     /* -EBADF: the worker opens dir_path as the caller */
-        char *dir_path;
-        DumpOptions dump_options;
-        char *name;
-        char *staging_name;
-        char *partial_name;
-
-        /* restore */
-        int source_fd;  /* -EBADF: the worker opens source_path as the caller */
-        char *source_path;
-        RestoreOptions restore_options;
-        int log_fd;     /* a file of the caller's that gets CRIU's restore log */
-        char *unit;
-        AttachPipes pipes; /* new stdio for a checkpoint of an attached job */
-
-        /* CRIU's log: a private directory below the log directory, kept when something fails */
-        int criu_log_fd;
-        char *criu_log_dir;
-
-        /* outcome, from the worker */
-        int error;
-        char *error_message;
-        char *result_path;
-        uint64_t result_size;
-        uint64_t result_time_usec;
-        char *result_checksum;
-        pid_t result_pid;
-        bool result_attached;
-        bool recorded; /* dump: the checkpoint is in the job store */
-        uint64_t worker_max_rss_kib;
-
+        Job *job;             /* busy while the operation runs */
+        uid_t job_uid;        /* job_name, owned by job_uid, is reserved until the operation ends */
+        char *job_name;
+        void *userdata;       /* the kind's state, freed by on_free */
+        void (*on_free)(Operation *op);
+        /* the worker's messages, and its end (op->worker is NULL by then) */
+        int (*on_message)(Operation *op, const WorkerMessage *msg);
+        void (*on_exit)(Operation *op, int wait_status, uint64_t max_rss_kib);
         LIST_FIELDS(Operation, operations);
 };
 
-Operation *operation_new(Manager *m, sd_bus_message *call, bool restore);
+const char *operation_kind_to_string(OperationKind k);
+
+/* A new operation for call (NULL: the daemon's own), refused with LimitsExceeded in *error when
+ * uid or everybody has too many in flight. */
+int operation_new(Manager *m, OperationKind kind, sd_bus_message *call, uid_t uid, sd_bus_error *error,
+                  Operation **ret);
 Operation *operation_free(Operation *op);
-/* Starts the worker; on success the operation replies to its call when done and frees itself.
- * On failure *error is set and the caller frees op. */
-int operation_start(Operation *op, sd_bus_error *error);
-/* Whether a job name is taken by a job or by a restore in flight other than self. */
-bool manager_job_name_taken(Manager *m, const Operation *self, const char *name);
-/* Whether a checkpoint name is taken by a record or by a dump in flight other than self. */
-bool manager_checkpoint_name_taken(Manager *m, const Operation *self, const char *name);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Operation *, operation_free);
+
+/* Marks j busy with op (j->busy). */
+void operation_set_job(Operation *op, Job *j);
+/* Reserves name (of owner uid) for a job op will create. */
+int operation_reserve_job_name(Operation *op, uid_t uid, const char *name);
+/* Starts op's worker, which runs run(sock, op) keeping keep_fds; its messages go to
+ * op->on_message and its end to op->on_exit. */
+int operation_spawn(Operation *op, const char *description, const int *keep_fds, size_t n_keep, WorkerRun run);
+/* The worker finishes on its own (cleaning up) after op is done; it is not killed with op. */
+void operation_detach_worker(Operation *op);
+/* Answers op's call with r (a CedanaError or -errno) and message (NULL: strerror), logs it once,
+ * and frees op. */
+void operation_fail(Operation *op, int r, const char *message);
+/* How many operations uid has in flight. */
+unsigned manager_operations_of(Manager *m, uid_t uid);

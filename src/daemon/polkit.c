@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "bus-error.h"
 #include "list.h"
 #include "log.h"
 #include "macro.h"
@@ -18,6 +19,10 @@ struct PolkitQuery {
         sd_bus_message *reply; /* set once polkit answered */
         sd_bus_error error;    /* ... or failed */
         bool done;
+        /* The handler has seen the answer: it stays for the rest of this dispatch, so that a
+         * handler asking twice (a route that asks what another route asks) gets it twice, and
+         * goes once the dispatch is over (polkit_queries_gc). */
+        bool answered;
         LIST_FIELDS(PolkitQuery, polkit_queries);
 };
 
@@ -25,7 +30,6 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
         if (!q)
                 return NULL;
         LIST_REMOVE(polkit_queries, q->manager->polkit_queries, q);
-        q->manager->n_polkit_queries--;
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->call);
         sd_bus_message_unref(q->reply);
@@ -38,6 +42,12 @@ static PolkitQuery *polkit_query_free(PolkitQuery *q) {
 void polkit_queries_free(Manager *m) {
         while (m->polkit_queries)
                 polkit_query_free(m->polkit_queries);
+}
+
+void polkit_queries_gc(Manager *m) {
+        LIST_FOREACH_SAFE(polkit_queries, q, next, m->polkit_queries)
+                if (q->answered)
+                        polkit_query_free(q);
 }
 
 int bus_caller_uid(sd_bus_message *call, uid_t *ret) {
@@ -133,7 +143,6 @@ static int polkit_start_query(Manager *m, sd_bus_message *call, const char *acti
         q->call = sd_bus_message_ref(call);
         q->action = strdup(action);
         LIST_PREPEND(polkit_queries, m->polkit_queries, q);
-        m->n_polkit_queries++;
         if (!q->action) {
                 polkit_query_free(q);
                 return -ENOMEM;
@@ -161,15 +170,22 @@ int polkit_check(Manager *m, sd_bus_message *call, const char *action, const cha
                 if (q->call == call && streq(q->action, action)) {
                         if (!q->done)
                                 return 0;
-                        r = polkit_result(q, error);
-                        polkit_query_free(q);
-                        manager_check_idle(m);
-                        return r;
+                        q->answered = true;
+                        return polkit_result(q, error);
                 }
 
         /* Only the system bus has bus names polkit can identify; the private socket is root's. */
         if (sd_bus_message_get_bus(call) != m->bus)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Only root may use the private socket.");
+
+        /* One caller cannot keep polkit (and us) busy with questions. */
+        unsigned pending = 0;
+        LIST_FOREACH(polkit_queries, q, m->polkit_queries)
+                pending += streq_ptr(sd_bus_message_get_sender(q->call), sd_bus_message_get_sender(call));
+        if (pending >= POLKIT_QUERIES_PER_CALLER_MAX)
+                return bus_error_setf(error, CEDANA_E_LIMITS,
+                                      "You have %u authorization requests pending already; answer those first.",
+                                      pending);
 
         r = polkit_start_query(m, call, action, details);
         if (r < 0)

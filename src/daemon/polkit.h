@@ -11,6 +11,8 @@ typedef struct Manager Manager;
 #define POLKIT_ACTION_RESTORE_FOREIGN "org.cedana.checkpoint1.restore-foreign"
 #define POLKIT_ACTION_MANAGE_ANY "org.cedana.checkpoint1.manage-any"
 
+#define POLKIT_QUERIES_PER_CALLER_MAX 16
+
 /* Returns 1 when the caller may go ahead; 0 when a polkit query is now in flight (the handler
  * returns 1 without replying; sd-bus dispatches the same call again when polkit answers);
  * < 0 with *error set (AccessDenied, InteractiveAuthorizationRequired) when refused.
@@ -18,6 +20,8 @@ typedef struct Manager Manager;
 int polkit_check(Manager *m, sd_bus_message *call, const char *action, const char *const *details,
                  sd_bus_error *error);
 void polkit_queries_free(Manager *m);
+/* Forgets the queries whose answers were handed out: after each dispatch. */
+void polkit_queries_gc(Manager *m);
 
 /* The caller's effective uid, from the kernel (SO_PEERCRED via the bus), never from the caller. */
 int bus_caller_uid(sd_bus_message *call, uid_t *ret);

@@ -27,11 +27,9 @@ static ScopeStart *scope_start_free(ScopeStart *s) {
         LIST_REMOVE(starts, s->manager->scope_starts, s);
         sd_bus_slot_unref(s->call_slot);
         sd_bus_slot_unref(s->match_slot);
-        Manager *m = s->manager;
         free(s->unit);
         free(s->job_path);
         free(s);
-        manager_unbusy(m);
         return NULL;
 }
 
@@ -43,8 +41,8 @@ static void scope_start_finish(ScopeStart *s, int error, const char *message) {
         cb(m, error, message, userdata);
 }
 
-int scope_name_for_job(const char *job, char **ret) {
-        return asprintf(ret, "cedana-%s.scope", job) < 0 ? -ENOMEM : 0;
+int scope_name_for_job(uid_t uid, const char *job, char **ret) {
+        return asprintf(ret, "cedana-%u-%s.scope", (unsigned) uid, job) < 0 ? -ENOMEM : 0;
 }
 
 static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -95,7 +93,6 @@ int scope_start(Manager *m, const char *unit, const char *description, const pid
         s->userdata = userdata;
         s->unit = strdup(unit);
         LIST_PREPEND(starts, m->scope_starts, s);
-        manager_busy(m);
         if (!s->unit) {
                 scope_start_free(s);
                 return -ENOMEM;

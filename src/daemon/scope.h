@@ -13,8 +13,8 @@ typedef struct Manager Manager;
 /* Called once: error 0 when the scope runs with the PIDs in it, else -errno and a message. */
 typedef void (*ScopeCallback)(Manager *m, int error, const char *message, void *userdata);
 
-/* "cedana-<job>.scope" */
-int scope_name_for_job(const char *job, char **ret);
+/* "cedana-<uid>-<job>.scope": job names are per owner, unit names are not. */
+int scope_name_for_job(uid_t uid, const char *job, char **ret);
 /* Starts unit (a scope) holding pids. The callback runs when systemd's start job finished. */
 int scope_start(Manager *m, const char *unit, const char *description, const pid_t *pids, size_t n_pids,
                 ScopeCallback cb, void *userdata);

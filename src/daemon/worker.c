@@ -13,13 +13,65 @@
 #include "manager.h"
 #include "worker.h"
 
+size_t worker_message_size(const WorkerMessage *m) {
+        size_t header = offsetof(WorkerMessage, progress);
+        switch (m->type) {
+        case WM_PROGRESS:
+                return header + sizeof(WmProgress);
+        case WM_SYNCED:
+        case WM_PUBLISHED:
+                return header + sizeof(WmCommit);
+        case WM_TREE:
+                return header + offsetof(WmTree, entries) + (size_t) MIN(m->tree.n, (uint32_t) WM_TREE_MAX) *
+                                                                     sizeof(WmTreeEntry);
+        case WM_RESTORED:
+                return header + sizeof(WmRestored);
+        case WM_FAILED:
+        case WM_REPLY:
+                return header + sizeof(WmStatus);
+        case WM_RECORD_DONE:
+                return header + sizeof(WmRecordDone);
+        default:
+                return 0;
+        }
+}
+
+/* A datagram is a message only if it is exactly as long as its type says, and its strings end. */
+static int validate(WorkerMessage *m, size_t n) {
+        if (n < offsetof(WorkerMessage, progress) + sizeof(uint32_t))
+                return -EBADMSG;
+        if (m->type == WM_TREE && (m->tree.n == 0 || m->tree.n > WM_TREE_MAX))
+                return -EBADMSG;
+        size_t want = worker_message_size(m);
+        if (want == 0 || want != n)
+                return -EBADMSG;
+        switch (m->type) {
+        case WM_PROGRESS:
+                m->progress.phase[WM_PHASE_MAX - 1] = 0;
+                break;
+        case WM_SYNCED:
+        case WM_PUBLISHED:
+                m->commit.final_name[sizeof(m->commit.final_name) - 1] = 0;
+                m->commit.digest[METADATA_DIGEST_SIZE - 1] = 0;
+                break;
+        case WM_FAILED:
+        case WM_REPLY:
+                m->status.message[WM_MESSAGE_MAX - 1] = 0;
+                break;
+        case WM_RECORD_DONE:
+                m->record.id[sizeof(m->record.id) - 1] = 0;
+                m->record.message[WM_MESSAGE_MAX - 1] = 0;
+                break;
+        }
+        return 0;
+}
+
 /* Handles one queued message: 1 if there was one, 0 if none is queued, -EPIPE at EOF. */
 static int worker_read_one(Worker *w) {
-        _cleanup_free_ char *buf = malloc(WORKER_MESSAGE_MAX);
-        if (!buf)
+        _cleanup_free_ WorkerMessage *msg = malloc(sizeof(WorkerMessage));
+        if (!msg)
                 return log_oom();
-
-        ssize_t n = recv(w->sock, buf, WORKER_MESSAGE_MAX, MSG_DONTWAIT | MSG_TRUNC);
+        ssize_t n = recv(w->sock, msg, sizeof(WorkerMessage), MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
         if (n == 0) {
@@ -27,10 +79,8 @@ static int worker_read_one(Worker *w) {
                 w->io_source = sd_event_source_disable_unref(w->io_source);
                 return -EPIPE;
         }
-        _cleanup_json_ JsonVariant *msg = NULL;
-        int r = (size_t) n > WORKER_MESSAGE_MAX ? -EMSGSIZE : json_parse(buf, (size_t) n, &msg, NULL);
-        if (r < 0) {
-                log_error_errno(r, "Worker %s sent a malformed message; killing it.", w->description);
+        if ((size_t) n > sizeof(WorkerMessage) || validate(msg, (size_t) n) < 0) {
+                log_error("Worker %s sent a malformed message; killing it.", w->description);
                 if (w->pid > 0)
                         (void) kill(w->pid, SIGKILL);
                 return 1;
@@ -71,12 +121,12 @@ static _noreturn_ void worker_child(int sock, const int *keep_fds, size_t n_keep
 }
 
 int worker_spawn(Manager *m, const char *description, const int *keep_fds, size_t n_keep, WorkerRun run,
-                 void *run_userdata, WorkerMessage on_message, WorkerExit on_exit, void *userdata, Worker **ret) {
+                 void *run_userdata, WorkerOnMessage on_message, WorkerOnExit on_exit, void *userdata, Worker **ret) {
         int sv[2];
         if (socketpair(AF_LOCAL, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return negative_errno();
         _cleanup_close_ int ours = sv[0], theirs = sv[1];
-        int sz = WORKER_MESSAGE_MAX + 4096;
+        int sz = (int) sizeof(WorkerMessage) + 4096;
         (void) setsockopt(ours, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
         (void) setsockopt(theirs, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
 
@@ -110,7 +160,6 @@ int worker_spawn(Manager *m, const char *description, const int *keep_fds, size_
         w->on_exit = on_exit;
         w->userdata = userdata;
         LIST_PREPEND(workers, m->workers, w);
-        m->n_workers++;
 
         int r = sd_event_add_io(m->event, &w->io_source, w->sock, EPOLLIN, worker_on_io, w);
         if (r < 0) {
@@ -124,7 +173,7 @@ int worker_spawn(Manager *m, const char *description, const int *keep_fds, size_
         return 0;
 }
 
-int worker_send(Worker *w, const JsonVariant *msg) {
+int worker_send(Worker *w, const WorkerMessage *msg) {
         return worker_child_send(w->sock, msg);
 }
 
@@ -135,11 +184,8 @@ Worker *worker_free(Worker *w) {
                 (void) kill(w->pid, SIGKILL);
         sd_event_source_disable_unref(w->io_source);
         safe_close(w->sock);
-        if (w->manager) {
+        if (w->manager)
                 LIST_REMOVE(workers, w->manager->workers, w);
-                w->manager->n_workers--;
-                manager_check_idle(w->manager);
-        }
         free(w->description);
         free(w);
         return NULL;
@@ -162,30 +208,40 @@ bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, uint64_t max_r
         return false;
 }
 
-int worker_child_send(int sock, const JsonVariant *msg) {
-        _cleanup_free_ char *text = NULL;
-        int r = json_format(msg, 0, &text);
-        if (r < 0)
-                return r;
-        size_t l = strlen(text);
-        if (l > WORKER_MESSAGE_MAX)
-                return -E2BIG;
-        if (send(sock, text, l, MSG_NOSIGNAL) < 0)
+int worker_child_send(int sock, const WorkerMessage *msg) {
+        size_t n = worker_message_size(msg);
+        if (n == 0)
+                return -EINVAL;
+        if (send(sock, msg, n, MSG_NOSIGNAL) < 0)
                 return negative_errno();
         return 0;
 }
 
-int worker_child_recv(int sock, JsonVariant **ret) {
-        _cleanup_free_ char *buf = malloc(WORKER_MESSAGE_MAX);
-        if (!buf)
+int worker_child_send_status(int sock, WorkerMessageType type, int code, const char *message) {
+        _cleanup_free_ WorkerMessage *m = calloc(1, sizeof(WorkerMessage));
+        if (!m)
+                return -ENOMEM;
+        m->type = type;
+        m->status.code = code;
+        snprintf(m->status.message, sizeof(m->status.message), "%s", strempty(message));
+        return worker_child_send(sock, m);
+}
+
+int worker_child_wait_reply(int sock, char **reterr) {
+        _cleanup_free_ WorkerMessage *m = malloc(sizeof(WorkerMessage));
+        if (!m)
                 return -ENOMEM;
         ssize_t n;
         do
-                n = recv(sock, buf, WORKER_MESSAGE_MAX, 0);
+                n = recv(sock, m, sizeof(WorkerMessage), 0);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();
         if (n == 0)
                 return -EPIPE;
-        return json_parse(buf, (size_t) n, ret, NULL);
+        if (validate(m, (size_t) n) < 0 || m->type != WM_REPLY)
+                return -EBADMSG;
+        if (m->status.code != 0 && reterr && !*reterr)
+                *reterr = strdup(m->status.message);
+        return m->status.code;
 }

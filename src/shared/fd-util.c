@@ -60,9 +60,15 @@ ssize_t loop_read(int fd, void *buf, size_t n) {
 }
 
 int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO swapped in must not block the open; it is refused right after. */
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
 
         size_t size = 0, allocated = 4096;
         _cleanup_free_ char *buf = malloc(allocated);

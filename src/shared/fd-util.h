@@ -14,8 +14,9 @@ int loop_write(int fd, const void *buf, size_t n);
 int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
 /* Reads until n bytes or EOF; returns the number read. */
 ssize_t loop_read(int fd, void *buf, size_t n);
-/* Reads a whole file below dir_fd (AT_FDCWD for paths) with O_NOFOLLOW, at most max bytes
- * (-EFBIG beyond); *ret is NUL-terminated, *ret_size (optional) excludes the NUL. */
+/* Reads a whole regular file below dir_fd (AT_FDCWD for paths) with O_NOFOLLOW, at most max
+ * bytes (-EFBIG beyond); anything but a regular file is -EBADFD, and never blocks the open.
+ * *ret is NUL-terminated, *ret_size (optional) excludes the NUL. */
 int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size);
 /* Writes a small file atomically: temporary name, fsync, rename, fsync of the directory. */
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t n, mode_t mode);

@@ -82,6 +82,31 @@ bool checkpoint_name_is_valid(const char *name) {
         return name_is_valid(name, CHECKPOINT_NAME_MAX_LEN);
 }
 
+/* A user name as USER/NAME: what useradd accepts, and never "." or ".." or an option. */
+static bool user_prefix_is_valid(const char *s, size_t l) {
+        if (l == 0 || l > 32 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < l; i++)
+                if (!char_is_alnum(s[i]) && !strchr("-._", s[i]))
+                        return false;
+        return true;
+}
+
+static bool spec_is_valid(const char *spec, bool (*valid)(const char *)) {
+        const char *slash = spec ? strchr(spec, '/') : NULL;
+        if (!slash)
+                return valid(spec);
+        return user_prefix_is_valid(spec, (size_t) (slash - spec)) && valid(slash + 1);
+}
+
+bool job_spec_is_valid(const char *spec) {
+        return spec_is_valid(spec, job_name_is_valid);
+}
+
+bool checkpoint_spec_is_valid(const char *spec) {
+        return spec_is_valid(spec, checkpoint_name_is_valid);
+}
+
 /* Names need to be hard to guess only as far as two jobs should rarely collide; the caller
  * checks for collisions anyway. So never block on an uninitialized entropy pool at early
  * boot, and fall back to the clock where getrandom() is unavailable. */

@@ -12,5 +12,9 @@
 bool job_name_is_valid(const char *name);
 /* 1..200 characters of [A-Za-z0-9._-], starting with a letter or digit, no "..". */
 bool checkpoint_name_is_valid(const char *name);
+/* A name as a caller may give it: NAME, or USER/NAME for another user's (USER a user name or a
+ * uid: 1..32 of [A-Za-z0-9._-]). */
+bool job_spec_is_valid(const char *spec);
+bool checkpoint_spec_is_valid(const char *spec);
 /* A new adjective_surnameN name (N a digit 0-9), random each call; -ENOMEM. */
 int job_name_generate(char **ret);

@@ -80,7 +80,7 @@ def check_counter(c, fmt):
     c.wait_until(lambda: int(read_report(c, report)["count"]) > at_dump + 3, what="the counter to continue")
     now = int(read_report(c, report)["count"])
     assert now < at_dump + 60, f"counter jumped from {at_dump} to {now}: it did not continue, it restarted?"
-    unit = c.run(["systemctl", "status", "--no-pager", f"cedana-counter-{fmt}.scope"]).stdout
+    unit = c.run(["systemctl", "status", "--no-pager", f"cedana-0-counter-{fmt}.scope"]).stdout
     assert f"{pid} " in unit and "active (running)" in unit, unit
     finish(c, f"counter-{fmt}")
 

@@ -45,17 +45,17 @@ def setup(c):
 
 def test_run_list_dump_restore_cycle(c):
     pid, log = run_job(c, "cycle")
-    assert log == "/var/log/cedana/cycle.log", log
+    assert log == "/var/log/cedana/0/cycle.log", log
     c.wait_until(lambda: len(ticks(c, log)) > 5, what="the job to write its log")
     j = jobs(c)["cycle"]
     assert (j["type"], j["pid"], j["status"], j["gpu"]) == ("process", pid, "running", False), j
-    unit = c.run(["systemctl", "status", "--no-pager", "cedana-cycle.scope"]).stdout
-    assert "cedana.slice" in c.run(["systemctl", "show", "-p", "Slice", "--value", "cedana-cycle.scope"]).stdout
+    unit = c.run(["systemctl", "status", "--no-pager", "cedana-0-cycle.scope"]).stdout
+    assert "cedana.slice" in c.run(["systemctl", "show", "-p", "Slice", "--value", "cedana-0-cycle.scope"]).stdout
     assert f"{pid} sh -c" in unit.replace("/usr/bin/", ""), unit
 
     r = cedana(c, "dump", "job", "cycle", "--dir", CKDIR, "--compression", "lz4", "--json")
     ck = json.loads(r.stdout)
-    assert re.fullmatch(r"dump-process-cycle-\d+", ck["checkpoint"]), ck
+    assert re.fullmatch(r"dump-job-cycle-\d+", ck["checkpoint"]), ck
     c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), what="the dumped job's process to end")
     j = jobs(c)["cycle"]
     assert j["status"] == "halted", j
@@ -72,10 +72,10 @@ def test_run_list_dump_restore_cycle(c):
     seq = ticks(c, log)
     assert seq == list(range(1, len(seq) + 1)), "the log is not one continuous sequence"
     assert jobs(c)["cycle"]["status"] == "running"
-    show = c.run(["systemctl", "show", "-p", "ActiveState,Slice", "cedana-cycle.scope"]).stdout
+    show = c.run(["systemctl", "show", "-p", "ActiveState,Slice", "cedana-0-cycle.scope"]).stdout
     assert "ActiveState=active" in show and "Slice=cedana.slice" in show, show
     cgroup = c.read_file(f"/proc/{pid}/cgroup")
-    assert "cedana-cycle.scope" in cgroup, cgroup
+    assert "cedana-0-cycle.scope" in cgroup, cgroup
 
     journal = c.journal(["CEDANA_JOB=cycle", "-o", "cat", "--no-pager"])
     assert "Started job cycle" in journal and "Restored" in journal, journal
@@ -108,7 +108,7 @@ def test_jobs_survive_restart_and_sigkill(c):
             j = listing[f"keep-{n}"]
             assert j["status"] == "running" and j["pid"] == pid, (how, j)
             assert c.path_exists(f"/proc/{pid}"), f"{how} killed job keep-{n}"
-            state = c.run(["systemctl", "is-active", f"cedana-keep-{n}.scope"], check=False).stdout.strip()
+            state = c.run(["systemctl", "is-active", f"cedana-0-keep-{n}.scope"], check=False).stdout.strip()
             assert state == "active", (how, n, state)
     # a job that ends while the daemon is down is noticed at the next start
     c.run(["systemctl", "stop", "cedanad.service"])
@@ -159,30 +159,52 @@ def test_restore_of_running_job_is_refused(c):
     cedana(c, "job", "delete", "twice", "--with-checkpoints")
 
 
+OBJ = "/org/cedana/Checkpoint1/job/0/obj"
+
+
 def test_bus_objects(c):
     run_job(c, "obj")
     tree = c.run(["busctl", "tree", "--list", "org.cedana.Checkpoint1"]).stdout
-    assert "/org/cedana/Checkpoint1/job/obj" in tree, tree
-    props = c.run(["busctl", "get-property", "org.cedana.Checkpoint1", "/org/cedana/Checkpoint1/job/obj",
+    assert OBJ in tree, tree
+    props = c.run(["busctl", "get-property", "org.cedana.Checkpoint1", OBJ,
                    "org.cedana.Checkpoint1.Job", "State", "Unit", "Id"]).stdout.split("\n")
-    assert props[:3] == ['s "running"', 's "cedana-obj.scope"', 's "obj"'], props
+    assert props[:3] == ['s "running"', 's "cedana-0-obj.scope"', 's "obj"'], props
     managed = c.run(["busctl", "call", "org.cedana.Checkpoint1", "/org/cedana/Checkpoint1",
                      "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"]).stdout
-    assert "/org/cedana/Checkpoint1/job/obj" in managed
-    # PropertiesChanged when the state changes
-    mon = c.run(["sh", "-c", "timeout 5 busctl monitor --match \"type='signal',member='PropertiesChanged',"
-                 "path='/org/cedana/Checkpoint1/job/obj'\" > /run/mon.txt 2>&1 & sleep 1; "
-                 "cedana job kill obj --signal KILL; sleep 2; cat /run/mon.txt"]).stdout
-    assert '"State"' in mon or "State" in mon, mon
+    assert OBJ in managed
+    # another user sees none of root's objects, by any route
+    for args in (["tree", "--list", "org.cedana.Checkpoint1"],
+                 ["call", "org.cedana.Checkpoint1", "/org/cedana/Checkpoint1",
+                  "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"]):
+        out = c.run(["busctl", *args], user="alice").stdout
+        assert "/job/0" not in out and "obj" not in out, out
+    r = c.run(["busctl", "get-property", "org.cedana.Checkpoint1", OBJ, "org.cedana.Checkpoint1.Job", "State"],
+              user="alice", check=False)
+    assert r.returncode != 0 and "Unknown object" in r.stderr, r.stderr
+    # PropertiesChanged when the state changes: root gets it, another user does not (the
+    # broadcast names root's job)
+    c.run(["sh", "-c", "timeout 6 busctl monitor --match \"type='signal',sender='org.cedana.Checkpoint1'\" "
+           "> /run/mon.txt 2>&1 &"])
+    c.run(["sh", "-c", "timeout 6 gdbus monitor --system --dest org.cedana.Checkpoint1 > /var/tmp/mon-alice.txt 2>&1 &"],
+          user="alice")
+    time.sleep(1.5)
+    cedana(c, "job", "kill", "obj", "--signal", "KILL")
+    c.wait_until(lambda: jobs(c)["obj"]["status"] != "running", what="obj to end")
     cedana(c, "job", "delete", "obj")
-    assert "/org/cedana/Checkpoint1/job/obj" not in c.run(["busctl", "tree", "--list", "org.cedana.Checkpoint1"]).stdout
+    time.sleep(5)
+    mon, mon_alice = c.read_file("/run/mon.txt"), c.read_file("/var/tmp/mon-alice.txt")
+    assert "PropertiesChanged" in mon and "JobRemoved" in mon, mon
+    assert "Monitoring signals" in mon_alice, mon_alice
+    for leak in ("PropertiesChanged", "JobRemoved", "InterfacesRemoved", "/job/0/obj"):
+        assert leak not in mon_alice, mon_alice
+    assert OBJ not in c.run(["busctl", "tree", "--list", "org.cedana.Checkpoint1"]).stdout
 
 
 def test_manage_adopts_a_process(c):
     pid = c.start_unit_process("adopt-me", ["sh", "-c", TICKER])
     r = json.loads(cedana(c, "manage", "process", str(pid), "--name", "adopted", "--json").stdout)
     assert r["job"] == "adopted", r
-    assert "cedana-adopted.scope" in c.read_file(f"/proc/{pid}/cgroup")
+    assert "cedana-0-adopted.scope" in c.read_file(f"/proc/{pid}/cgroup")
     j = jobs(c)["adopted"]
     assert j["pid"] == pid and j["status"] == "running", j
     cedana(c, "job", "kill", "adopted", "--signal", "KILL")
@@ -228,7 +250,7 @@ def test_attach_run_detach_reattach_across_dump_restore(c):
     tmux(c, "send-keys", "-t", "one", "C-]", "C-]", "C-]")
     c.wait_until(lambda: "Detached from job att." in screen(c, "one"), what="the detach")
     assert jobs(c)["att"]["status"] == "running"
-    assert "got:hello" in c.read_file("/var/log/cedana/att.log")
+    assert "got:hello" in c.read_file("/var/log/cedana/0/att.log")
 
     # dumped and restored: new pipes, same conversation
     cedana(c, "dump", "job", "att", "--dir", CKDIR, "--compression", "zstd")
@@ -239,7 +261,30 @@ def test_attach_run_detach_reattach_across_dump_restore(c):
     c.wait_until(lambda: "got:hello" in screen(c, "two"), what="the scrollback in the second pane")
     tmux(c, "send-keys", "-t", "two", "again", "Enter")
     c.wait_until(lambda: "got:again" in screen(c, "two"), what="the restored job to answer")
-    assert "got:again" in c.read_file("/var/log/cedana/att.log")
+    assert "got:again" in c.read_file("/var/log/cedana/0/att.log")
+
+    # cedanad stopped, and killed: the job neither notices nor loses a line; the next cedanad
+    # takes its pipes back from the holder, and a new attach carries on the conversation
+    pid = jobs(c)["att"]["pid"]
+    holder = c.run(["pgrep", "-x", "cedana-hold"]).stdout.split()
+    assert len(holder) == 1, holder
+    assert "cedana-0-att.scope" in c.read_file(f"/proc/{holder[0]}/cgroup")
+    for i, how in enumerate(("stop", "kill")):
+        if how == "stop":
+            c.run(["systemctl", "stop", "cedanad.service"])
+        else:
+            main = c.run(["systemctl", "show", "-p", "MainPID", "--value", "cedanad.service"]).stdout.strip()
+            c.run(["kill", "-KILL", main])
+            c.wait_until(lambda: service_state(c) != "active", what="cedanad to die")
+        assert c.path_exists(f"/proc/{pid}"), f"{how} of cedanad ended the attached job"
+        j = jobs(c)["att"]
+        assert j["status"] == "running" and j["pid"] == pid, j
+        tmux(c, "new-session", "-d", "-s", f"after-{how}", "-x", "150", "-y", "30", "cedana job attach att; sleep 60")
+        c.wait_until(lambda: "Attached to job att" in screen(c, f"after-{how}"), what=f"an attach after the {how}")
+        tmux(c, "send-keys", "-t", f"after-{how}", f"after{i}", "Enter")
+        c.wait_until(lambda: f"got:after{i}" in screen(c, f"after-{how}"), what=f"an answer after the {how}")
+    log = c.read_file("/var/log/cedana/0/att.log")
+    assert log.index("got:hello") < log.index("got:again") < log.index("got:after0") < log.index("got:after1"), log
 
     # a job that was not started attached says so
     run_job(c, "plain")
@@ -247,7 +292,32 @@ def test_attach_run_detach_reattach_across_dump_restore(c):
     assert r.returncode == 10 and "was not started with --attach" in r.stderr, (r.returncode, r.stderr)
     for j in ("att", "plain"):
         cedana(c, "job", "kill", j, "--signal", "KILL")
+    # the holder goes with its job
+    c.wait_until(lambda: not c.run(["pgrep", "-x", "cedana-hold"], check=False).stdout, what="the holder to end")
     tmux(c, "kill-server", check=False)
+
+
+def service_state(c):
+    return c.run(["systemctl", "is-active", "cedanad.service"], check=False).stdout.strip()
+
+
+def test_idle_exit_after_an_attached_job(c):
+    c.write_file("/etc/cedana/cedana.conf.d/50-idle.conf", "[Daemon]\nIdleExitSec=2\n")
+    try:
+        c.run(["systemctl", "restart", "cedanad.service"])
+        c.run(["systemd-run", "--unit=tmux-idle", "-p", "Type=forking", "--", "tmux", "-L", "idle", "new-session",
+               "-d", "-s", "one", "-x", "150", "-y", "30", "cedana run process --attach --name idle -- cat; sleep 60"])
+        c.wait_until(lambda: "idle" in jobs(c), what="the attached job to start")
+        # it stays while the attached job runs (its output has nowhere else to go) ...
+        time.sleep(4)
+        assert service_state(c) == "active"
+        cedana(c, "job", "kill", "idle", "--signal", "KILL")
+        # ... and exits once it has ended
+        c.wait_until(lambda: service_state(c) == "inactive", timeout=20, what="cedanad to exit when idle")
+    finally:
+        c.run(["tmux", "-L", "idle", "kill-server"], check=False)
+        c.run(["rm", "-f", "/etc/cedana/cedana.conf.d/50-idle.conf"])
+        c.run(["systemctl", "restart", "cedanad.service"])
 
 
 def test_gpu_jobs_are_marked_and_refused_clearly(c):

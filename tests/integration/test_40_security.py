@@ -178,7 +178,7 @@ def test_3_invalid_arguments(c):
         (["Restore", "ssa{sv}", "process", "not/absolute", "0"], "must be absolute"),
         (["KillJob", "si", "nosuchjob", "9"], "There is no job nosuchjob"),
         (["KillJob", "si", "a\nb", "9"], "not a valid job name"),
-        (["DeleteCheckpoint", "s", "../../x"], "not a valid checkpoint id"),
+        (["DeleteCheckpoint", "s", "../../x"], "not a valid checkpoint name"),
     ]
     for user in (None, "alice"):
         for args, want in cases:
@@ -277,15 +277,23 @@ def f(name, data=b"x"):
     i = tarfile.TarInfo(name); i.size = len(data); return (i, io.BytesIO(data))
 def link(name, target):
     i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target; return (i,)
-tar("dotdot.tar.zst", [f("cedana.json", b"{}"), f("../../etc/cron.d/evil", b"* * * * * root touch /pwned\n")])
+# A real cedana.json first, as cedana writes it, so that the archive gets past the metadata to
+# the hostile entry; and one archive without it, whose first entry is the hostile one.
+meta = open(os.path.join(d, "src-dir", "cedana.json"), "rb").read()
+tar("dotdot.tar.zst", [f("cedana.json", meta), f("../../etc/cron.d/evil", b"* * * * * root touch /pwned\n")])
 tar("absolute.tar.zst", [f("/etc/passwd-evil", b"evil")])
-tar("middle.tar.zst", [f("a/../../b-evil", b"evil")])
-tar("symlink.tar.zst", [link("a", "/etc"), f("a/passwd-evil", b"evil")])
+tar("middle.tar.zst", [f("cedana.json", meta), f("a/../../b-evil", b"evil")])
+tar("symlink.tar.zst", [f("cedana.json", meta), link("a", "/etc"), f("a/passwd-evil", b"evil")])
 raw = open(os.path.join(d, "good.tar.zst"), "rb").read() if os.path.exists(os.path.join(d, "good.tar.zst")) else None
 """
 
 
 def test_7_8_hostile_archives_write_nothing_outside(c):
+    pid, _ = workload(c, "src78")
+    c.run(["mkdir", "-p", "/var/tmp/evil"])
+    cedana(c, "dump", "process", str(pid), "--dir", "/var/tmp/evil", "--name", "src-dir", "--compression", "none",
+           "--leave-running", check=True)
+    c.run(["systemctl", "stop", "sec-src78"])
     c.write_file("/run/make-archives.py", MAKE_ARCHIVES)
     c.run(["python3", "/run/make-archives.py"])
     before = c.run(["sh", "-c", "ls -A /etc /etc/cron.d /var/lib/cedana | md5sum"]).stdout
@@ -317,7 +325,8 @@ def test_9_broken_archives(c):
            "--leave-running", check=True)
     good = "/var/tmp/evil/good.tar.zst"
     size = int(c.run(["stat", "-c", "%s", good]).stdout)
-    c.run(["sh", "-c", f"head -c {size - 100} {good} > /var/tmp/evil/trunc.tar.zst"])
+    # cut inside the data, not in the last small frame (a few stray bytes after the end are "after the end")
+    c.run(["sh", "-c", f"head -c {size // 2} {good} > /var/tmp/evil/trunc.tar.zst"])
     c.run(["sh", "-c", f"cp {good} /var/tmp/evil/garbage.tar.zst; echo trailing-garbage >> /var/tmp/evil/garbage.tar.zst"])
     c.run(["sh", "-c", ": > /var/tmp/evil/empty.tar.zst; mkdir -p /var/tmp/evil/noimages; echo x > /var/tmp/evil/noimages/f"])
     c.run(["sh", "-c", f"cp {good} /var/tmp/evil/really-zstd.tar.lz4"])

@@ -51,6 +51,39 @@ static __attribute__((noreturn)) void mode_counter(void) {
         }
 }
 
+/* marker: THREADS threads (the main one included), each trying ten times a second to create
+ * MARKER, a path only a privileged process may create (e.g. in /root); the main thread also
+ * counts. A checkpoint of it that was edited to grant privilege to any thread proves, by MARKER
+ * not existing and the count not moving, that nothing of its restore ever ran. */
+static const char *marker_path;
+
+static void try_marker(void) {
+        int fd = open(marker_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+                close(fd);
+}
+
+static void *marker_thread(void *arg) {
+        for (;;) {
+                try_marker();
+                sleep_ms(100);
+        }
+        return NULL;
+}
+
+static __attribute__((noreturn)) void mode_marker(int threads, const char *marker) {
+        marker_path = marker;
+        for (int i = 1; i < threads; i++) {
+                pthread_t t;
+                pthread_create(&t, NULL, marker_thread, NULL);
+        }
+        for (uint64_t i = 1;; i++) {
+                try_marker();
+                report("count %llu\npid %d\n", (unsigned long long) i, (int) getpid());
+                sleep_ms(100);
+        }
+}
+
 /* pipe: a child streams consecutive numbers through a pipe; the parent checks each one. */
 static int mode_pipe(void) {
         int p[2];
@@ -214,7 +247,7 @@ static int mode_tcp(int port) {
 
 int main(int argc, char *argv[]) {
         if (argc < 3) {
-                fprintf(stderr, "usage: workload REPORT counter|pipe|memory MIB THREADS|tcp PORT\n");
+                fprintf(stderr, "usage: workload REPORT counter|pipe|memory MIB THREADS|tcp PORT|marker THREADS PATH\n");
                 return 2;
         }
         report_path = argv[1];
@@ -227,6 +260,8 @@ int main(int argc, char *argv[]) {
                 return mode_memory((size_t) atoi(argv[3]), atoi(argv[4]));
         if (!strcmp(mode, "tcp") && argc == 4)
                 return mode_tcp(atoi(argv[3]));
+        if (!strcmp(mode, "marker") && argc == 5)
+                mode_marker(atoi(argv[3]), argv[4]);
         fprintf(stderr, "workload: unknown mode %s\n", mode);
         return 2;
 }

@@ -7,6 +7,8 @@
 #include "codec.h"
 #include "compression.h"
 #include "macro.h"
+#include "metadata.h"
+#include "verifier.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -176,15 +178,15 @@ static void write_archive_file(Fixture *f, Compression c, const void *data, size
         g_assert_cmpint(codec_writer_finish(w), ==, 0);
 }
 
-static int extract_listed(Fixture *f, const ArchiveLimits *limits, Compression *ret_format, ArchiveFileList **ret_files,
-                          char **ret_reason) {
+static int extract_verified(Fixture *f, const ArchiveLimits *limits, Verifier *v, Compression *ret_format,
+                            char **ret_reason) {
         _cleanup_close_ int fd = open(f->archive, O_RDONLY | O_CLOEXEC);
         char *reason = NULL;
         int r;
 
         g_assert_cmpint(fd, >=, 0);
-        r = archive_extract(fd, f->dest_fd, limits, ret_format, ret_files, &reason);
-        if (r < 0) {
+        r = archive_extract(fd, f->dest_fd, limits, v, ret_format, &reason);
+        if (r < 0 && r != -EAGAIN) {
                 g_assert_nonnull(reason);
                 g_test_message("refused (%s): %s", g_strerror(-r), reason);
         }
@@ -196,28 +198,23 @@ static int extract_listed(Fixture *f, const ArchiveLimits *limits, Compression *
 }
 
 static int extract(Fixture *f, const ArchiveLimits *limits, Compression *ret_format, char **ret_reason) {
-        return extract_listed(f, limits, ret_format, NULL, ret_reason);
+        return extract_verified(f, limits, NULL, ret_format, ret_reason);
 }
 
-/* The list of what was extracted: every file of dest, in the order given, with its size and the
- * zlib crc32 of its content as it is on disk. */
-static void assert_file_list(Fixture *f, const ArchiveFileList *l, char *const *names) {
-        size_t n = g_strv_length((char **) names);
-
-        g_assert_nonnull(l);
-        g_assert_cmpuint(l->n_files, ==, n);
-        for (size_t i = 0; i < n; i++) {
-                g_autofree guint8 *data = NULL;
+/* A cedana.json in src for the files named, each hashed here with GLib. */
+static void write_metadata(Fixture *f, char *const *names, char ret_digest[METADATA_DIGEST_SIZE]) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        g_assert_cmpint(metadata_new(&m), ==, 0);
+        m->id = g_strdup("a");
+        m->type = g_strdup("process");
+        m->pid = 1;
+        for (char *const *n = names; *n; n++) {
                 size_t size;
-
-                data = read_file_at(f->dest, names[i], &size);
-                g_assert_cmpstr(l->files[i].name, ==, names[i]);
-                g_assert_cmpuint(l->files[i].size, ==, size);
-                g_assert_cmpuint(l->files[i].crc32, ==, (uint32_t) crc32_z(crc32_z(0, Z_NULL, 0), data, size));
-                g_assert_true(archive_file_list_find(l, names[i]) == &l->files[i]);
+                g_autofree guint8 *data = read_file_at(f->src, *n, &size);
+                g_autofree char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data, size);
+                g_assert_cmpint(metadata_add_file(m, *n, size, sha), ==, 0);
         }
-        g_assert_null(archive_file_list_find(l, "not-there"));
-        g_assert_null(archive_file_list_find(NULL, names[0]));
+        g_assert_cmpint(metadata_write(m, f->src_fd, ret_digest), ==, 0);
 }
 
 /* One hostile entry. */
@@ -272,18 +269,20 @@ static void test_roundtrip(Fixture *f, gconstpointer user_data) {
         g_autofree guint8 *pages = make_random(3 * 1024 * 1024 + 123, 1);
         g_autofree guint8 *zeros = g_malloc0(1024 * 1024);
         g_autofree char *long_name = g_strnfill(255, 'n');
-        static const char json[] = "{\"version\":1,\"job\":\"famous_hopper7\"}\n";
         const char *all[] = { "cedana.json", "core-1.img", "empty.img", "pages-1.img", "zero.img", long_name };
         char *order[] = { (char *) "cedana.json", (char *) "pages-1.img", (char *) "empty.img",
                           (char *) "core-1.img", (char *) "zero.img", long_name, NULL };
         uint64_t bytes_in = 0;
 
-        write_file_at(f->src, "cedana.json", json, STRLEN(json));
         write_file_at(f->src, "core-1.img", "core", 4);
         write_file_at(f->src, "empty.img", "", 0);
         write_file_at(f->src, "pages-1.img", pages, 3 * 1024 * 1024 + 123);
         write_file_at(f->src, "zero.img", zeros, 1024 * 1024);
         write_file_at(f->src, long_name, "long", 4);
+        char digest[METADATA_DIGEST_SIZE];
+        write_metadata(f, order + 1, digest);
+        size_t json_size;
+        g_free(read_file_at(f->src, "cedana.json", &json_size)); /* only its size matters here */
         /* not regular files: skipped when listing, refused when named */
         {
                 g_autofree char *sub = g_build_filename(f->src, "subdir", NULL);
@@ -297,7 +296,7 @@ static void test_roundtrip(Fixture *f, gconstpointer user_data) {
                 g_autofree char *reason = NULL;
                 g_auto(GStrv) got = NULL;
                 Compression detected = _COMPRESSION_INVALID;
-                uint64_t expected = STRLEN(json) + 4 + 0 + 3 * 1024 * 1024 + 123 + 1024 * 1024 + 4;
+                uint64_t expected = json_size + 4 + 0 + 3 * 1024 * 1024 + 123 + 1024 * 1024 + 4;
 
                 fixture_clear_dest(f);
                 g_assert_cmpint(fd, >=, 0);
@@ -306,17 +305,17 @@ static void test_roundtrip(Fixture *f, gconstpointer user_data) {
                 g_assert_null(reason);
                 g_assert_cmpuint(bytes_in, ==, expected);
 
-                _cleanup_(archive_file_list_freep) ArchiveFileList *files = NULL;
-                g_assert_cmpint(extract_listed(f, NULL, &detected, &files, NULL), ==, 0);
-                g_assert_cmpint(detected, ==, c);
+                /* With cedana.json first, a verifier checks every entry (and keeps cedana.json in
+                 * memory); without one, everything is written. */
+                _cleanup_(verifier_freep) Verifier *v = NULL;
                 if (pass == 1)
-                        assert_file_list(f, files, order);
-                else
-                        g_assert_cmpuint(files->n_files, ==, ELEMENTSOF(all));
+                        g_assert_cmpint(verifier_new(digest, &v), ==, 0);
+                g_assert_cmpint(extract_verified(f, NULL, v, &detected, NULL), ==, 0);
+                g_assert_cmpint(detected, ==, c);
 
                 got = dest_names(f);
-                g_assert_cmpuint(g_strv_length(got), ==, ELEMENTSOF(all));
-                for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                g_assert_cmpuint(g_strv_length(got), ==, ELEMENTSOF(all) - (pass == 1));
+                for (size_t i = pass; i < ELEMENTSOF(all); i++) {
                         g_autofree guint8 *a = NULL, *b = NULL;
                         g_autofree char *p = g_build_filename(f->dest, all[i], NULL);
                         size_t na, nb;
@@ -439,8 +438,8 @@ static const HostileCase hostile_cases[] = {
           "Archive entry 'sub/file' is not a plain file name." },
         { "dot", { { .name = ".", .data = "x", .size = -1 } }, 1, -EBADMSG,
           "Archive entry '.' is not a plain file name." },
-        { "dot-dir", { { .name = ".", .type = AE_IFDIR } }, 1, -EBADMSG,
-          "Archive entry './' is not a plain file name." },
+        /* the root of "tar -C dir ." is skipped: what it holds counts */
+        { "dot-dir", { { .name = ".", .type = AE_IFDIR } }, 1, 0, NULL },
         { "dotdot-only", { { .name = "..", .data = "x", .size = -1 } }, 1, -EBADMSG,
           "Archive entry '..' is not a plain file name." },
         { "newline", { { .name = "a\nb", .data = "x", .size = -1 } }, 1, -EBADMSG,
@@ -769,19 +768,17 @@ static void test_detection(Fixture *f, gconstpointer user_data) {
                 g_assert_cmpint(fd, >=, 0);
                 /* a moved offset does not matter: the archive starts at 0 */
                 g_assert_cmpint(lseek(fd, 100, SEEK_SET), ==, 100);
-                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, &c, NULL, &reason), ==, 0);
+                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, NULL, &c, &reason), ==, 0);
                 g_assert_cmpint(c, ==, COMPRESSION_ZSTD);
                 g_assert_null(reason);
         }
 
-        /* dest must be empty; a failure hands out no list */
+        /* dest must be empty */
         {
                 _cleanup_close_ int fd = open(named, O_RDONLY | O_CLOEXEC);
                 g_autofree char *reason = NULL;
-                ArchiveFileList *files = NULL;
-                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, NULL, &files, &reason), ==, -ENOTEMPTY);
+                g_assert_cmpint(archive_extract(fd, f->dest_fd, NULL, NULL, NULL, &reason), ==, -ENOTEMPTY);
                 g_assert_cmpstr(reason, ==, "The destination directory is not empty.");
-                g_assert_null(files);
         }
 
         fixture_clear_dest(f);
@@ -831,17 +828,13 @@ static void test_corrupt(Fixture *f, gconstpointer user_data) {
                 g_autofree char *reason = NULL;
                 size_t n;
 
-                ArchiveFileList *files = NULL;
-
                 write_dir_archive(f, c);
                 z = read_file_at(f->root, "a.archive", &n);
                 z[n / 2] ^= 0x01;
                 write_file_at(f->root, "a.archive", z, n);
                 fixture_clear_dest(f);
-                g_assert_cmpint(extract_listed(f, NULL, NULL, &files, &reason), ==, -EBADMSG);
+                g_assert_cmpint(extract(f, NULL, NULL, &reason), ==, -EBADMSG);
                 g_assert_true(g_str_has_prefix(reason, "The archive is damaged: "));
-                /* some files were written before the damage, but the list is not handed out */
-                g_assert_null(files);
         }
 
         /* a damaged tar header (checksum) */
@@ -894,18 +887,14 @@ static void test_patched_headers(Fixture *f, gconstpointer user_data) {
                                      "open(sys.argv[1], \"rb\").read()))'",
                 [COMPRESSION_ZSTD] = "zstd -qdc",
         };
-        char *names[ELEMENTSOF(entries) + 1] = {};
         guint8 **data = g_new0(guint8 *, ELEMENTSOF(entries));
 
-        for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
-                names[i] = (char *) entries[i].name;
+        for (size_t i = 0; i < ELEMENTSOF(entries); i++)
                 data[i] = make_random(entries[i].size, (guint32) i + 1);
-        }
 
         for (size_t i = 0; i < ELEMENTSOF(stream_formats); i++)
                 for (unsigned threads = 1; threads <= 2; threads++) {
                         Compression c = stream_formats[i];
-                        _cleanup_(archive_file_list_freep) ArchiveFileList *files = NULL;
                         _cleanup_(codec_writer_freep) CodecWriter *w = NULL;
                         _cleanup_close_ int fd = open(f->archive, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                         g_autofree char *reason = NULL;
@@ -929,8 +918,7 @@ static void test_patched_headers(Fixture *f, gconstpointer user_data) {
                         g_assert_cmpint(codec_writer_finish(w), ==, 0);
 
                         fixture_clear_dest(f);
-                        g_assert_cmpint(extract_listed(f, NULL, NULL, &files, &reason), ==, 0);
-                        assert_file_list(f, files, names);
+                        g_assert_cmpint(extract(f, NULL, NULL, &reason), ==, 0);
                         for (size_t k = 0; k < ELEMENTSOF(entries); k++) {
                                 g_autofree guint8 *got = NULL;
                                 size_t n;
@@ -964,6 +952,91 @@ static void test_patched_headers(Fixture *f, gconstpointer user_data) {
         g_free(data);
 }
 
+/* What cedana.json declares bounds what is written: an entry it does not list, or one larger
+ * than it says, stops the extraction at once, whatever the tar header claims. */
+static void test_declared_sizes(Fixture *f, gconstpointer user_data) {
+        g_autofree guint8 *data = make_random(64 * 1024, 9);
+        write_file_at(f->src, "pages-1.img", data, 64 * 1024);
+        char *names[] = { (char *) "pages-1.img", NULL };
+        write_metadata(f, names, NULL);
+        size_t json_size;
+        g_autofree char *json = (char *) read_file_at(f->src, "cedana.json", &json_size);
+        g_autofree char *bomb = g_malloc0(8 * 1024 * 1024);
+        g_autofree char *pages = g_malloc0(8 * 1024 * 1024);
+        memcpy(pages, data, 64 * 1024);
+
+        /* an unlisted 8 MiB file after the metadata */
+        {
+                Entry e[] = { { .name = "cedana.json", .data = json, .size = (int64_t) json_size },
+                              { .name = "bomb.img", .data = bomb, .size = 8 * 1024 * 1024 } };
+                g_autoptr(GByteArray) tar = build_tar(e, ELEMENTSOF(e), ARCHIVE_FORMAT_TAR_USTAR);
+                write_archive_file(f, COMPRESSION_ZSTD, tar->data, tar->len);
+                _cleanup_(verifier_freep) Verifier *v = NULL;
+                g_autofree char *reason = NULL;
+                g_assert_cmpint(verifier_new(NULL, &v), ==, 0);
+                fixture_clear_dest(f);
+                g_assert_cmpint(extract_verified(f, NULL, v, NULL, &reason), ==, -EBADMSG);
+                g_assert_cmpstr(reason, ==, "The checkpoint contains an unexpected file bomb.img.");
+                g_auto(GStrv) left = dest_names(f);
+                g_assert_null(left[0]);
+        }
+        /* a listed file that grows past its declared 64 KiB */
+        {
+                Entry e[] = { { .name = "cedana.json", .data = json, .size = (int64_t) json_size },
+                              { .name = "pages-1.img", .data = pages, .size = 8 * 1024 * 1024 } };
+                g_autoptr(GByteArray) tar = build_tar(e, ELEMENTSOF(e), ARCHIVE_FORMAT_TAR_USTAR);
+                write_archive_file(f, COMPRESSION_GZIP, tar->data, tar->len);
+                _cleanup_(verifier_freep) Verifier *v = NULL;
+                g_autofree char *reason = NULL;
+                g_assert_cmpint(verifier_new(NULL, &v), ==, 0);
+                fixture_clear_dest(f);
+                g_assert_cmpint(extract_verified(f, NULL, v, NULL, &reason), ==, -EFBIG);
+                g_assert_nonnull(strstr(reason, "larger than the checkpoint's metadata declares (65536 bytes)"));
+                g_autofree char *p = g_build_filename(f->dest, "pages-1.img", NULL);
+                struct stat st;
+                g_assert_cmpint(stat(p, &st), ==, 0);
+                g_assert_cmpint(st.st_size, <=, 65536);
+        }
+        /* cedana.json after the images (repacked by hand): found first, nothing written yet */
+        {
+                Entry e[] = { { .name = "./", .type = AE_IFDIR },
+                              { .name = "./pages-1.img", .data = (const char *) data, .size = 64 * 1024 },
+                              { .name = "./cedana.json", .data = json, .size = (int64_t) json_size } };
+                g_autoptr(GByteArray) tar = build_tar(e, ELEMENTSOF(e), ARCHIVE_FORMAT_TAR_GNUTAR);
+                write_archive_file(f, COMPRESSION_ZSTD, tar->data, tar->len);
+                _cleanup_(verifier_freep) Verifier *v = NULL;
+                g_autofree char *reason = NULL, *text = NULL;
+                size_t n;
+                g_assert_cmpint(verifier_new(NULL, &v), ==, 0);
+                fixture_clear_dest(f);
+                g_assert_cmpint(extract_verified(f, NULL, v, NULL, &reason), ==, -EAGAIN);
+                g_auto(GStrv) left = dest_names(f);
+                g_assert_null(left[0]);
+                _cleanup_close_ int fd = open(f->archive, O_RDONLY | O_CLOEXEC);
+                g_assert_cmpint(archive_read_metadata(fd, NULL, &text, &n, &reason), ==, 0);
+                g_assert_cmpmem(text, n, json, json_size);
+                g_assert_cmpint(verifier_metadata(v, text, n, &reason), ==, 0);
+                g_assert_cmpint(extract_verified(f, NULL, v, NULL, &reason), ==, 0);
+                g_autofree guint8 *back = read_file_at(f->dest, "pages-1.img", &n);
+                g_assert_cmpmem(back, n, data, 64 * 1024);
+        }
+        /* a flipped byte in an image: refused at that entry's end */
+        {
+                g_autofree guint8 *flipped = g_memdup2(data, 64 * 1024);
+                flipped[100] ^= 1;
+                Entry e[] = { { .name = "cedana.json", .data = json, .size = (int64_t) json_size },
+                              { .name = "pages-1.img", .data = (const char *) flipped, .size = 64 * 1024 } };
+                g_autoptr(GByteArray) tar = build_tar(e, ELEMENTSOF(e), ARCHIVE_FORMAT_TAR_USTAR);
+                write_archive_file(f, COMPRESSION_LZ4, tar->data, tar->len);
+                _cleanup_(verifier_freep) Verifier *v = NULL;
+                g_autofree char *reason = NULL;
+                g_assert_cmpint(verifier_new(NULL, &v), ==, 0);
+                fixture_clear_dest(f);
+                g_assert_cmpint(extract_verified(f, NULL, v, NULL, &reason), ==, -EBADMSG);
+                g_assert_cmpstr(reason, ==, "Checkpoint file pages-1.img is corrupt (SHA-256 mismatch).");
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -985,6 +1058,7 @@ int main(int argc, char *argv[]) {
         g_test_add("/archive/detection", Fixture, NULL, fixture_setup, test_detection, fixture_teardown);
         g_test_add("/archive/corrupt", Fixture, NULL, fixture_setup, test_corrupt, fixture_teardown);
         g_test_add("/archive/patched-headers", Fixture, NULL, fixture_setup, test_patched_headers, fixture_teardown);
+        g_test_add("/archive/declared-sizes", Fixture, NULL, fixture_setup, test_declared_sizes, fixture_teardown);
 
         return g_test_run();
 }

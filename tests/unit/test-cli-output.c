@@ -8,7 +8,7 @@
 #include "cedana-job.h"
 #include "cli-args.h"
 #include "cli-output.h"
-#include "json.h"
+#include "json-util.h"
 
 #include <glib.h>
 #include <string.h>
@@ -102,7 +102,7 @@ static void test_legend(void) {
 
 static void test_table_json(void) {
         _cleanup_table_ Table *t = sample();
-        _cleanup_json_ JsonVariant *v = NULL;
+        _cleanup_json_ json_t *v = NULL;
         _cleanup_free_ char *s = NULL;
 
         g_assert_cmpint(table_to_json(t, &v), ==, 0);
@@ -116,7 +116,7 @@ static void test_table_json(void) {
 
 static void test_table_json_empty(void) {
         _cleanup_table_ Table *t = NULL;
-        _cleanup_json_ JsonVariant *v = NULL;
+        _cleanup_json_ json_t *v = NULL;
         _cleanup_free_ char *s = NULL;
         g_assert_cmpint(table_new(columns, ELEMENTSOF(columns), &t), ==, 0);
         g_assert_cmpint(table_to_json(t, &v), ==, 0);
@@ -126,7 +126,7 @@ static void test_table_json_empty(void) {
 
 static void test_timestamps(void) {
         _cleanup_table_ Table *t = NULL;
-        _cleanup_json_ JsonVariant *v = NULL;
+        _cleanup_json_ json_t *v = NULL;
         _cleanup_free_ char *s = NULL, *text = NULL;
         static const TableColumn c[] = { { "CHECKPOINT", "checkpoint", TABLE_ALIGN_LEFT },
                                          { "TIME", "time", TABLE_ALIGN_LEFT } };

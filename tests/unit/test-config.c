@@ -123,7 +123,9 @@ static void assert_defaults(const Config *c) {
         g_assert_cmpstr(c->criu_binary, ==, CRIU_BINARY);
         g_assert_cmpint(c->criu_log_level, ==, 4);
         g_assert_cmpuint(c->idle_exit_usec, ==, DEFAULT_IDLE_EXIT_USEC);
+        g_assert_cmpuint(c->collect_after_usec, ==, CONFIG_COLLECT_AFTER_DEFAULT_USEC);
         g_assert_cmpuint(c->max_restore_bytes, ==, ARCHIVE_LIMITS_DEFAULT.max_bytes);
+        g_assert_cmpuint(c->restore_timeout_sec, ==, CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC);
 }
 
 /* A configuration that differs from the defaults in every key. */
@@ -136,8 +138,11 @@ static const char all_keys[] =
         "LogLevel=1\n"
         "[Daemon]\n"
         "IdleExitSec=infinity\n"
+        "[Jobs]\n"
+        "CollectAfterSec=3600\n"
         "[Restore]\n"
-        "MaxArchiveSize=1T\n";
+        "MaxArchiveSize=1T\n"
+        "TimeoutSec=60\n";
 
 static void assert_all_keys(const Config *c) {
         g_assert_cmpstr(c->checkpoint_directory, ==, "/srv/checkpoints");
@@ -145,7 +150,9 @@ static void assert_all_keys(const Config *c) {
         g_assert_cmpstr(c->criu_binary, ==, "/opt/criu/sbin/criu");
         g_assert_cmpint(c->criu_log_level, ==, 1);
         g_assert_cmpuint(c->idle_exit_usec, ==, UINT64_MAX);
+        g_assert_cmpuint(c->collect_after_usec, ==, 3600 * USEC_PER_SEC);
         g_assert_cmpuint(c->max_restore_bytes, ==, UINT64_C(1) << 40);
+        g_assert_cmpuint(c->restore_timeout_sec, ==, 60);
 }
 
 static void test_defaults(Fixture *f, gconstpointer data) {
@@ -244,7 +251,8 @@ static void test_empty_value_resets(Fixture *f, gconstpointer data) {
                          "[Checkpoint]\nDirectory=\nCompression=   \n"
                          "[CRIU]\nBinary=\nLogLevel=\n"
                          "[Daemon]\nIdleExitSec=\t\n"
-                         "[Restore]\nMaxArchiveSize=\n");
+                         "[Jobs]\nCollectAfterSec=\n"
+                         "[Restore]\nMaxArchiveSize=\nTimeoutSec=\n");
         g_assert_cmpint(load(f), ==, 0);
         g_assert_cmpstr(f->log, ==, "");
         assert_defaults(&f->config);
@@ -482,7 +490,8 @@ static char *example_config(void) {
 
 static void test_example(Fixture *f, gconstpointer data) {
         static const char *const keys[] = {
-                "Directory", "Compression", "Binary", "LogLevel", "IdleExitSec", "MaxArchiveSize",
+                "Directory", "Compression", "Binary",         "LogLevel",   "IdleExitSec",
+                "CollectAfterSec", "MaxArchiveSize", "TimeoutSec",
         };
         g_autofree char *example = example_config();
         g_auto(GStrv) lines = NULL;

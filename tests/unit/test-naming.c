@@ -106,12 +106,29 @@ static void test_job_name_generate(void) {
                 g_assert_true(digits[d]);
 }
 
+/* USER/NAME as root names another user's things: the user part is a plain user name. */
+static void test_specs(void) {
+        static const char *const good[] = { "job", "alice/job", "a_b-c.d/x", "u1001/famous_hopper7" };
+        static const char *const bad[] = { "", "/job", "alice/", "../etc", "./job", "-x/job", "alice/../job",
+                                           "a/b/c", "alice//job", "al ice/job",
+                                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/job" /* 33 */ };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                g_assert_true(job_spec_is_valid(good[i]) && checkpoint_spec_is_valid(good[i]));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                if (job_spec_is_valid(bad[i]) || checkpoint_spec_is_valid(bad[i]))
+                        g_test_message("accepted: \"%s\"", bad[i]);
+                g_assert_false(job_spec_is_valid(bad[i]));
+                g_assert_false(checkpoint_spec_is_valid(bad[i]));
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
         g_test_add_func("/naming/job-name-is-valid", test_job_name_is_valid);
         g_test_add_func("/naming/checkpoint-name-is-valid", test_checkpoint_name_is_valid);
         g_test_add_func("/naming/job-name-generate", test_job_name_generate);
+        g_test_add_func("/naming/specs", test_specs);
 
         return g_test_run();
 }

@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A dump from start to finish: staging beside the target, CRIU as the owner, and the commit
+ * (digests, metadata, archive, fsync, record, publication, record) while CRIU still holds the
+ * tasks frozen. Shared directories are hostile: everything is done through fds we hold. */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive-stream.h"
+#include "archive.h"
+#include "build-config.h"
+#include "checkpoint.h"
+#include "collector.h"
+#include "criu.h"
+#include "fd-util.h"
+#include "log.h"
+#include "message.h"
+#include "path-util.h"
+#include "process.h"
+#include "strv.h"
+
+#define CUDA_PLUGIN_PATHS "/usr/local/lib/criu/cuda_plugin.so", "/usr/lib/criu/cuda_plugin.so"
+/* Room for cedana.json at the start of an archive, where a restore meets it before any image:
+ * estimated from the tree (CRIU writes about eight images per process and one per thread, an
+ * entry takes about 160 bytes), at most 256 KiB. A tree whose cedana.json outgrows it has its
+ * archive written again with the metadata first. */
+#define METADATA_RESERVE_MIN (8U * 1024U)
+#define METADATA_RESERVE_MAX (256U * 1024U)
+
+void dump_result_done(DumpResult *r) {
+        free(r->path);
+        free(r->final_name);
+        *r = (DumpResult) {};
+}
+
+static char *dir_display(int dir_fd) {
+        char *p = NULL;
+        if (fd_get_path(dir_fd, &p) < 0)
+                return strdup("the checkpoint directory");
+        return p;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void progress(const DumpRequest *req, const char *phase, uint64_t done, uint64_t total) {
+        if (req->progress)
+                req->progress(phase, done, total, req->userdata);
+}
+
+static bool cuda_plugin_installed(void) {
+        static const char *const paths[] = { CUDA_PLUGIN_PATHS };
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                if (access(paths[i], R_OK) == 0)
+                        return true;
+        return false;
+}
+
+/* The state a dump carries into CRIU's post-dump callback. */
+typedef struct DumpContext {
+        const DumpRequest *req;
+        bool directory;
+        int staging_fd;
+        int partial_fd;         /* the archive being written, for compressed checkpoints */
+        bool partial_named;     /* ... under partial_name, where the file system has no O_TMPFILE */
+        size_t reserved;        /* ... with this much room for cedana.json at its start */
+        ArchiveStream *stream;  /* ... and its writer */
+        Collector *collector;   /* takes images in while CRIU writes them */
+        bool published;
+        bool recorded;          /* published() accepted it: from here on the dump has succeeded */
+        DumpResult result;
+        Outcome outcome; /* the first failure */
+} DumpContext;
+
+/* What the checkpoint is, without its files yet. */
+static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        int r = metadata_new(&m);
+        if (r < 0)
+                return r;
+        char host[256] = "";
+        (void) gethostname(host, sizeof(host) - 1);
+        m->pid = req->pid;
+        m->uid = req->caller.uid;
+        m->time_usec = now_usec();
+        m->options.compression = req->options->compression;
+        m->options.leave_running = req->options->leave_running;
+        m->options.tcp_established = req->options->tcp_established;
+        m->options.file_locks = req->options->file_locks;
+        m->options.shell_job = req->options->shell_job;
+        m->options.link_remap = req->options->link_remap;
+        if (!(m->id = strdup(req->name)) || !(m->type = strdup(req->type)) || !(m->hostname = strdup(host)) ||
+            !(m->cedana_version = strdup(PACKAGE_VERSION)) ||
+            !(m->criu_version = strdup(req->criu_version ?: "unknown")) ||
+            (req->job && !(m->job = strdup(req->job))))
+                return -ENOMEM;
+        /* The tree is frozen: this is the command line it had when it was dumped. */
+        (void) process_cmdline(req->pid, &m->command);
+        if (req->options->external && !(m->options.external = strv_copy(req->options->external)))
+                return -ENOMEM;
+        if (req->options->attach_pipes && !(m->options.attach_pipes = strv_copy(req->options->attach_pipes)))
+                return -ENOMEM;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* Every image file in staging, hashed now: the way back when the collector could not follow
+ * CRIU (an image changed after it was read). */
+static int scan_images(int staging_fd, CheckpointMetadata *m) {
+        DIR *d;
+        int r = opendir_at(staging_fd, &d);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *buf = malloc(1 << 20);
+        _cleanup_(sha256_freep) Sha256 *sha = NULL;
+        if (!buf || sha256_new(&sha) < 0) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (de->d_name[0] == '.' || streq(de->d_name, METADATA_FILENAME))
+                        continue;
+                _cleanup_close_ int fd = openat(staging_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0) {
+                        r = negative_errno();
+                        break;
+                }
+                if (!S_ISREG(st.st_mode)) {
+                        r = -EBADMSG;
+                        break;
+                }
+                uint64_t size = 0;
+                ssize_t k;
+                while ((k = read(fd, buf, 1 << 20)) > 0 && r >= 0) {
+                        r = sha256_update(sha, buf, (size_t) k);
+                        size += (uint64_t) k;
+                }
+                if (k < 0)
+                        r = negative_errno();
+                char hex[SHA256_HEX_SIZE];
+                if (r >= 0)
+                        r = sha256_final_hex(sha, hex);
+                if (r >= 0)
+                        r = metadata_add_file(m, de->d_name, size, hex);
+        }
+        closedir(d);
+        return r;
+}
+
+/* CRIU wrote the images as the owner; a directory checkpoint belongs to the caller. Only files
+ * we can vouch for are chowned, by fd: regular, one link (never another name someone linked in),
+ * owned by the owner. Anything else the owner put into staging is taken out. */
+static int hand_over_images(DumpContext *c, const CheckpointMetadata *m) {
+        const DumpRequest *req = c->req;
+        if (req->owner.uid == req->caller.uid)
+                return 0;
+        /* First the directory: from now on the owner cannot add to it. */
+        if (fchown(c->staging_fd, req->caller.uid, req->caller.gid) < 0)
+                return negative_errno();
+        DIR *d;
+        int r = opendir_at(c->staging_fd, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (!metadata_find_file(m, de->d_name)) {
+                        (void) unlinkat(c->staging_fd, de->d_name, 0);
+                        continue;
+                }
+                _cleanup_close_ int fd = openat(c->staging_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        r = negative_errno();
+                else if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != req->owner.uid)
+                        r = -EPERM;
+                else if (fchown(fd, req->caller.uid, req->caller.gid) < 0)
+                        r = negative_errno();
+        }
+        closedir(d);
+        return r;
+}
+
+static int sync_directory(DumpContext *c, const CheckpointMetadata *m) {
+        int r = hand_over_images(c, m);
+        /* Each file is fsynced, not the file system: that could wait for anybody's writes. */
+        for (size_t i = 0; r >= 0 && i < m->n_files; i++)
+                r = fsync_at(c->staging_fd, m->files[i].name);
+        /* The caller's, like the images: written as the caller. */
+        if (r >= 0)
+                r = identity_set_fs(&c->req->caller);
+        if (r >= 0) {
+                r = metadata_write(m, c->staging_fd, c->result.digest);
+                (void) identity_reset_fs();
+        }
+        c->result.size = m->size;
+        return r;
+}
+
+/* The slow way, when the collector could not follow CRIU or cedana.json outgrew its room: the
+ * whole archive again, from the staging directory, with the metadata first. */
+static int rewrite_archive(DumpContext *c, const char *text, size_t n) {
+        const DumpRequest *req = c->req;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *err = NULL;
+        c->stream = archive_stream_free(c->stream);
+        int r = write_file_atomic_at(c->staging_fd, METADATA_FILENAME, text, n, 0600);
+        if (r >= 0)
+                r = strv_extend(&names, METADATA_FILENAME);
+        DIR *d;
+        if (r >= 0)
+                r = opendir_at(c->staging_fd, &d);
+        if (r < 0)
+                return r;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d)))
+                if (de->d_name[0] != '.' && !streq(de->d_name, METADATA_FILENAME))
+                        r = strv_extend(&names, de->d_name);
+        closedir(d);
+        if (r >= 0 && (ftruncate(c->partial_fd, 0) < 0 || lseek(c->partial_fd, 0, SEEK_SET) < 0))
+                r = negative_errno();
+        if (r >= 0)
+                r = archive_write_dir(c->staging_fd, names, c->partial_fd, req->options->compression, req->threads,
+                                      NULL, &err);
+        if (r < 0 && err)
+                log_debug("Rewriting the archive failed: %s", err);
+        return r;
+}
+
+static int sync_archive(DumpContext *c, const CheckpointMetadata *m, bool rewrite) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+        int r = metadata_format(m, &text, &n, c->result.digest);
+        if (r < 0)
+                return r;
+        if (!rewrite && n <= c->reserved) {
+                r = archive_stream_fill(c->stream, text, n);
+                if (r >= 0)
+                        r = archive_stream_finish(c->stream);
+        } else
+                r = rewrite_archive(c, text, n);
+        struct stat st;
+        if (r >= 0 && (fsync(c->partial_fd) < 0 || fstat(c->partial_fd, &st) < 0))
+                r = negative_errno();
+        if (r >= 0)
+                c->result.size = (uint64_t) st.st_size;
+        return r;
+}
+
+/* Everything that makes the checkpoint complete and durable, before it has its final name. */
+static int write_checkpoint(DumpContext *c) {
+        const DumpRequest *req = c->req;
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        int r = metadata_for(req, &m);
+        if (r < 0)
+                return r;
+        bool rewrite = false;
+        r = collector_finish(c->collector, m);
+        if (r == -EAGAIN) {
+                log_debug("CRIU changed an image after it was read; its digests are computed again.");
+                rewrite = true;
+                metadata_free(m);
+                m = NULL;
+                r = metadata_for(req, &m);
+                if (r >= 0)
+                        r = scan_images(c->staging_fd, m);
+        }
+        if (r < 0)
+                return r;
+        c->result.image_size = m->size;
+        c->result.time_usec = m->time_usec;
+
+        progress(req, c->directory ? "syncing" : "compressing", 0, m->size);
+        r = c->directory ? sync_directory(c, m) : sync_archive(c, m, rewrite);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (fstat(c->directory ? c->staging_fd : c->partial_fd, &st) < 0)
+                return negative_errno();
+        c->result.dev = st.st_dev;
+        c->result.ino = st.st_ino;
+        return 0;
+}
+
+/* Under its final name, never replacing anything, and only what we wrote: an O_TMPFILE is
+ * linked (nothing else can be), a named one renamed and then checked by inode. As the caller,
+ * so that the kernel decides whether the caller may still write there. */
+static int publish(DumpContext *c) {
+        const DumpRequest *req = c->req;
+        const char *final = c->result.final_name;
+        int r = identity_set_fs(&req->caller);
+        if (r < 0)
+                return r;
+        if (!c->directory && !c->partial_named) {
+                char proc[64];
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%i", c->partial_fd);
+                r = RET_NERRNO(linkat(AT_FDCWD, proc, req->dir_fd, final, AT_SYMLINK_FOLLOW));
+        } else {
+                const char *from = c->directory ? req->staging_name : req->partial_name;
+                r = RET_NERRNO(renameat2(req->dir_fd, from, req->dir_fd, final, RENAME_NOREPLACE));
+                struct stat st;
+                if (r >= 0 && fstatat(req->dir_fd, final, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = negative_errno();
+                if (r >= 0 && (st.st_dev != c->result.dev || st.st_ino != c->result.ino)) {
+                        /* Someone swapped the name while we wrote: what we just renamed is theirs.
+                         * It goes back; nothing of it is published or recorded. */
+                        (void) renameat2(req->dir_fd, final, req->dir_fd, from, RENAME_NOREPLACE);
+                        r = -EXDEV;
+                }
+        }
+        if (r >= 0)
+                c->published = true;
+        (void) identity_reset_fs();
+        if (r >= 0)
+                r = fsync_directory_of(req->dir_fd);
+        return r;
+}
+
+static int commit_failed(DumpContext *c, int r) {
+        const DumpRequest *req = c->req;
+        _cleanup_free_ char *dir = dir_display(req->dir_fd);
+        if (r == -ENOSPC || r == -EDQUOT)
+                return outcome_set(&c->outcome, CEDANA_E_NO_SPACE,
+                                 "No space left in %s while writing checkpoint %s; the process keeps running.", dir,
+                                 c->result.final_name);
+        if (r == -EEXIST)
+                return outcome_set(&c->outcome, CEDANA_E_EXISTS,
+                                 "A checkpoint named %s appeared in %s during the dump; choose another --name.",
+                                 c->result.final_name, dir);
+        if (r == -EXDEV || r == -EPERM)
+                return outcome_set(&c->outcome, CEDANA_E_PATH_NOT_ALLOWED,
+                                 "Someone else changed cedana's files in %s during the dump; nothing was written. "
+                                 "Dump into a directory only you can write to.", dir);
+        if (r == -EACCES)
+                return outcome_set(&c->outcome, CEDANA_E_PATH_NOT_ALLOWED, "You can no longer write to %s; choose another --dir.",
+                                 dir);
+        return outcome_set(&c->outcome, r, "Failed to write checkpoint %s in %s: %s.", c->result.final_name, dir, strerror(-r));
+}
+
+static int post_dump(void *userdata) {
+        DumpContext *c = userdata;
+        const DumpRequest *req = c->req;
+        char *err = NULL;
+
+        /* CRIU froze whatever had req->pid when it started; if our pidfd's process is gone, the
+         * pid was recycled (or the process exited) and this is not the process we were asked for. */
+        if (!pidfd_is_alive(req->pidfd))
+                return outcome_set(&c->outcome, CEDANA_E_PROCESS_EXITED,
+                                 "Process %i exited while it was being dumped; no checkpoint was written.",
+                                 (int) req->pid);
+
+        /* Written with root's file system rights: staging and the archive were opened as the
+         * caller already; publication is done as the caller again. */
+        int r = identity_reset_fs();
+        if (r >= 0) {
+                progress(req, "checksumming", 0, 0);
+                r = write_checkpoint(c);
+        }
+        if (r < 0)
+                return commit_failed(c, r);
+
+        progress(req, "recording", 0, 0);
+        if (req->synced && (r = req->synced(&c->result, req->userdata, &err)) != 0)
+                goto refused;
+        r = publish(c);
+        if (r < 0)
+                return commit_failed(c, r);
+        /* Dead while we wrote: whatever it did last is not in the checkpoint, so there is none. */
+        if (!pidfd_is_alive(req->pidfd))
+                return outcome_set(&c->outcome, CEDANA_E_PROCESS_EXITED,
+                                 "Process %i exited while it was being dumped; no checkpoint was written.",
+                                 (int) req->pid);
+        if (req->published && (r = req->published(&c->result, req->userdata, &err)) != 0)
+                goto refused;
+        c->recorded = true;
+        return 0;
+
+refused:
+        outcome_set(&c->outcome, r, "%s", err ?: "The checkpoint could not be recorded; the process keeps running.");
+        free(err);
+        return -1;
+}
+
+static int refuse_gpu(const DumpRequest *req, char **reterr) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r = process_tree(req->pid, &pids, &n);
+        if (r == -ESRCH)
+                return message_set(reterr, CEDANA_E_NO_SUCH_PROCESS, "Process %i does not exist.", (int) req->pid);
+        if (r < 0)
+                return r;
+        if (process_tree_uses_gpu(pids, n) > 0 && !cuda_plugin_installed())
+                return message_set(reterr, CEDANA_E_GPU,
+                                   "Process %i uses an NVIDIA GPU; dumping it needs CRIU's CUDA plugin "
+                                   "(cuda_plugin.so in /usr/lib/criu), which is not installed.",
+                                   (int) req->pid);
+        return 0;
+}
+
+static size_t metadata_reserve(pid_t pid) {
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, files = 16;
+        if (process_tree(pid, &pids, &n) >= 0)
+                for (size_t i = 0; i < n; i++) {
+                        char path[64];
+                        snprintf(path, sizeof(path), "/proc/%i/task", (int) pids[i]);
+                        DIR *d = opendir(path);
+                        files += 8;
+                        for (struct dirent *de; d && (de = readdir(d));)
+                                files += de->d_name[0] != '.';
+                        if (d)
+                                closedir(d);
+                }
+        size_t bytes = 1024 + 160 * files;
+        bytes = (bytes + 4095) / 4096 * 4096;
+        return MIN(MAX(bytes, (size_t) METADATA_RESERVE_MIN), (size_t) METADATA_RESERVE_MAX);
+}
+
+/* The archive, where only we can ever name it: an O_TMPFILE, linked into place when complete. */
+static int open_partial(DumpContext *c) {
+        const DumpRequest *req = c->req;
+        c->partial_fd = openat(req->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (c->partial_fd >= 0)
+                return 0;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                return negative_errno();
+        c->partial_fd = openat(req->dir_fd, req->partial_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (c->partial_fd < 0)
+                return negative_errno();
+        c->partial_named = true;
+        return 0;
+}
+
+static int prepare_failed(const DumpRequest *req, int r, char **reterr) {
+        _cleanup_free_ char *dir = dir_display(req->dir_fd);
+        if (r == -EACCES || r == -EPERM || r == -EROFS)
+                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED, "You cannot write to %s; choose another --dir.",
+                                   dir);
+        if (r == -ENOSPC || r == -EDQUOT)
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s; the process keeps running.", dir);
+        if (r == -EXDEV)
+                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED,
+                                   "Someone else changed cedana's files in %s during the dump; nothing was written. "
+                                   "Dump into a directory only you can write to.", dir);
+        return message_set(reterr, r, "Failed to prepare the checkpoint in %s: %s.", dir, strerror(-r));
+}
+
+/* Staging directory and (for archives) the archive, created as the caller, and the collector. */
+static int prepare(DumpContext *c, char **reterr) {
+        const DumpRequest *req = c->req;
+        struct stat st;
+
+        /* As the caller from here: the kernel decides whether the caller may write to dir. */
+        int r = identity_set_fs(&req->caller);
+        if (r < 0)
+                return r;
+        if (fstatat(req->dir_fd, c->result.final_name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                _cleanup_free_ char *dir = dir_display(req->dir_fd);
+                return message_set(reterr, CEDANA_E_EXISTS, "A checkpoint named %s already exists in %s; choose "
+                                   "another --name.", c->result.final_name, dir);
+        }
+        if (mkdirat(req->dir_fd, req->staging_name, 0700) < 0)
+                return prepare_failed(req, negative_errno(), reterr);
+        c->staging_fd = openat(req->dir_fd, req->staging_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c->staging_fd < 0)
+                return prepare_failed(req, negative_errno(), reterr);
+        /* The one we made, not one swapped in under its name. */
+        if (fstat(c->staging_fd, &st) < 0)
+                return negative_errno();
+        if (st.st_uid != req->caller.uid || (st.st_mode & 07777) != 0700)
+                return prepare_failed(req, -EXDEV, reterr);
+        if (!c->directory) {
+                r = open_partial(c);
+                if (r >= 0)
+                        r = archive_stream_new(c->partial_fd, req->options->compression, req->threads, &c->stream);
+                c->reserved = metadata_reserve(req->pid);
+                if (r >= 0)
+                        r = archive_stream_reserve(c->stream, METADATA_FILENAME, c->reserved);
+                if (r < 0)
+                        return prepare_failed(req, r, reterr);
+        }
+        /* CRIU runs as the process's owner and must be able to write the images. */
+        if (req->owner.uid != req->caller.uid) {
+                r = identity_reset_fs();
+                if (r >= 0 && fchown(c->staging_fd, req->owner.uid, req->owner.gid) < 0)
+                        r = negative_errno();
+                if (r < 0)
+                        return r;
+        }
+        /* Images are hashed (and for archives compressed) while CRIU writes them. */
+        return collector_start(c->staging_fd, c->stream, &c->collector);
+}
+
+/* Whether name below dir_fd is the file fd refers to. */
+static bool name_is_fd(int dir_fd, const char *name, int fd) {
+        struct stat a, b;
+        return fd >= 0 && fstat(fd, &a) >= 0 && fstatat(dir_fd, name, &b, AT_SYMLINK_NOFOLLOW) >= 0 &&
+               a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Nothing that looks like a checkpoint stays behind: what we made is removed by the names we
+ * gave it, and only while those names still are what we made. */
+static void undo(DumpContext *c) {
+        const DumpRequest *req = c->req;
+        (void) identity_reset_fs();
+        int published_fd = c->directory ? c->staging_fd : c->partial_fd;
+        if (c->published && name_is_fd(req->dir_fd, c->result.final_name, published_fd))
+                (void) rm_rf_at(req->dir_fd, c->result.final_name);
+        if (name_is_fd(req->dir_fd, req->staging_name, c->staging_fd))
+                (void) rm_rf_at(req->dir_fd, req->staging_name);
+        if (c->partial_named && name_is_fd(req->dir_fd, req->partial_name, c->partial_fd))
+                (void) unlinkat(req->dir_fd, req->partial_name, 0);
+}
+
+/* CRIU failed on its own: explained by what we know for certain, else by CRIU's last error. */
+static int criu_failed(DumpContext *c, char *criu_error, char **reterr) {
+        const DumpRequest *req = c->req;
+        if (!pidfd_is_alive(req->pidfd))
+                return message_set(reterr, CEDANA_E_PROCESS_EXITED,
+                                   "Process %i exited while it was being dumped; no checkpoint was written.",
+                                   (int) req->pid);
+        struct statvfs sv;
+        if (c->staging_fd >= 0 && fstatvfs(c->staging_fd, &sv) >= 0 &&
+            (uint64_t) sv.f_bavail * sv.f_frsize < (UINT64_C(1) << 20)) {
+                _cleanup_free_ char *dir = dir_display(req->dir_fd);
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s; the process "
+                                   "keeps running.", dir, c->result.final_name);
+        }
+        return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", criu_error ?: "CRIU failed to dump the process.");
+}
+
+int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
+        Compression comp = req->options->compression;
+        _cleanup_free_ char *log_dir = dir_display(req->log_dir_fd);
+        _cleanup_free_ char *log_path = path_join(log_dir ?: "", req->log_name), *criu_error = NULL;
+        DumpContext c = {
+                .req = req,
+                .directory = comp == COMPRESSION_NONE,
+                .staging_fd = -EBADF,
+                .partial_fd = -EBADF,
+        };
+        int r;
+
+        if (comp < 0 || comp >= _COMPRESSION_MAX)
+                return -EINVAL;
+        _cleanup_free_ char *dir = dir_display(req->dir_fd);
+        if (asprintf(&c.result.final_name, "%s%s", req->name, compression_suffix(comp)) < 0 ||
+            !(c.result.path = path_join(dir, c.result.final_name)))
+                return -ENOMEM;
+
+        r = refuse_gpu(req, reterr);
+        if (r == 0)
+                r = prepare(&c, reterr);
+        if (r != 0)
+                goto finish;
+
+        CriuParams p = {
+                .binary = req->criu_binary,
+                .owner = &req->owner,
+                .pid = req->pid,
+                .images_dir_fd = c.staging_fd,
+                .work_dir_fd = req->log_dir_fd,
+                .log_name = req->log_name,
+                .log_level = req->criu_log_level,
+                .tcp_established = req->options->tcp_established,
+                .shell_job = req->options->shell_job,
+                .file_locks = req->options->file_locks,
+                .link_remap = req->options->link_remap,
+                .leave_running = req->options->leave_running,
+                .external = req->options->external,
+                .post_dump = post_dump,
+                .userdata = &c,
+        };
+        progress(req, "dumping", 0, 0);
+        r = criu_run_dump(&p, log_path ?: req->log_name, &criu_error);
+        /* A recorded checkpoint is a done dump, whatever CRIU did afterwards. */
+        if (c.recorded)
+                r = 0;
+        else if (c.outcome.code != 0) {
+                r = message_set(reterr, c.outcome.code, "%s", strna(c.outcome.message));
+                goto finish;
+        }
+        if (r < 0) {
+                r = criu_failed(&c, criu_error, reterr);
+                goto finish;
+        }
+        /* The published checkpoint is in the caller's hands now; staging is what is left of it. */
+        if (!c.directory && name_is_fd(req->dir_fd, req->staging_name, c.staging_fd))
+                (void) rm_rf_at(req->dir_fd, req->staging_name);
+        *ret = c.result;
+        c.result = (DumpResult) {};
+        r = 0;
+
+finish:
+        collector_free(c.collector);
+        archive_stream_free(c.stream);
+        if (r != 0)
+                undo(&c);
+        (void) identity_reset_fs();
+        safe_close(c.partial_fd);
+        safe_close(c.staging_fd);
+        outcome_done(&c.outcome);
+        dump_result_done(&c.result);
+        return r;
+}

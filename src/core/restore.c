@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A restore from start to finish: the content verified as it is read, CRIU as the owner, and
+ * the restored tree checked thread by thread while CRIU still holds it: killed on any mismatch,
+ * otherwise kept stopped by us (not by trusting CRIU) until the caller has recorded it. */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "archive.h"
+#include "checkpoint.h"
+#include "codec.h"
+#include "criu.h"
+#include "fd-util.h"
+#include "images.h"
+#include "message.h"
+#include "path-util.h"
+#include "process.h"
+#include "verifier.h"
+
+void restored_tree_done(RestoredTree *t) {
+        free(t->pids);
+        free(t->resume);
+        *t = (RestoredTree) {};
+}
+
+static void signal_tree(const RestoredTree *t, int sig, bool only_resumable) {
+        for (size_t i = 0; i < t->n_pids; i++)
+                if (!only_resumable || t->resume[i])
+                        (void) kill(t->pids[i], sig);
+}
+
+void restored_tree_resume(const RestoredTree *t) {
+        signal_tree(t, SIGCONT, true);
+}
+
+void restored_tree_kill(const RestoredTree *t) {
+        signal_tree(t, SIGKILL, false);
+}
+
+static void progress(const RestoreRequest *req, const char *phase) {
+        if (req->progress)
+                req->progress(phase, 0, 0, req->userdata);
+}
+
+/* A verifier failure as an outcome. */
+static int content_outcome(int r) {
+        switch (r) {
+        case -EBADMSG:
+        case -EFBIG:
+                return CEDANA_E_CHECKPOINT_CORRUPT;
+        case -ESTALE:
+                return CEDANA_E_CHECKPOINT_CHANGED;
+        case -EMEDIUMTYPE:
+        case -ENOENT:
+        case -ENODATA:
+        case -EBADFD:
+                return CEDANA_E_NOT_A_CHECKPOINT;
+        case -EPROTONOSUPPORT:
+                return CEDANA_E_FORMAT_TOO_NEW;
+        case -ENOSPC:
+        case -EDQUOT:
+                return CEDANA_E_NO_SPACE;
+        default:
+                return r;
+        }
+}
+
+static int extract(const RestoreRequest *req, Verifier *v, char **reterr) {
+        ArchiveLimits limits = ARCHIVE_LIMITS_DEFAULT;
+        if (req->max_archive_bytes > 0)
+                limits.max_bytes = limits.max_entry_bytes = req->max_archive_bytes;
+        int r = archive_extract(req->source_fd, req->staging_fd, &limits, v, NULL, reterr);
+        if (r == -EAGAIN) {
+                /* Repacked by hand, with cedana.json somewhere else: found first, so that every
+                 * entry is still bounded by what it declares. */
+                _cleanup_free_ char *text = NULL;
+                size_t n;
+                r = archive_read_metadata(req->source_fd, &limits, &text, &n, reterr);
+                if (r >= 0)
+                        r = verifier_metadata(v, text, n, reterr);
+                if (r >= 0)
+                        r = archive_extract(req->source_fd, req->staging_fd, &limits, v, NULL, reterr);
+        }
+        if (r == -ENOSPC || r == -EDQUOT) {
+                free(*reterr);
+                *reterr = NULL;
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left to extract the checkpoint.");
+        }
+        return r;
+}
+
+/* The images, verified, in a directory CRIU can read: the checkpoint directory itself, or the
+ * staging directory an archive is extracted into as the owner (so CRIU, as the owner, can read it). */
+static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char **reterr) {
+        Compression format;
+        int r = codec_detect(req->source_fd, &format);
+        if (r == -ENODATA)
+                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The file is empty; it is not a checkpoint.");
+        if (r == -EMEDIUMTYPE || r == -EBADFD)
+                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT,
+                                   "This is not a cedana checkpoint: neither a checkpoint directory nor a tar, gzip, "
+                                   "lz4, zlib or zstd archive.");
+        if (r < 0)
+                return r;
+
+        progress(req, format == COMPRESSION_NONE ? "verifying" : "extracting");
+        _cleanup_close_ int images_fd = -EBADF;
+        if (format == COMPRESSION_NONE) {
+                images_fd = fcntl(req->source_fd, F_DUPFD_CLOEXEC, 3);
+                if (images_fd < 0)
+                        return negative_errno();
+                r = verifier_check_dir(v, images_fd, reterr);
+        } else {
+                r = identity_set_fs(&req->owner);
+                if (r < 0)
+                        return r;
+                images_fd = fcntl(req->staging_fd, F_DUPFD_CLOEXEC, 3);
+                if (images_fd < 0)
+                        return negative_errno();
+                r = extract(req, v, reterr);
+                (void) identity_reset_fs();
+        }
+        if (r < 0)
+                return content_outcome(r);
+        if (r > 0)
+                return r;
+        *ret_fd = TAKE_FD(images_fd);
+        return 0;
+}
+
+/* The state a restore carries into CRIU's callback. */
+typedef struct RestoreContext {
+        const RestoreRequest *req;
+        RestoredTree tree; /* once CRIU has built it */
+        Outcome outcome; /* the first failure */
+} RestoreContext;
+
+/* Signals pending for a process that CRIU stopped because it was stopped when dumped. */
+static bool stopped_when_dumped(pid_t pid) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%i/status", (int) pid);
+        _cleanup_free_ char *text = NULL;
+        if (read_full_file_at(AT_FDCWD, path, 1 << 16, &text, NULL) < 0)
+                return false;
+        static const int stops[] = { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU };
+        const char *fields[] = { "\nShdPnd:", "\nSigPnd:" };
+        for (size_t f = 0; f < ELEMENTSOF(fields); f++) {
+                const char *v = strstr(text, fields[f]);
+                uint64_t mask = v ? strtoull(v + strlen(fields[f]), NULL, 16) : 0;
+                for (size_t i = 0; i < ELEMENTSOF(stops); i++)
+                        if (mask & (UINT64_C(1) << (stops[i] - 1)))
+                                return true;
+        }
+        return false;
+}
+
+/* CRIU's pre-resume: every task exists with its final credentials and is held by CRIU (ptrace,
+ * at its last system call): nothing of the checkpoint's code has run yet. */
+static int pre_resume(pid_t root, void *userdata) {
+        RestoreContext *c = userdata;
+        const RestoreRequest *req = c->req;
+        if (root <= 0)
+                return outcome_set(&c->outcome, -ESRCH, "CRIU did not report the restored process.");
+        int r = process_tree(root, &c->tree.pids, &c->tree.n_pids);
+        if (r < 0) {
+                /* What we cannot list we cannot check: at least the root dies. */
+                (void) kill(root, SIGKILL);
+                return outcome_set(&c->outcome, r, "Failed to list the restored processes: %s.", strerror(-r));
+        }
+        c->tree.resume = calloc(c->tree.n_pids, sizeof(bool));
+        if (!c->tree.resume)
+                return outcome_set(&c->outcome, -ENOMEM, "Out of memory.");
+
+        _cleanup_free_ char *what = NULL;
+        pid_t bad = 0;
+        r = process_tree_verify(c->tree.pids, c->tree.n_pids, &req->owner, &bad, &what);
+        if (r == -EPERM)
+                return outcome_set(&c->outcome, CEDANA_E_PRIVILEGE,
+                                    "The checkpoint would restore process %i with %s, more than user %u may hold; "
+                                    "it was killed before it ran.", (int) bad, strna(what), (unsigned) req->owner.uid);
+        if (r < 0)
+                return outcome_set(&c->outcome, r, "Failed to check the restored processes: %s.", strerror(-r));
+
+        /* Held from here by a SIGSTOP that is pending when CRIU lets go: each task stops before
+         * its first instruction, until the caller has recorded the tree and continues it. */
+        for (size_t i = 0; i < c->tree.n_pids; i++) {
+                c->tree.resume[i] = !stopped_when_dumped(c->tree.pids[i]);
+                if (kill(c->tree.pids[i], SIGSTOP) < 0)
+                        return outcome_set(&c->outcome, negative_errno(), "Failed to hold restored process %i: %m.",
+                                            (int) c->tree.pids[i]);
+        }
+        if (req->before_resume) {
+                char *err = NULL;
+                r = req->before_resume(&c->tree, req->userdata, &err);
+                if (r != 0) {
+                        outcome_set(&c->outcome, r, "%s", err ?: "The restored job could not be set up.");
+                        free(err);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* After CRIU: every process still there, stopped, and what it may be. A second look, while
+ * nothing of it has been allowed to run. */
+static int check_after(RestoreContext *c, char **reterr) {
+        _cleanup_free_ pid_t *now = NULL;
+        size_t n = 0;
+        int r = process_tree(c->tree.pids[0], &now, &n);
+        if (r >= 0 && n != c->tree.n_pids)
+                r = -ECHILD;
+        _cleanup_free_ char *what = NULL;
+        pid_t bad = 0;
+        if (r >= 0)
+                r = process_tree_verify(c->tree.pids, c->tree.n_pids, &c->req->owner, &bad, &what);
+        if (r == -EPERM)
+                return message_set(reterr, CEDANA_E_PRIVILEGE,
+                                   "The checkpoint would restore process %i with %s, more than user %u may hold; "
+                                   "it was killed before it ran.", (int) bad, strna(what), (unsigned) c->req->owner.uid);
+        if (r < 0)
+                return message_set(reterr, CEDANA_E_CRIU_FAILED,
+                                   "The restored processes changed before they were allowed to run; they were killed.");
+        return 0;
+}
+
+int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr) {
+        _cleanup_(verifier_freep) Verifier *v = NULL;
+        _cleanup_close_ int images_fd = -EBADF;
+        _cleanup_free_ char *log_dir = NULL, *log_path = NULL, *criu_error = NULL, *forged = NULL;
+        RestoreContext c = { .req = req };
+
+        if (fd_get_path(req->log_dir_fd, &log_dir) >= 0)
+                log_path = path_join(log_dir, req->log_name);
+        int r = verifier_new(req->expected_digest, &v);
+        if (r == 0)
+                r = open_images(req, v, &images_fd, reterr);
+        if (r != 0)
+                goto finish;
+        const CheckpointMetadata *m = verifier_get_metadata(v);
+        /* What the images ask for, before CRIU acts on it: an unprivileged CRIU cannot grant more
+         * and would stop half-way; the restored tasks are checked again anyway. */
+        r = images_check_creds(images_fd, m, &req->owner, &forged);
+        if (r == -EPERM) {
+                r = message_set(reterr, CEDANA_E_PRIVILEGE, "The checkpoint would restore %s, more than user %u may "
+                                "hold; refused before anything of it ran.", forged, (unsigned) req->owner.uid);
+                goto finish;
+        }
+        if (r < 0) {
+                r = message_set(reterr, CEDANA_E_CHECKPOINT_CORRUPT, "%s", strna(forged));
+                goto finish;
+        }
+
+        int attach_fds[2] = { req->attach_stdin_fd, req->attach_stdout_fd };
+        if (m->options.attach_pipes && (attach_fds[0] < 0 || attach_fds[1] < 0)) {
+                r = message_set(reterr, CEDANA_E_INVALID_ARGS,
+                                "This is a checkpoint of an attached job, whose terminal was cedanad's: restore it "
+                                "with --attach, or with 'cedana restore job'.");
+                goto finish;
+        }
+        if (req->ret_attached)
+                *req->ret_attached = m->options.attach_pipes != NULL;
+
+        CriuParams p = {
+                .binary = req->criu_binary,
+                .owner = &req->owner,
+                .images_dir_fd = images_fd,
+                .work_dir_fd = req->log_dir_fd,
+                .log_name = req->log_name,
+                .log_level = req->criu_log_level,
+                /* What the dump needed, the restore needs too. */
+                .tcp_established = m->options.tcp_established || req->options->tcp_established,
+                .shell_job = m->options.shell_job || req->options->shell_job,
+                .file_locks = m->options.file_locks,
+                .inherit_fds = attach_fds,
+                .inherit_keys = m->options.attach_pipes,
+                .n_inherit = m->options.attach_pipes ? 2 : 0,
+                .pre_resume = pre_resume,
+                .userdata = &c,
+                .timeout_sec = req->timeout_sec,
+        };
+        progress(req, "restoring");
+        pid_t root = 0;
+        r = criu_run_restore(&p, log_path ?: req->log_name, &root, &criu_error);
+        if (c.outcome.code != 0 && r != -ETIME) {
+                r = message_set(reterr, c.outcome.code, "%s", strna(c.outcome.message));
+                goto finish;
+        }
+        if (r < 0 || c.tree.n_pids == 0 || c.tree.pids[0] != root) {
+                restored_tree_kill(&c.tree);
+                r = message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", criu_error ?: "CRIU failed to restore the checkpoint.");
+                goto finish;
+        }
+        r = check_after(&c, reterr);
+        if (r != 0) {
+                restored_tree_kill(&c.tree);
+                goto finish;
+        }
+        *ret = c.tree;
+        c.tree = (RestoredTree) {};
+
+finish:
+        (void) identity_reset_fs();
+        restored_tree_done(&c.tree);
+        outcome_done(&c.outcome);
+        return r;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Dumps as the daemon sees them: the checkpoint's name picked and its intent recorded before
+ * anything is written, then synced, complete (the job halted), as the worker reports, and only
+ * then the caller answered. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "identity.h"
+#include "options.h"
+
+typedef struct Job Job;
+typedef struct Manager Manager;
+typedef struct Operation Operation;
+
+/* A dump validated and authorized by the bus layer. */
+typedef struct DumpSpec {
+        Identity caller; /* asks, and owns the checkpoint */
+        Identity owner;  /* owns the process: CRIU runs as this identity */
+        Job *job;        /* the job dumped, or NULL for a plain process */
+        pid_t pid;
+        int pidfd;
+        int dir_fd;      /* opened by the caller; -EBADF: the worker opens dir_path as the caller */
+        char *dir_path;
+        char *name;      /* requested, or NULL for a generated one */
+        DumpOptions options;
+} DumpSpec;
+
+#define DUMP_SPEC_NULL { .pidfd = -EBADF, .dir_fd = -EBADF }
+
+void dump_spec_done(DumpSpec *s);
+
+/* Takes over spec. Returns 1 (the call is answered when the dump ends) or < 0 with *error. */
+int dump_operation_start(Manager *m, sd_bus_message *call, DumpSpec *spec, sd_bus_error *error);
+/* Whether op (a dump) writes uid's checkpoint id. */
+bool dump_operation_owns(Operation *op, uid_t uid, const char *id);
+
+/* The worker's half (dump-worker.c): opens the directory as the caller and runs the dump,
+ * reporting each step of the commit to the daemon. */
+int dump_worker(int sock, void *userdata);

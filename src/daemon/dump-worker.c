@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker's half of a dump: opens the caller's directory as the caller, runs the dump and
+ * asks the daemon to record each step of the commit before it takes the next. */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus-error.h"
+#include "checkpoint.h"
+#include "criu-log.h"
+#include "dump-operation-internal.h"
+#include "fd-util.h"
+#include "manager.h"
+#include "message.h"
+#include "operation.h"
+#include "path-util.h"
+
+typedef struct DumpWorker {
+        int sock;
+        Operation *op;
+} DumpWorker;
+
+static void send_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
+        DumpWorker *w = userdata;
+        WorkerMessage m = { .type = WM_PROGRESS };
+        snprintf(m.progress.phase, sizeof(m.progress.phase), "%s", phase);
+        m.progress.done = done;
+        m.progress.total = total;
+        (void) worker_child_send(w->sock, &m);
+}
+
+/* Tells the daemon a step of the commit and waits until it has recorded it. */
+static int ask_record(DumpWorker *w, WorkerMessageType type, const DumpResult *res, char **reterr) {
+        _cleanup_free_ WorkerMessage *m = calloc(1, sizeof(WorkerMessage));
+        if (!m)
+                return -ENOMEM;
+        m->type = type;
+        snprintf(m->commit.final_name, sizeof(m->commit.final_name), "%s", res->final_name);
+        m->commit.size = res->size;
+        m->commit.image_size = res->image_size;
+        m->commit.time_usec = res->time_usec;
+        m->commit.dev = (uint64_t) res->dev;
+        m->commit.ino = (uint64_t) res->ino;
+        snprintf(m->commit.digest, sizeof(m->commit.digest), "%s", res->digest);
+        int r = worker_child_send(w->sock, m);
+        if (r < 0)
+                return r;
+        return worker_child_wait_reply(w->sock, reterr);
+}
+
+static int on_synced(const DumpResult *res, void *userdata, char **reterr) {
+        return ask_record(userdata, WM_SYNCED, res, reterr);
+}
+
+static int on_published(const DumpResult *res, void *userdata, char **reterr) {
+        return ask_record(userdata, WM_PUBLISHED, res, reterr);
+}
+
+/* The directory, as the caller: the caller must be allowed to write there, not cedanad. */
+static int open_dir(const DumpOperation *d, int *ret_fd, char **reterr) {
+        int fd;
+        if (d->spec.dir_fd >= 0)
+                fd = RET_NERRNO(fcntl(d->spec.dir_fd, F_DUPFD_CLOEXEC, 3));
+        else {
+                int r = identity_set_fs(&d->spec.caller);
+                if (r < 0)
+                        return r;
+                fd = open_nofollow(d->spec.dir_path, O_RDONLY | O_DIRECTORY, 0);
+                (void) identity_reset_fs();
+        }
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        const char *p = d->spec.dir_path;
+        switch (fd) {
+        case -ENOENT:
+                return message_set(reterr, CEDANA_E_NO_SUCH_FILE, "The directory %s does not exist.", p);
+        case -ELOOP:
+                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED,
+                                   "The directory %s is, or passes through, a symbolic link; give the real path.", p);
+        case -EACCES:
+        case -EPERM:
+                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED, "You cannot access the directory %s.", p);
+        case -ENOTDIR:
+                return message_set(reterr, CEDANA_E_NO_SUCH_FILE, "%s is not a directory.", p);
+        default:
+                return message_set(reterr, fd, "Cannot open the directory %s: %s.", p, strerror(-fd));
+        }
+}
+
+int dump_worker(int sock, void *userdata) {
+        Operation *op = userdata;
+        DumpOperation *d = op->userdata;
+        Manager *m = op->manager;
+        DumpWorker w = { .sock = sock, .op = op };
+        _cleanup_free_ char *err = NULL;
+
+        _cleanup_close_ int dir_fd = -EBADF;
+        int r = open_dir(d, &dir_fd, &err);
+        if (r == 0) {
+                const char *reason = NULL;
+                if (checkpoint_dir_check(dir_fd, &reason) < 0)
+                        r = message_set(&err, CEDANA_E_PATH_NOT_ALLOWED,
+                                        "Checkpoints cannot be written to %s (%s); choose another --dir.",
+                                        d->spec.dir_path, strna(reason));
+        }
+        if (r == 0) {
+                DumpRequest req = {
+                        .type = d->spec.job ? "job" : "process",
+                        .job = d->spec.job ? d->spec.job->id : NULL,
+                        .pid = d->spec.pid,
+                        .pidfd = d->spec.pidfd,
+                        .caller = d->spec.caller,
+                        .owner = d->spec.owner,
+                        .dir_fd = dir_fd,
+                        .name = d->record.id,
+                        .staging_name = d->record.staging_name,
+                        .partial_name = d->record.partial_name,
+                        .options = &d->spec.options,
+                        .criu_binary = m->config.criu_binary,
+                        .criu_version = m->criu_version,
+                        .criu_log_level = m->config.criu_log_level,
+                        .log_dir_fd = d->log_fd,
+                        .log_name = "dump.log",
+                        .synced = on_synced,
+                        .published = on_published,
+                        .progress = send_progress,
+                        .userdata = &w,
+                };
+                DumpResult res = {};
+                r = checkpoint_dump(&req, &res, &err);
+                dump_result_done(&res);
+        }
+        if (r != 0) {
+                /* CRIU's log stays for the caller to read; the message says where. */
+                (void) worker_child_send_status(sock, WM_FAILED, r, err ?: strerror(r < 0 ? -r : EIO));
+                return EXIT_FAILURE;
+        }
+        criu_log_dir_remove(m, d->log_path);
+        return EXIT_SUCCESS;
+}

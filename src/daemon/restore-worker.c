@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker's half of a restore: opens the checkpoint as the job's owner (checking it is still
+ * the file its record names), runs the restore, and hands the daemon the tree to put into its
+ * scope while it is held stopped. */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "bus-error.h"
+#include "checkpoint.h"
+#include "criu-log.h"
+#include "fd-util.h"
+#include "manager.h"
+#include "message.h"
+#include "operation.h"
+#include "path-util.h"
+#include "restore-operation-internal.h"
+
+typedef struct RestoreWorker {
+        int sock;
+        RestoreOperation *r;
+} RestoreWorker;
+
+static void send_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
+        RestoreWorker *w = userdata;
+        WorkerMessage m = { .type = WM_PROGRESS };
+        snprintf(m.progress.phase, sizeof(m.progress.phase), "%s", phase);
+        m.progress.done = done;
+        m.progress.total = total;
+        (void) worker_child_send(w->sock, &m);
+}
+
+/* The tree is verified and held: the daemon puts it into its scope and records it. */
+static int send_tree(const RestoredTree *tree, void *userdata, char **reterr) {
+        RestoreWorker *w = userdata;
+        if (tree->n_pids > WM_TREE_MAX)
+                return message_set(reterr, CEDANA_E_LIMITS, "The checkpoint restores %zu processes; cedana takes at "
+                                   "most %u.", tree->n_pids, (unsigned) WM_TREE_MAX);
+        _cleanup_free_ WorkerMessage *m = calloc(1, sizeof(WorkerMessage));
+        if (!m)
+                return -ENOMEM;
+        m->type = WM_TREE;
+        m->tree.n = (uint32_t) tree->n_pids;
+        for (size_t i = 0; i < tree->n_pids; i++)
+                m->tree.entries[i] = (WmTreeEntry) { .pid = tree->pids[i], .resume = tree->resume[i] };
+        int r = worker_child_send(w->sock, m);
+        if (r < 0)
+                return r;
+        return worker_child_wait_reply(w->sock, reterr);
+}
+
+/* The checkpoint, as its owner: a path the owner cannot read is not restored for it. A recorded
+ * one must still be the file that was published. */
+static int open_source(const RestoreOperation *r, int *ret_fd, char **reterr) {
+        const RestoreSpec *s = &r->spec;
+        _cleanup_close_ int fd = -EBADF;
+        if (s->source_fd >= 0)
+                fd = RET_NERRNO(fcntl(s->source_fd, F_DUPFD_CLOEXEC, 3));
+        else {
+                int k = identity_set_fs(&s->owner);
+                if (k < 0)
+                        return k;
+                fd = open_nofollow(s->source_path, O_RDONLY | O_NONBLOCK, 0);
+                (void) identity_reset_fs();
+        }
+        const char *p = strna(s->source_path);
+        switch (fd) {
+        case -ENOENT:
+                return message_set(reterr, CEDANA_E_NO_SUCH_FILE, "The checkpoint %s does not exist.", p);
+        case -ELOOP:
+                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED,
+                                   "The checkpoint %s is, or passes through, a symbolic link; give the real path.", p);
+        case -EACCES:
+        case -EPERM:
+                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED, "You cannot access the checkpoint %s.", p);
+        }
+        if (fd < 0)
+                return message_set(reterr, fd, "Cannot open the checkpoint %s: %s.", p, strerror(-fd));
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (s->expected_ino != 0 && ((uint64_t) st.st_dev != s->expected_dev || (uint64_t) st.st_ino != s->expected_ino))
+                return message_set(reterr, CEDANA_E_CHECKPOINT_CHANGED,
+                                   "The checkpoint %s changed since it was written: it is not the file cedana "
+                                   "recorded there; refused.", p);
+        if (s->require_owned_file && st.st_uid != s->owner.uid)
+                return message_set(reterr, CEDANA_E_CHECKPOINT_CHANGED,
+                                   "The checkpoint %s is no longer owned by the user who made it; refused.", p);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* CRIU's log into the caller's file: a regular file on a local file system (checked when it
+ * was given), so the copy cannot block for long. */
+static void copy_log(int log_dir_fd, int to_fd) {
+        _cleanup_close_ int fd = openat(log_dir_fd, "restore.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        char buf[65536];
+        ssize_t n;
+        while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+                if (loop_write(to_fd, buf, (size_t) n) < 0)
+                        break;
+}
+
+int restore_worker(int sock, void *userdata) {
+        Operation *op = userdata;
+        RestoreOperation *r = op->userdata;
+        Manager *m = op->manager;
+        RestoreWorker w = { .sock = sock, .r = r };
+        _cleanup_free_ char *err = NULL;
+        _cleanup_close_ int source_fd = -EBADF;
+        RestoredTree tree = {};
+        bool attached = false;
+
+        int k = open_source(r, &source_fd, &err);
+        if (k == 0) {
+                RestoreRequest req = {
+                        .source_fd = source_fd,
+                        .expected_digest = r->spec.expected_digest,
+                        .owner = r->spec.owner,
+                        .options = &r->spec.options,
+                        .staging_fd = r->staging_fd,
+                        .criu_binary = m->config.criu_binary,
+                        .criu_log_level = m->config.criu_log_level,
+                        .log_dir_fd = r->log_fd,
+                        .log_name = "restore.log",
+                        .max_archive_bytes = m->config.max_restore_bytes,
+                        .timeout_sec = m->config.restore_timeout_sec,
+                        .attach_stdin_fd = r->pipes.job_stdin,
+                        .attach_stdout_fd = r->pipes.job_stdout,
+                        .ret_attached = &attached,
+                        .before_resume = send_tree,
+                        .progress = send_progress,
+                        .userdata = &w,
+                };
+                k = checkpoint_restore(&req, &tree, &err);
+        }
+        if (r->spec.log_fd >= 0)
+                copy_log(r->log_fd, r->spec.log_fd);
+        if (k != 0)
+                (void) worker_child_send_status(sock, WM_FAILED, k, err ?: strerror(k < 0 ? -k : EIO));
+        else {
+                WorkerMessage msg = { .type = WM_RESTORED };
+                msg.restored.pid = tree.pids[0];
+                msg.restored.attached = attached;
+                (void) worker_child_send(sock, &msg);
+        }
+        /* The daemon continues the tree; what is left here is cleaning up. */
+        restored_tree_done(&tree);
+        (void) rm_rf_at(m->state_dir_fd, r->staging_name);
+        if (k == 0)
+                criu_log_dir_remove(m, r->log_path);
+        return k == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
