@@ -160,17 +160,11 @@ static bool stopped_when_dumped(pid_t pid) {
 
 /* CRIU's pre-resume: every task exists with its final credentials and is held by CRIU (ptrace,
  * at its last system call): nothing of the checkpoint's code has run yet. */
-static int pre_resume(pid_t root, void *userdata) {
-        RestoreContext *c = userdata;
+static int check_before_resume(RestoreContext *c, pid_t root) {
         const RestoreRequest *req = c->req;
-        if (root <= 0)
-                return outcome_set(&c->outcome, -ESRCH, "CRIU did not report the restored process.");
         int r = process_tree(root, &c->tree.pids, &c->tree.n_pids);
-        if (r < 0) {
-                /* What we cannot list we cannot check: at least the root dies. */
-                (void) kill(root, SIGKILL);
+        if (r < 0)
                 return outcome_set(&c->outcome, r, "Failed to list the restored processes: %s.", strerror(-r));
-        }
         c->tree.resume = calloc(c->tree.n_pids, sizeof(bool));
         if (!c->tree.resume)
                 return outcome_set(&c->outcome, -ENOMEM, "Out of memory.");
@@ -203,6 +197,20 @@ static int pre_resume(pid_t root, void *userdata) {
                 }
         }
         return 0;
+}
+
+static int pre_resume(pid_t root, void *userdata) {
+        RestoreContext *c = userdata;
+        if (root <= 0)
+                return outcome_set(&c->outcome, -ESRCH, "CRIU did not report the restored process.");
+        int r = check_before_resume(c, root);
+        if (r < 0) {
+                /* CRIU 4.2 lets the tasks go even when this callback fails: a SIGKILL pending
+                 * now ends each of them before its first instruction. */
+                (void) kill(root, SIGKILL);
+                restored_tree_kill(&c->tree);
+        }
+        return r;
 }
 
 /* After CRIU: every process still there, stopped, and what it may be. A second look, while
@@ -286,6 +294,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         pid_t root = 0;
         r = criu_run_restore(&p, log_path ?: req->log_name, &root, &criu_error);
         if (c.outcome.code != 0 && r != -ETIME) {
+                restored_tree_kill(&c.tree);
                 r = message_set(reterr, c.outcome.code, "%s", strna(c.outcome.message));
                 goto finish;
         }
