@@ -111,8 +111,9 @@ const Verb cli_verbs[] = {
           OPT_BIT(OPT_SETENV), VERB_ARG_COMMAND, 0, SECTION_JOBS, "[OPTIONS...] -- COMMAND [ARGS...]",
           "Start a command as a managed job",
           "Start COMMAND as a managed job, as you, in the current directory, with PATH, HOME, USER, "
-          "LOGNAME, LANG and TERM of this environment. Its output goes to a log file. --json prints "
-          "{\"job\", \"pid\", \"log\"}." },
+          "LOGNAME, LANG and TERM of this environment and what -E adds; nothing else is inherited. "
+          "COMMAND is looked up in that PATH, as your shell would. Its output goes to a log file. "
+          "--json prints {\"job\", \"pid\", \"log\"}." },
         { "manage", "process", 1, 1, verb_manage, OPT_BIT(OPT_NAME), VERB_ARG_PID, 0, SECTION_JOBS,
           "PID [--name JOB]", "Make a running process a managed job", NULL },
         { "job", "list", 0, 0, verb_job_list, OPT_BIT(OPT_ALL), VERB_ARG_NONE, 0, SECTION_JOBS, "[--all]",

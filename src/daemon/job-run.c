@@ -194,6 +194,13 @@ static _noreturn_ void run_child(const Identity *caller, char **argv, RunArgs *a
         char go = 0;
         if (read(sync_fd, &go, 1) != 1 || go != 'g')
                 _exit(EXIT_FAILURE);
+        /* execvpe() searches the PATH of this process, cedanad's: the command is looked up in the
+         * job's own PATH, the caller's, as the caller's shell would (none: execvpe's default). */
+        if (clearenv() != 0)
+                goto fail;
+        STRV_FOREACH(kv, a->env)
+                if (startswith(*kv, "PATH=") && setenv("PATH", *kv + 5, 1) < 0)
+                        goto fail;
         execvpe(argv[0], argv, a->env ?: (char *[]) { NULL });
 fail:
         e = errno;

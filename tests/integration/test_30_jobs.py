@@ -331,3 +331,20 @@ def test_gpu_jobs_are_marked_and_refused_clearly(c):
     assert "uses an NVIDIA GPU; dumping it needs CRIU's CUDA plugin" in r.stderr, r.stderr
     assert jobs(c)["gpu"]["status"] == "running"
     cedana(c, "job", "kill", "gpu", "--signal", "KILL")
+
+
+def test_run_finds_the_command_in_the_callers_path(c):
+    # a command only the caller's PATH knows, started from the caller's working directory
+    c.run(["sh", "-c", "mkdir -p ~/bin ~/work && printf '#!/bin/sh\\npwd\\necho mine\\nsleep 1000\\n' > ~/bin/mytool "
+                       "&& chmod +x ~/bin/mytool"], user="alice")
+    home = c.user_info("alice")[3]
+    env = {"PATH": f"{home}/bin:/usr/bin:/bin"}
+    r = json.loads(c.run(["cedana", "run", "process", "--name", "mine", "--json", "--", "mytool"], user="alice",
+                         env=env, cwd=f"{home}/work").stdout)
+    c.wait_until(lambda: "mine" in c.read_file(r["log"]), what="mytool to run")
+    assert c.read_file(r["log"]).splitlines()[0] == f"{home}/work"
+    # what the caller's PATH does not have is not found, with the caller's words
+    r2 = c.run(["cedana", "run", "process", "--", "mytool"], user="alice", env={"PATH": "/usr/bin:/bin"},
+               check=False)
+    assert r2.returncode == 5 and "Failed to start 'mytool'" in r2.stderr, (r2.returncode, r2.stderr)
+    cedana(c, "job", "kill", "mine", "--signal", "KILL", user="alice")
