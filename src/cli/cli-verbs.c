@@ -152,9 +152,32 @@ const Verb cli_verbs[] = {
           "Show this help, or a command's", NULL },
         { NULL, "__complete", 0, VERB_ANY, verb_complete, 0, VERB_ARG_RAW, VERB_HIDDEN | VERB_RAW_ARGS, NULL,
           "WORDS...", "Print completions for the last word", NULL },
+        { NULL, "__man", 0, 0, verb_man, 0, VERB_ARG_RAW, VERB_HIDDEN | VERB_RAW_ARGS | VERB_NO_DAEMON, NULL, "",
+          "Print the commands, options and exit statuses as scdoc, for cedana(1)", NULL },
 };
 
 const size_t cli_n_verbs = ELEMENTSOF(cli_verbs);
+
+const CliExitStatus cli_exit_statuses[] = {
+        { CEDANA_EXIT_SUCCESS, "success", "Success." },
+        { CEDANA_EXIT_USAGE, "usage error", "The command line was wrong, or cedanad refused the request's arguments." },
+        { CEDANA_EXIT_NO_DAEMON, "cedanad not reachable", "cedanad is not installed or could not be reached." },
+        { CEDANA_EXIT_ACCESS_DENIED, "access denied",
+          "polkit or cedanad refused, or the checkpoint would restore a process with more rights than its "
+          "restorer has." },
+        { CEDANA_EXIT_NOT_FOUND, "no such thing", "No such job, process, checkpoint or file." },
+        { CEDANA_EXIT_BUSY, "busy or running", "The job is busy with a dump or restore, or still running." },
+        { CEDANA_EXIT_BAD_CHECKPOINT, "bad checkpoint",
+          "The checkpoint is damaged, changed since it was written, or not a checkpoint." },
+        { CEDANA_EXIT_CRIU, "CRIU failed", "CRIU failed; the message says why and where its log is." },
+        { CEDANA_EXIT_NO_SPACE, "no space left", "No space left on the device." },
+        { CEDANA_EXIT_UNSUPPORTED, "unsupported", "Not supported, e.g. a GPU job without CRIU's CUDA plugin." },
+        { CEDANA_EXIT_EXISTS, "already exists", "A job or checkpoint of that name exists." },
+        { CEDANA_EXIT_LIMITS, "over a limit", "Too many operations at once, or a request too large." },
+        { CEDANA_EXIT_FAILURE, "any other failure", "Any other failure." },
+};
+
+const size_t cli_n_exit_statuses = ELEMENTSOF(cli_exit_statuses);
 
 const CliOption *cli_option_by_id(CliOptionId id) {
         if (id < 0 || id >= _OPT_MAX)
@@ -249,31 +272,28 @@ static void print_verb_line(const Verb *v) {
                 printf("  %-34s %s\n", left, v->summary);
 }
 
+const char *const cli_sections[] = { SECTION_CHECKPOINTS, SECTION_JOBS, SECTION_SERVICE };
+const size_t cli_n_sections = ELEMENTSOF(cli_sections);
+
 void cli_help_main(void) {
-        static const char *const sections[] = { SECTION_CHECKPOINTS, SECTION_JOBS, SECTION_SERVICE };
 
         printf("cedana [OPTIONS...] COMMAND ...\n\n"
                "Checkpoint and restore Linux processes with cedanad.\n");
-        for (size_t s = 0; s < ELEMENTSOF(sections); s++) {
-                printf("\n%s:\n", sections[s]);
+        for (size_t s = 0; s < cli_n_sections; s++) {
+                printf("\n%s:\n", cli_sections[s]);
                 for (size_t i = 0; i < cli_n_verbs; i++)
-                        if (!(cli_verbs[i].flags & VERB_HIDDEN) && streq_ptr(cli_verbs[i].section, sections[s]))
+                        if (!(cli_verbs[i].flags & VERB_HIDDEN) && streq_ptr(cli_verbs[i].section, cli_sections[s]))
                                 print_verb_line(&cli_verbs[i]);
         }
         printf("\nOptions:\n");
         for (size_t i = 0; i < _OPT_MAX; i++)
                 if (OPTS_GLOBAL & OPT_BIT(i))
                         print_option(&cli_options[i], NULL);
-        printf("\nExit status:\n"
-               "  %2d success          %2d usage error       %2d cedanad not reachable\n"
-               "  %2d access denied    %2d no such thing     %2d busy or still running\n"
-               "  %2d bad checkpoint   %2d CRIU failed       %2d no space left\n"
-               "  %2d unsupported      %2d already exists    %2d over a limit\n"
-               "  %2d any other failure\n",
-               CEDANA_EXIT_SUCCESS, CEDANA_EXIT_USAGE, CEDANA_EXIT_NO_DAEMON, CEDANA_EXIT_ACCESS_DENIED,
-               CEDANA_EXIT_NOT_FOUND, CEDANA_EXIT_BUSY, CEDANA_EXIT_BAD_CHECKPOINT, CEDANA_EXIT_CRIU,
-               CEDANA_EXIT_NO_SPACE, CEDANA_EXIT_UNSUPPORTED, CEDANA_EXIT_EXISTS, CEDANA_EXIT_LIMITS,
-               CEDANA_EXIT_FAILURE);
+        printf("\nExit status:\n");
+        for (size_t i = 0; i < cli_n_exit_statuses; i++) {
+                bool last = i % 3 == 2 || i + 1 == cli_n_exit_statuses;
+                printf(last ? "  %2d %s\n" : "  %2d %-16s ", cli_exit_statuses[i].code, cli_exit_statuses[i].brief);
+        }
         printf("\nSee 'cedana COMMAND --help' for the options of a command.\n");
 }
 

@@ -128,6 +128,20 @@ bool verb_accepts_option(const Verb *v, CliOptionId id);
 /* The option's help line for this verb (--name means a checkpoint for dump, a job elsewhere). */
 const char *cli_option_help(const CliOption *o, const Verb *v);
 
+/* The exit statuses, for help and the manual. */
+typedef struct CliExitStatus {
+        int code;
+        const char *brief; /* a few words, for --help */
+        const char *text;  /* a sentence, for cedana(1) */
+} CliExitStatus;
+
+extern const CliExitStatus cli_exit_statuses[];
+extern const size_t cli_n_exit_statuses;
+
+/* The headings of `cedana --help`, in order. */
+extern const char *const cli_sections[];
+extern const size_t cli_n_sections;
+
 /* `cedana --help`, `cedana VERB --help` and `cedana GROUP --help`, to stdout. */
 void cli_help_main(void);
 void cli_help_verb(const Verb *v);
@@ -153,4 +167,5 @@ int verb_features(const Verb *verb, int n_args, char **args);
 int verb_version(const Verb *verb, int n_args, char **args);
 int verb_daemon_status(const Verb *verb, int n_args, char **args);
 int verb_help(const Verb *verb, int n_args, char **args);
+int verb_man(const Verb *verb, int n_args, char **args);
 int verb_complete(const Verb *verb, int n_args, char **args);

@@ -181,3 +181,24 @@ def test_no_daemon_exit_code(c):
     finally:
         c.run(["systemctl", "unmask", "--runtime", "cedanad.service"])
         c.run(["systemctl", "start", "cedanad.socket"])
+
+
+def test_manual_pages(c):
+    # installed where man finds them, rendered without warnings
+    for page, want in (("cedana", "cedana dump process"), ("cedanad", "org.cedana.Checkpoint1"),
+                       ("cedana.conf", "CollectAfterSec=")):
+        r = c.run(["man", "--warnings", "-P", "cat", page], env={"MANWIDTH": "100"})
+        assert want in r.stdout, (page, r.stdout[:400])
+        assert not r.stderr.strip(), (page, r.stderr)
+    # cedana(1) lists every command --help lists, and cedana.conf(5) every key of cedana.conf
+    cedana_1 = c.run(["man", "-P", "cat", "cedana"], env={"MANWIDTH": "200"}).stdout
+    verbs = c.run(["cedana", "--help"]).stdout.split("\nOptions:")[0]
+    commands = [m.group(1) for m in re.finditer(r"^  ([a-z]+(?: [a-z]+)?)(?: |$)", verbs, re.M)]
+    assert len(commands) > 15, commands
+    for cmd in commands:
+        assert f"cedana {cmd}" in cedana_1, cmd
+    conf_5 = c.run(["man", "-P", "cat", "cedana.conf"], env={"MANWIDTH": "200"}).stdout
+    keys = re.findall(r"^#(\w+)=", c.read_file("/etc/cedana/cedana.conf"), re.M)
+    assert len(keys) >= 8, keys
+    for key in keys:
+        assert f"{key}=" in conf_5, key
