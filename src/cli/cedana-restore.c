@@ -333,8 +333,14 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
         uint32_t pid;
         int r;
 
+        if (!is_job && n_args > 0) {
+                if (arg_path)
+                        return log_verb_usage(verb, "Give the checkpoint once: as PATH or with --path, not both.");
+                if (!(arg_path = strdup(args[0])))
+                        return log_oom();
+        }
         if (!is_job && !arg_path)
-                return log_verb_usage(verb, "'cedana restore process' needs --path with the checkpoint to restore.");
+                return log_verb_usage(verb, "'cedana restore process' needs the checkpoint to restore: PATH or --path PATH.");
         if (is_job && !job_spec_is_valid(args[0]))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", args[0]);
         if (arg_name && !job_name_is_valid(arg_name))

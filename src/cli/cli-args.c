@@ -280,7 +280,8 @@ static int check_arg_count(const Verb *v, int n_args, char **args) {
         if (v->max_args != VERB_ANY && (unsigned) n_args > v->max_args) {
                 if (v->max_args == 0)
                         return log_verb_usage(v, "'cedana %s' takes no arguments, but got '%s'.", name, args[0]);
-                return log_verb_usage(v, "'cedana %s' takes %u argument%s, but got '%s' too.", name, v->max_args,
+                return log_verb_usage(v, "'cedana %s' takes %s%u argument%s, but got '%s' too.", name,
+                                      v->min_args < v->max_args ? "at most " : "", v->max_args,
                                       v->max_args == 1 ? "" : "s", args[v->max_args]);
         }
         return 0;

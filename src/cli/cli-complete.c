@@ -251,6 +251,10 @@ int verb_complete(const Verb *verb, int n_words, char **words) {
         case VERB_ARG_CHECKPOINT:
                 complete_from_daemon(true, typed);
                 break;
+        case VERB_ARG_PATH:
+                if (s.n_args == 0)
+                        printf("%s\n", COMPLETE_FILES);
+                break;
         case VERB_ARG_COMMAND:
                 printf("%s\n", s.n_args == 0 ? COMPLETE_COMMANDS : COMPLETE_FILES);
                 break;

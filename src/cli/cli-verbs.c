@@ -85,10 +85,10 @@ const Verb cli_verbs[] = {
           "JOB [OPTIONS...]", "Checkpoint a managed job",
           "Checkpoint the managed job JOB. The job is halted afterwards unless --leave-running is given; "
           "'cedana restore job JOB' brings it back. --json prints {\"checkpoint\", \"path\", \"size\"}." },
-        { "restore", "process", 0, 0, verb_restore, RESTORE_PROCESS_OPTIONS, VERB_ARG_NONE, 0, SECTION_CHECKPOINTS,
-          "--path PATH [OPTIONS...]", "Restore a checkpoint as a new job",
+        { "restore", "process", 0, 1, verb_restore, RESTORE_PROCESS_OPTIONS, VERB_ARG_PATH, 0, SECTION_CHECKPOINTS,
+          "PATH|--path PATH [OPTIONS...]", "Restore a checkpoint as a new job",
           "Restore the checkpoint at PATH (a directory or an archive; the format is detected from the "
-          "content) as a new managed job. With --no-server cedana restores it itself, without cedanad, "
+          "content) as a new managed job. PATH may be given as the argument or with --path. With --no-server cedana restores it itself, without cedanad, "
           "as a child of this command, waits for it and exits with its status. --json prints "
           "{\"job\", \"pid\", \"path\"}." },
         { "restore", "job", 1, 1, verb_restore, RESTORE_JOB_OPTIONS, VERB_ARG_JOB, 0, SECTION_CHECKPOINTS,

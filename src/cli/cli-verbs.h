@@ -73,6 +73,7 @@ typedef enum VerbArg {
         VERB_ARG_PID,
         VERB_ARG_JOB,
         VERB_ARG_CHECKPOINT,
+        VERB_ARG_PATH,    /* a file or directory */
         VERB_ARG_COMMAND, /* everything after the options, for `run process` */
         VERB_ARG_VERB,    /* a verb name, for `help` */
         VERB_ARG_RAW,     /* passed through unparsed, for `__complete` */

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "criu-explain.h"
 #include "criu.h"
 #include "fd-util.h"
 #include "log.h"
@@ -222,9 +223,14 @@ oom:
 static int fail(int r, const CriuParams *p, const char *what, const char *log_path, char **reterr) {
         if (current_cb_error < 0)
                 return current_cb_error; /* our own callback failed and said why */
+        if (!reterr)
+                return r;
         _cleanup_free_ char *line = criu_log_last_error(p->work_dir_fd, p->log_name);
-        if (reterr && asprintf(reterr, "CRIU failed to %s: %s (log: %s).", what,
-                               line ?: "no error message in its log", log_path) < 0)
+        _cleanup_free_ char *explained = criu_explain(line);
+        int k = explained ? asprintf(reterr, "%s (CRIU's log: %s)", explained, log_path)
+                          : asprintf(reterr, "CRIU failed to %s: %s (log: %s).", what,
+                                     line ?: "no error message in its log", log_path);
+        if (k < 0)
                 *reterr = NULL;
         return r;
 }

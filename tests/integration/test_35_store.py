@@ -51,7 +51,9 @@ def test_generated_names_never_fail(c):
     restored = []
     for i in ids:
         c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), what="the process to be gone")
-        restored.append(json.loads(cedana(c, "restore", "process", "--path", f"{D}/{i}", "--json").stdout)["job"])
+        # the checkpoint as the argument or with --path
+        path = [f"{D}/{i}"] if len(restored) % 2 else ["--path", f"{D}/{i}"]
+        restored.append(json.loads(cedana(c, "restore", "process", *path, "--json").stdout)["job"])
         cedana(c, "job", "kill", restored[-1], "--signal", "KILL")
     assert len(set(restored)) == 5 and "names" not in restored, restored
 
@@ -136,3 +138,21 @@ def test_job_prune_and_collection(c):
         c.run(["rm", "-f", "/etc/cedana/cedana.conf.d/50-collect.conf"])
         c.run(["systemctl", "restart", "cedanad.service"])
     cedana(c, "job", "kill", "keeps-running", "--signal", "KILL", user="alice")
+
+
+def test_criu_failures_in_plain_words(c):
+    # a restore whose PID is taken: the original still runs
+    made = counter_job(c, "pidtaken")
+    ck = json.loads(cedana(c, "dump", "job", "pidtaken", "--dir", D, "--leave-running", "--json").stdout)
+    r = cedana(c, "restore", "process", ck["path"], check=False)
+    assert r.returncode == 8, (r.returncode, r.stderr)
+    assert f"PID {made['pid']}, which the checkpointed process had, belongs to another process now" in r.stderr, \
+        r.stderr
+    assert "CRIU's log: /var/log/cedana/0/criu/" in r.stderr and "File exists" not in r.stderr, r.stderr
+    cedana(c, "job", "kill", "pidtaken", "--signal", "KILL")
+    # a process whose output goes to the journal's socket
+    pid = c.start_unit_process("to-journal", ["sleep", "1000"], output="journal")
+    r = cedana(c, "dump", "process", str(pid), "--dir", D, check=False)
+    assert r.returncode == 8 and "UNIX socket connected to a process outside the checkpoint" in r.stderr, \
+        (r.returncode, r.stderr)
+    c.run(["systemctl", "stop", "to-journal"])

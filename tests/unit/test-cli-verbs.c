@@ -170,6 +170,13 @@ static void test_parse_run(void) {
         g_assert_false(arg_all);
         cli_command_done(&c);
 
+        /* restore process takes the checkpoint as its argument too */
+        g_assert_cmpint(parse(&c, "restore", "process", "/var/tmp/ck.tar.zst", "--name", "web", NULL), ==, 0);
+        g_assert_cmpint(c.n_args, ==, 1);
+        g_assert_cmpstr(c.args[0], ==, "/var/tmp/ck.tar.zst");
+        cli_command_done(&c);
+        g_assert_cmpint(parse(&c, "restore", "process", "a", "b", NULL), ==, CEDANA_EXIT_USAGE);
+
         /* A "--" given as an option's value is not the end of the options. */
         g_assert_cmpint(parse(&c, "run", "process", "--name", "--", "true", NULL), ==, 0);
         g_assert_cmpstr(arg_name, ==, "--");
