@@ -2,9 +2,12 @@
 /* The job and checkpoint verbs: list, inspect, kill, delete, prune, attach. Tables for people, the
  * same rows as JSON with stable keys for scripts. */
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bus-error.h"
 #include "cedana-job.h"
@@ -35,11 +38,13 @@ int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInf
         r = cli_bus_call(b, m, false, error, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(ssusbttsuo)");
+        r = sd_bus_message_enter_container(reply, 'a', "(ssusbttsuois)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(reply, "(ssusbttsuo)", &j.id, &j.type, &j.pid, &j.state, &j.gpu,
-                                        &j.checkpoint_usec, &j.checkpoint_size, &j.log, &j.uid, &j.object)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(ssusbttsuois)", &j.id, &j.type, &j.pid, &j.state, &j.gpu,
+                                        &j.checkpoint_usec, &j.checkpoint_size, &j.log, &j.uid, &j.object,
+                                        &j.exit_code, &j.signal)) > 0) {
+                j.unit = j.checkpoint_id = NULL;
                 if (n == allocated) {
                         allocated = MAX(allocated * 2, (size_t) 16);
                         JobInfo *p = realloc(jobs, allocated * sizeof(JobInfo));
@@ -109,28 +114,77 @@ static const char *state_color(const char *state) {
         return NULL;
 }
 
+char *uid_to_user(uid_t uid) {
+        struct passwd pw, *result = NULL;
+        char buf[4096], *s = NULL;
+        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &result) == 0 && result)
+                return strdup(pw.pw_name);
+        return asprintf(&s, "%u", (unsigned) uid) < 0 ? NULL : s;
+}
+
+static json_t *string_or_null(const char *s) {
+        return isempty(s) ? json_null() : json_string(s);
+}
+
+json_t *job_info_to_json(const JobInfo *j) {
+        _cleanup_free_ char *user = uid_to_user(j->uid);
+        bool ended = j->exit_code >= 0 || !isempty(j->signal);
+        json_t *o = json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                              "job", string_or_null(j->id), "user", string_or_null(user), "uid", (json_int_t) j->uid,
+                              "type", string_or_null(j->type), "status", string_or_null(j->state),
+                              "pid", j->pid > 0 ? json_integer(j->pid) : json_null(), "gpu", j->gpu,
+                              "exit_code", ended && j->exit_code >= 0 ? json_integer(j->exit_code) : json_null(),
+                              "signal", string_or_null(j->signal),
+                              "checkpoint", j->checkpoint_usec > 0 ? json_integer((json_int_t) j->checkpoint_usec) : json_null(),
+                              "size", j->checkpoint_usec > 0 ? json_integer((json_int_t) j->checkpoint_size) : json_null(),
+                              "log", string_or_null(j->log), "unit", string_or_null(j->unit),
+                              "checkpoint_id", string_or_null(j->checkpoint_id));
+        return o;
+}
+
+/* "failed (status 3)", "killed (TERM)", or the state alone. */
+static char *status_text(const JobInfo *j) {
+        char *s = NULL;
+        int k = j->exit_code > 0    ? asprintf(&s, "%s (status %i)", j->state, j->exit_code)
+                : !isempty(j->signal) ? asprintf(&s, "%s (%s)", j->state, j->signal)
+                                      : asprintf(&s, "%s", j->state);
+        return k < 0 ? NULL : s;
+}
+
 /* ---- job list ---- */
+
+#define JOB_COLUMNS_AFTER_USER                         \
+        { "TYPE", "type", TABLE_ALIGN_LEFT },           \
+        { "PID", "pid", TABLE_ALIGN_RIGHT },            \
+        { "STATUS", "status", TABLE_ALIGN_LEFT },       \
+        { "GPU", "gpu", TABLE_ALIGN_LEFT },             \
+        { "CHECKPOINT", "checkpoint", TABLE_ALIGN_LEFT }, \
+        { "SIZE", "size", TABLE_ALIGN_RIGHT },          \
+        { "LOG", "log", TABLE_ALIGN_LEFT }
 
 static const TableColumn job_columns[] = {
         { "JOB", "job", TABLE_ALIGN_LEFT },
-        { "TYPE", "type", TABLE_ALIGN_LEFT },
-        { "PID", "pid", TABLE_ALIGN_RIGHT },
-        { "STATUS", "status", TABLE_ALIGN_LEFT },
-        { "GPU", "gpu", TABLE_ALIGN_LEFT },
-        { "CHECKPOINT", "checkpoint", TABLE_ALIGN_LEFT },
-        { "SIZE", "size", TABLE_ALIGN_RIGHT },
-        { "LOG", "log", TABLE_ALIGN_LEFT },
+        JOB_COLUMNS_AFTER_USER,
 };
 
-static int add_job_row(Table *t, const JobInfo *j) {
+static const TableColumn job_columns_with_user[] = {
+        { "JOB", "job", TABLE_ALIGN_LEFT },
+        { "USER", "user", TABLE_ALIGN_LEFT },
+        JOB_COLUMNS_AFTER_USER,
+};
+
+static int add_job_row(Table *t, const JobInfo *j, bool with_user) {
         bool has_checkpoint = j->checkpoint_usec > 0;
+        _cleanup_free_ char *status = status_text(j), *user = with_user ? uid_to_user(j->uid) : NULL;
         int r = table_add_string(t, j->id);
+        if (r >= 0 && with_user)
+                r = table_add_string(t, user);
         if (r >= 0)
                 r = table_add_string(t, j->type);
         if (r >= 0)
                 r = table_add_pid(t, j->pid);
         if (r >= 0)
-                r = table_add_string_colored(t, j->state, state_color(j->state));
+                r = table_add_string_colored(t, status ?: j->state, state_color(j->state));
         if (r >= 0)
                 r = table_add_boolean(t, j->gpu);
         if (r >= 0)
@@ -140,6 +194,12 @@ static int add_job_row(Table *t, const JobInfo *j) {
         if (r >= 0)
                 r = table_add_string(t, isempty(j->log) ? NULL : j->log);
         return r;
+}
+
+/* Shown without --all: what may need attention, as systemctl shows failed units. Exited and
+ * killed jobs are history. */
+static bool job_listed(const JobInfo *j) {
+        return arg_all || !(streq(j->state, "exited") || streq(j->state, "killed"));
 }
 
 int verb_job_list(const Verb *verb, int n_args, char **args) {
@@ -158,14 +218,26 @@ int verb_job_list(const Verb *verb, int n_args, char **args) {
         if (r < 0)
                 return log_bus_error(&error, r, "list jobs");
 
-        r = table_new(job_columns, ELEMENTSOF(job_columns), &t);
+        if (arg_json != JSON_MODE_OFF) {
+                _cleanup_json_ json_t *a = json_array();
+                for (size_t i = 0; a && i < n; i++)
+                        if (job_listed(&jobs[i]) && json_array_append_new(a, job_info_to_json(&jobs[i])) < 0)
+                                return log_oom();
+                return a ? json_print(a) : log_oom();
+        }
+        /* A USER column when the list has anybody else's jobs (root sees everybody's). */
+        bool with_user = false;
+        for (size_t i = 0; i < n; i++)
+                if (job_listed(&jobs[i]) && jobs[i].uid != getuid())
+                        with_user = true;
+        r = with_user ? table_new(job_columns_with_user, ELEMENTSOF(job_columns_with_user), &t)
+                      : table_new(job_columns, ELEMENTSOF(job_columns), &t);
         if (r < 0)
                 return log_oom();
         for (size_t i = 0; i < n; i++) {
-                /* Finished jobs are history; --all shows them. */
-                if (!arg_all && (streq(jobs[i].state, "exited") || streq(jobs[i].state, "failed")))
+                if (!job_listed(&jobs[i]))
                         continue;
-                r = add_job_row(t, &jobs[i]);
+                r = add_job_row(t, &jobs[i], with_user);
                 if (r < 0)
                         return log_oom();
         }
@@ -197,8 +269,11 @@ static const char *status_color(const char *status) {
         return streq_ptr(status, "ok") ? NULL : ANSI_RED;
 }
 
+/* with_job: the JOB and COMPRESSION columns too, which a job's own listing leaves out for people;
+ * JSON always has every key, so that all listings share one vocabulary. */
 static int checkpoint_table(const CheckpointInfo *list, size_t n, bool with_job, Table **ret) {
         _cleanup_table_ Table *t = NULL;
+        with_job = with_job || arg_json != JSON_MODE_OFF;
         int r = with_job ? table_new(checkpoint_columns, ELEMENTSOF(checkpoint_columns), &t)
                          : table_new(job_checkpoint_columns, ELEMENTSOF(job_checkpoint_columns), &t);
         for (size_t i = 0; r >= 0 && i < n; i++) {
@@ -485,46 +560,53 @@ static void print_field(const char *label, const char *value) {
                 printf("%12s: %s\n", label, value);
 }
 
-static void print_job_status(const json_t *o) {
+/* The job's properties (GetAll, as JSON) as the row a listing has; strings borrowed from o. */
+static JobInfo job_info_from_properties(const json_t *o) {
+        json_int_t exit_code = -1;
+        json_t *e = json_object_get(o, "exit_code");
+        if (json_is_integer(e))
+                exit_code = json_integer_value(e);
+        return (JobInfo) {
+                .id = json_str(o, "id"),
+                .type = json_str(o, "type"),
+                .state = json_str(o, "state") ?: "unknown",
+                .log = json_str(o, "log"),
+                .signal = json_str(o, "exit_signal"),
+                .unit = json_str(o, "unit"),
+                .checkpoint_id = json_str(o, "last_checkpoint"),
+                .pid = (uint32_t) json_u64(o, "pid"),
+                .uid = (uint32_t) json_u64(o, "uid"),
+                .gpu = json_is_true(json_object_get(o, "gpu")),
+                .exit_code = (int32_t) exit_code,
+                .checkpoint_usec = json_u64(o, "last_checkpoint_time"),
+                .checkpoint_size = json_u64(o, "last_checkpoint_size"),
+        };
+}
+
+static void print_job_status(const JobInfo *j) {
         char a[FORMAT_TIMESTAMP_MAX], b[FORMAT_TIMESTAMP_MAX], c[FORMAT_BYTES_MAX];
-        _cleanup_free_ char *line = NULL;
-        const char *state = json_str(o, "state") ?: "unknown";
-        const char *color = state_color(state);
-        bool gpu = false;
-        uint64_t pid = json_u64(o, "pid");
+        _cleanup_free_ char *line = NULL, *status = status_text(j), *user = uid_to_user(j->uid);
+        const char *color = state_color(j->state);
 
-        printf("%s%s%s %s (%s)\n", color ? ansi(color) : "", glyph_bullet(),
-               color ? ansi(ANSI_NORMAL) : "", strna(json_str(o, "id")), strna(json_str(o, "type")));
-        printf("%12s: %s%s%s\n", "State", color ? ansi(color) : "", state, color ? ansi(ANSI_NORMAL) : "");
-        if (pid > 0 && asprintf(&line, "%" PRIu64, pid) >= 0)
+        printf("%s%s%s %s (%s)\n", color ? ansi(color) : "", glyph_bullet(), color ? ansi(ANSI_NORMAL) : "",
+               strna(j->id), strna(j->type));
+        printf("%12s: %s%s%s\n", "Status", color ? ansi(color) : "", status ?: j->state,
+               color ? ansi(ANSI_NORMAL) : "");
+        if (j->pid > 0 && asprintf(&line, "%" PRIu32, j->pid) >= 0)
                 print_field("PID", line);
-        print_field("Unit", json_str(o, "unit"));
-        gpu = json_is_true(json_object_get(o, "gpu"));
-        print_field("GPU", gpu ? "yes" : "no");
-        print_field("Log", json_str(o, "log"));
-
-        json_t *uid = json_object_get(o, "uid");
-        if (uid) {
-                struct passwd pw, *result = NULL;
-                char buf[4096];
-                uint64_t u = json_u64(o, "uid");
-                free(line);
-                line = NULL;
-                int k = getpwuid_r((uid_t) u, &pw, buf, sizeof(buf), &result) == 0 && result
-                                ? asprintf(&line, "%s (UID %" PRIu64 ")", pw.pw_name, u)
-                                : asprintf(&line, "UID %" PRIu64, u);
-                if (k < 0)
-                        line = NULL;
-                print_field("Owner", line);
-        }
-
-        const char *last = json_str(o, "last_checkpoint");
-        uint64_t t = json_u64(o, "last_checkpoint_time");
+        print_field("Unit", j->unit);
+        print_field("GPU", j->gpu ? "yes" : "no");
+        print_field("Log", j->log);
         free(line);
         line = NULL;
-        if (!isempty(last) && asprintf(&line, "%s (%s; %s, %s)", last, format_timestamp(a, sizeof(a), t),
-                                       format_timestamp_relative(b, sizeof(b), t, 0),
-                                       format_bytes(c, sizeof(c), json_u64(o, "last_checkpoint_size"))) >= 0)
+        if (asprintf(&line, "%s (UID %" PRIu32 ")", strna(user), j->uid) >= 0)
+                print_field("Owner", line);
+        free(line);
+        line = NULL;
+        uint64_t t = j->checkpoint_usec;
+        if (!isempty(j->checkpoint_id) &&
+            asprintf(&line, "%s (%s; %s, %s)", j->checkpoint_id, format_timestamp(a, sizeof(a), t),
+                     format_timestamp_relative(b, sizeof(b), t, 0), format_bytes(c, sizeof(c), j->checkpoint_size)) >= 0)
                 print_field("Checkpoint", line);
         else
                 print_field("Checkpoint", "none");
@@ -555,18 +637,20 @@ int verb_job_inspect(const Verb *verb, int n_args, char **args) {
         r = checkpoint_table(list, n, false, &t);
         if (r < 0)
                 return log_oom();
+        JobInfo j = job_info_from_properties(o);
 
         if (arg_json != JSON_MODE_OFF) {
-                r = table_to_json(t, &cps);
-                if (r >= 0 && json_object_set_new(o, "checkpoints", TAKE_PTR(cps)) < 0)
+                _cleanup_json_ json_t *out = job_info_to_json(&j);
+                r = out ? table_to_json(t, &cps) : -ENOMEM;
+                if (r >= 0 && json_object_set_new(out, "checkpoints", TAKE_PTR(cps)) < 0)
                         r = -ENOMEM;
                 if (r < 0)
                         return log_oom();
-                return json_print(o);
+                return json_print(out);
         }
 
         pager_open();
-        print_job_status(o);
+        print_job_status(&j);
         if (n > 0) {
                 _cleanup_free_ char *text = NULL;
                 r = table_format(t, true, colors_enabled(), &text);
@@ -630,4 +714,64 @@ int verb_job_attach(const Verb *verb, int n_args, char **args) {
         if (r != 0)
                 return r;
         return attach_job(&bus, args[0]);
+}
+
+/* ---- logs ---- */
+
+/* Copies what fd has from where it is; with follow, goes on as it grows. */
+static int copy_log(int fd, bool follow) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n > 0) {
+                        if (fwrite(buf, 1, (size_t) n, stdout) != (size_t) n)
+                                return -EIO;
+                        continue;
+                }
+                if (!follow)
+                        return 0;
+                (void) fflush(stdout);
+                /* A log grows by a job's writes: a tenth of a second is quick enough to look. */
+                struct timespec ts = { 0, 100 * 1000 * 1000 };
+                (void) nanosleep(&ts, NULL);
+        }
+}
+
+int verb_job_logs(const Verb *verb, int n_args, char **args) {
+        _cleanup_(cli_bus_done) CliBus bus = {};
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_json_ json_t *o = NULL;
+        int r = check_job_name(verb, args[0]);
+        if (r != 0)
+                return r;
+        r = cli_bus_connect(&bus, 0);
+        if (r != 0)
+                return r;
+        r = get_job_properties(&bus, args[0], &error, &o);
+        if (r < 0)
+                return log_bus_error(&error, r, "find job %s", args[0]);
+        const char *path = json_str(o, "log");
+        if (isempty(path)) {
+                log_error("Job %s has no log: it was adopted, or restored without one.", args[0]);
+                return CEDANA_EXIT_NOT_FOUND;
+        }
+        /* As the caller, who may read their own job's log and nobody else's. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -ENOENT) {
+                        log_error("The log of job %s, %s, does not exist (any more).", args[0], path);
+                        return CEDANA_EXIT_NOT_FOUND;
+                }
+                log_error("Cannot read the log of job %s, %s: %s.", args[0], path, strerror(-r));
+                return r == -EACCES || r == -EPERM ? CEDANA_EXIT_ACCESS_DENIED : CEDANA_EXIT_FAILURE;
+        }
+        r = copy_log(fd, arg_follow);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        return 0;
 }

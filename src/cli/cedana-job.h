@@ -8,11 +8,14 @@
 #include <systemd/sd-bus.h>
 
 #include "cli-bus.h"
+#include "json-util.h"
 
 typedef struct JobInfo {
-        const char *id, *type, *state, *log, *object;
+        const char *id, *type, *state, *log, *object, *signal;
+        const char *unit, *checkpoint_id; /* from the job's properties only (inspect) */
         uint32_t pid, uid;
         int gpu;
+        int32_t exit_code; /* -1: not ended, or not known */
         uint64_t checkpoint_usec, checkpoint_size;
 } JobInfo;
 
@@ -28,6 +31,13 @@ int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInf
 /* ListCheckpoints(job) ("" for all), newest first as cedanad sends them. */
 int list_checkpoints(CliBus *b, const char *job, sd_bus_error *error, sd_bus_message **ret_reply,
                      CheckpointInfo **ret, size_t *ret_n);
+
+/* One job in the JSON vocabulary every listing shares (README, "JSON output"): job, user, uid,
+ * type, status, pid, gpu, exit_code, signal, checkpoint (µs), size, log, and unit and
+ * checkpoint_id where known; null for what does not apply. */
+json_t *job_info_to_json(const JobInfo *j);
+/* The user name of uid, or the uid in digits. */
+char *uid_to_user(uid_t uid);
 
 /* A bus property's name as a JSON key: "LastCheckpointTime" -> "last_checkpoint_time". */
 void property_json_key(const char *name, char *buf, size_t l);

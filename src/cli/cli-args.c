@@ -41,6 +41,7 @@ int arg_signal = SIGTERM;
 bool arg_with_checkpoints = false;
 uint32_t arg_keep = UINT32_MAX;
 char *arg_job = NULL;
+bool arg_follow = false;
 
 void cli_args_reset(void) {
         arg_pager = arg_legend = arg_ask_password = true;
@@ -60,6 +61,7 @@ void cli_args_reset(void) {
         arg_signal = SIGTERM;
         arg_keep = UINT32_MAX;
         arg_job = mfree(arg_job);
+        arg_follow = false;
 }
 
 void cli_command_done(CliCommand *c) {
@@ -195,6 +197,9 @@ static int apply_option(const CliOption *o, const char *value, const char *help_
                 arg_keep = n;
                 return 0;
         }
+        case OPT_FOLLOW:
+                arg_follow = true;
+                return 0;
         case OPT_JOB:
                 if (!job_spec_is_valid(value))
                         return log_usage(help_word, "'%s' is not a valid job name.", value);

@@ -42,6 +42,7 @@ extern int arg_signal;
 extern bool arg_with_checkpoints;
 extern uint32_t arg_keep; /* UINT32_MAX: not given */
 extern char *arg_job;
+extern bool arg_follow;
 
 typedef struct CliCommand {
         const Verb *verb;   /* NULL only with help or version */

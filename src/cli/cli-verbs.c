@@ -52,7 +52,7 @@ const CliOption cli_options[_OPT_MAX] = {
                            "Write the restored process's PID to FILE" },
         [OPT_SETENV] = { OPT_SETENV, "setenv", 'E', required_argument, "KEY=VALUE", VALUE_TEXT,
                          "Set an environment variable for the job (repeatable)" },
-        [OPT_ALL] = { OPT_ALL, "all", 0, no_argument, NULL, VALUE_NONE, "Also list jobs that exited or failed" },
+        [OPT_ALL] = { OPT_ALL, "all", 'a', no_argument, NULL, VALUE_NONE, "Also list jobs that exited or were killed" },
         [OPT_SIGNAL] = { OPT_SIGNAL, "signal", 0, required_argument, "SIGNAL", VALUE_SIGNAL,
                          "The signal to send (default: TERM)" },
         [OPT_WITH_CHECKPOINTS] = { OPT_WITH_CHECKPOINTS, "with-checkpoints", 0, no_argument, NULL, VALUE_NONE,
@@ -60,6 +60,8 @@ const CliOption cli_options[_OPT_MAX] = {
         [OPT_KEEP] = { OPT_KEEP, "keep", 0, required_argument, "N", VALUE_TEXT,
                        "Also delete all but the newest N checkpoints of each job" },
         [OPT_JOB] = { OPT_JOB, "job", 0, required_argument, "JOB", VALUE_JOB, "Only the checkpoints of JOB" },
+        [OPT_FOLLOW] = { OPT_FOLLOW, "follow", 'f', no_argument, NULL, VALUE_NONE,
+                         "Keep printing what is written, until interrupted" },
 };
 
 #define DUMP_OPTIONS                                                                                  \
@@ -118,17 +120,18 @@ const Verb cli_verbs[] = {
           "PID [--name JOB]", "Make a running process a managed job", NULL },
         { "job", "list", 0, 0, verb_job_list, OPT_BIT(OPT_ALL), VERB_ARG_NONE, 0, SECTION_JOBS, "[--all]",
           "List jobs",
-          "List managed jobs. Jobs that exited or failed are shown with --all. --json prints an array of "
-          "{\"job\", \"type\", \"pid\", \"status\", \"gpu\", \"checkpoint\" (µs since the epoch, or null), "
-          "\"size\" (bytes, or null), \"log\"}." },
+          "List managed jobs: running, halted and failed ones; --all adds those that exited or were killed. "
+          "Root sees everybody's, with a USER column. --json prints an array of {\"job\", \"user\", \"uid\", "
+          "\"type\", \"status\", \"pid\", \"gpu\", \"exit_code\", \"signal\", \"checkpoint\" (µs since the epoch), "
+          "\"size\", \"log\", \"unit\", \"checkpoint_id\"}, null where a value does not apply." },
         { "job", "checkpoints", 1, 1, verb_job_checkpoints, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
           "List the checkpoints of a job",
           "List the checkpoints of JOB, newest first. --json prints an array of {\"id\", \"time\", \"size\", "
           "\"path\"}." },
         { "job", "inspect", 1, 1, verb_job_inspect, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
           "Show a job's properties and checkpoints",
-          "Show the properties of JOB and its checkpoints. --json prints the job object's properties with "
-          "snake_case keys (\"id\", \"state\", \"pid\", \"last_checkpoint_time\", ...) and \"checkpoints\"." },
+          "Show the properties of JOB and its checkpoints. --json prints the job as 'job list --json' does, "
+          "with \"checkpoints\" added: an array as 'job checkpoints --json' prints." },
         { "job", "kill", 1, 1, verb_job_kill, OPT_BIT(OPT_SIGNAL), VERB_ARG_JOB, 0, SECTION_JOBS,
           "JOB [--signal SIGNAL]", "Send a signal to a job's processes", NULL },
         { "job", "delete", 1, 1, verb_job_delete, OPT_BIT(OPT_WITH_CHECKPOINTS), VERB_ARG_JOB, 0, SECTION_JOBS,
@@ -138,6 +141,10 @@ const Verb cli_verbs[] = {
           "Forget your jobs that exited or failed and have no checkpoint (root: everybody's), with their "
           "logs, now instead of after cedanad's [Jobs] CollectAfterSec=. --json prints an array of the "
           "removed names." },
+        { "job", "logs", 1, 1, verb_job_logs, OPT_BIT(OPT_FOLLOW), VERB_ARG_JOB, 0, SECTION_JOBS, "JOB [--follow]",
+          "Show a job's output",
+          "Print the log of JOB: its output, or the file its --log chose. With --follow keep printing what "
+          "it writes until interrupted. The file is read with your rights." },
         { "job", "attach", 1, 1, verb_job_attach, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
           "Connect the terminal to a job's input and output",
           "Connect this terminal to the input and output of JOB, which must have been started or "

@@ -37,6 +37,7 @@ typedef enum CliOptionId {
         OPT_WITH_CHECKPOINTS,
         OPT_KEEP,
         OPT_JOB,
+        OPT_FOLLOW,
         _OPT_MAX,
 } CliOptionId;
 
@@ -160,6 +161,7 @@ int verb_job_inspect(const Verb *verb, int n_args, char **args);
 int verb_job_kill(const Verb *verb, int n_args, char **args);
 int verb_job_delete(const Verb *verb, int n_args, char **args);
 int verb_job_prune(const Verb *verb, int n_args, char **args);
+int verb_job_logs(const Verb *verb, int n_args, char **args);
 int verb_job_attach(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_list(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_delete(const Verb *verb, int n_args, char **args);

@@ -20,7 +20,7 @@
 #define HYGIENE_INTERVAL_USEC (3600 * USEC_PER_SEC)
 
 static bool job_is_collectable(Job *j) {
-        return !j->busy && (j->state == JOB_EXITED || j->state == JOB_FAILED) && !j->last_checkpoint_id;
+        return !j->busy && job_state_is_ended(j->state) && !j->last_checkpoint_id;
 }
 
 int jobs_prune(Manager *m, uid_t uid, char ***ret_removed) {

@@ -98,6 +98,16 @@ static int property_get_gpu(sd_bus *bus, const char *path, const char *interface
         return sd_bus_message_append(reply, "b", j->gpu);
 }
 
+static int property_get_exit_code(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "i", (int32_t) job_exit_code(userdata));
+}
+
+static int property_get_exit_signal(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", strempty(job_exit_signal(userdata)));
+}
+
 static int method_job_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
         return bus_dump_job(call, j->manager, j, error);
@@ -132,6 +142,8 @@ const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("Type", "s", property_get_string, offsetof(Job, type), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("PID", "u", property_get_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitCode", "i", property_get_exit_code, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitSignal", "s", property_get_exit_signal, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("GPU", "b", property_get_gpu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Unit", "s", property_get_string, offsetof(Job, unit), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Log", "s", property_get_string, offsetof(Job, log_path), SD_BUS_VTABLE_PROPERTY_CONST),

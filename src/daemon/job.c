@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <signal.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,7 +25,7 @@
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
         [JOB_RUNNING] = "running", [JOB_HALTED] = "halted",   [JOB_EXITED] = "exited",
-        [JOB_FAILED] = "failed",   [JOB_UNKNOWN] = "unknown",
+        [JOB_FAILED] = "failed",   [JOB_KILLED] = "killed",   [JOB_UNKNOWN] = "unknown",
 };
 
 const char *job_state_to_string(JobState s) {
@@ -142,15 +143,36 @@ void job_set_state(Job *j, JobState state, int exit_status) {
                         job_attach_stop(j, true);
         }
         (void) job_save(j);
-        job_send_changed(j, "State", "PID", NULL);
-        if (old == JOB_RUNNING && (state == JOB_EXITED || state == JOB_FAILED))
+        job_send_changed(j, "State", "PID", "ExitCode", "ExitSignal", NULL);
+        if (old == JOB_RUNNING && job_state_is_ended(state)) {
+                char how[64] = "";
+                if (job_exit_code(j) >= 0)
+                        snprintf(how, sizeof(how), " with status %i", job_exit_code(j));
+                else if (job_exit_signal(j))
+                        snprintf(how, sizeof(how), " by SIG%s", job_exit_signal(j));
                 log_ctx(LOG_INFO,
                         LOG_CTX(.message_id = MESSAGE_ID_JOB_EXITED, .job = j->id, .unit = j->unit, .pid = j->pid),
-                        "Job %s (PID %i) %s.", j->id, (int) j->pid,
-                        state == JOB_EXITED ? "exited" : "failed");
+                        "Job %s (PID %i) %s%s.", j->id, (int) j->pid, job_state_to_string(state), how);
+        }
+}
+
+bool job_state_is_ended(JobState s) {
+        return s == JOB_EXITED || s == JOB_FAILED || s == JOB_KILLED;
+}
+
+int job_exit_code(const Job *j) {
+        return job_state_is_ended(j->state) && j->exit_status >= 0 && WIFEXITED(j->exit_status)
+                       ? WEXITSTATUS(j->exit_status) : -1;
+}
+
+const char *job_exit_signal(const Job *j) {
+        return job_state_is_ended(j->state) && j->exit_status >= 0 && WIFSIGNALED(j->exit_status)
+                       ? sigabbrev_np(WTERMSIG(j->exit_status)) : NULL;
 }
 
 static JobState state_for_status(int status) {
+        if (WIFSIGNALED(status))
+                return JOB_KILLED;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? JOB_EXITED : JOB_FAILED;
 }
 

@@ -19,8 +19,9 @@ typedef struct Operation Operation;
 typedef enum JobState {
         JOB_RUNNING,
         JOB_HALTED, /* dumped and stopped */
-        JOB_EXITED,
-        JOB_FAILED,
+        JOB_EXITED, /* with status 0 */
+        JOB_FAILED, /* with another status */
+        JOB_KILLED, /* by a signal */
         JOB_UNKNOWN,
         _JOB_STATE_MAX,
         _JOB_STATE_INVALID = -EINVAL,
@@ -73,6 +74,12 @@ typedef struct Job {
 
 const char *job_state_to_string(JobState s);
 JobState job_state_from_string(const char *s);
+/* exited, failed or killed. */
+bool job_state_is_ended(JobState s);
+/* How an ended job ended: its exit status (else -1), or the signal that killed it ("KILL"; else
+ * NULL). Neither is known for a job that ended while cedanad was not running. */
+int job_exit_code(const Job *j);
+const char *job_exit_signal(const Job *j);
 
 /* A Job with nothing set, not linked to a manager (the job store fills it). */
 int job_alloc(Job **ret);

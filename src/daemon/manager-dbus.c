@@ -555,7 +555,7 @@ static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssusbttsuo)");
+                r = sd_bus_message_open_container(reply, 'a', "(ssusbttsuois)");
         LIST_FOREACH(jobs, j, m->jobs) {
                 if (r < 0)
                         break;
@@ -565,10 +565,11 @@ static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *
                 _cleanup_free_ char *path = job_bus_path(j);
                 if (!path)
                         return -ENOMEM;
-                r = sd_bus_message_append(reply, "(ssusbttsuo)", j->id, j->type,
+                r = sd_bus_message_append(reply, "(ssusbttsuois)", j->id, j->type,
                                           (uint32_t) (j->state == JOB_RUNNING ? j->pid : 0), job_state_to_string(j->state),
                                           j->gpu, j->last_checkpoint_usec, j->last_checkpoint_size, strempty(j->log_path),
-                                          (uint32_t) j->uid, path);
+                                          (uint32_t) j->uid, path, (int32_t) job_exit_code(j),
+                                          strempty(job_exit_signal(j)));
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
@@ -871,7 +872,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("s", job), method_manage, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetJob", SD_BUS_ARGS("s", job), SD_BUS_RESULT("o", path), method_get_job,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssusbttsuo)", jobs), method_list_jobs,
+        SD_BUS_METHOD_WITH_ARGS("ListJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssusbttsuois)", jobs), method_list_jobs,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListCheckpoints", SD_BUS_ARGS("s", job), SD_BUS_RESULT("a(sssttsus)", checkpoints),
                                 method_list_checkpoints, SD_BUS_VTABLE_UNPRIVILEGED),

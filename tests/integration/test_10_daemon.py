@@ -56,7 +56,7 @@ def test_first_cli_call_starts_service(c):
 def test_bus_activation(c):
     stop_service(c)
     r = c.run(["busctl", "call", *BUS, MANAGER, "ListJobs"])
-    assert r.stdout.strip() == "a(ssusbttsuo) 0", r.stdout
+    assert r.stdout.strip() == "a(ssusbttsuois) 0", r.stdout
     assert service_state(c) == "active"
     show = c.run(["systemctl", "show", "cedanad.service", "-p", "Type,WatchdogUSec,StatusText,NRestarts"]).stdout
     assert "Type=notify" in show and "WatchdogUSec=30s" in show, show

@@ -57,7 +57,7 @@ def restore(c, path, job, *extra):
 
 def finish(c, job):
     cedana(c, "job", "kill", job, "--signal", "KILL", check=False)
-    c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", job, "--json").stdout)["state"] != "running",
+    c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", job, "--json").stdout)["status"] != "running",
                  timeout=10, what=f"job {job} to stop")
     cedana(c, "job", "delete", job)
 

@@ -80,7 +80,8 @@ def test_run_list_dump_restore_cycle(c):
     journal = c.journal(["CEDANA_JOB=cycle", "-o", "cat", "--no-pager"])
     assert "Started job cycle" in journal and "Restored" in journal, journal
     cedana(c, "job", "kill", "cycle")
-    c.wait_until(lambda: jobs(c)["cycle"]["status"] in ("exited", "failed"), what="the job to end after kill")
+    c.wait_until(lambda: jobs(c)["cycle"]["status"] == "killed", what="the job to end after kill")
+    assert jobs(c)["cycle"]["signal"] == "TERM" and jobs(c)["cycle"]["pid"] is None, jobs(c)["cycle"]
     cedana(c, "job", "delete", "cycle", "--with-checkpoints")
     assert "cycle" not in jobs(c)
     assert not c.path_exists(f"{CKDIR}/{ck['checkpoint']}.tar.lz4"), "the checkpoint file was not deleted"
@@ -348,3 +349,45 @@ def test_run_finds_the_command_in_the_callers_path(c):
                check=False)
     assert r2.returncode == 5 and "Failed to start 'mytool'" in r2.stderr, (r2.returncode, r2.stderr)
     cedana(c, "job", "kill", "mine", "--signal", "KILL", user="alice")
+
+
+def test_listings_share_one_vocabulary(c):
+    cedana(c, "run", "process", "--name", "v-exited", "--", "true")
+    cedana(c, "run", "process", "--name", "v-failed", "--", "sh", "-c", "exit 3")
+    run_job(c, "v-killed")
+    cedana(c, "job", "kill", "v-killed", "--signal", "KILL")
+    pid, _ = run_job(c, "v-alice", "echo hello from alice; " + TICKER, user="alice")
+    c.wait_until(lambda: {jobs(c)[j]["status"] for j in ("v-exited", "v-failed", "v-killed")} ==
+                 {"exited", "failed", "killed"}, what="the jobs to end")
+    every = jobs(c)
+    keys = {"job", "user", "uid", "type", "status", "pid", "gpu", "exit_code", "signal", "checkpoint", "size", "log",
+            "unit", "checkpoint_id"}
+    assert set(every["v-exited"]) == keys, every["v-exited"]
+    assert (every["v-exited"]["exit_code"], every["v-exited"]["signal"], every["v-exited"]["pid"]) == (0, None, None)
+    assert (every["v-failed"]["exit_code"], every["v-failed"]["signal"]) == (3, None), every["v-failed"]
+    assert (every["v-killed"]["exit_code"], every["v-killed"]["signal"]) == (None, "KILL"), every["v-killed"]
+    assert every["v-alice"]["user"] == "alice" and every["v-alice"]["pid"] == pid, every["v-alice"]
+    # without --all: what needs attention, as systemctl shows failed units
+    shown = {j["job"] for j in json.loads(cedana(c, "job", "list", "--json").stdout)}
+    assert "v-failed" in shown and "v-alice" in shown and not shown & {"v-exited", "v-killed"}, shown
+    human = cedana(c, "job", "list", "-a").stdout
+    assert re.search(r"^v-failed\s+root\s+process\s+-\s+failed \(status 3\)", human, re.M), human
+    assert re.search(r"^v-killed\s+root\s+process\s+-\s+killed \(KILL\)", human, re.M), human
+    assert re.search(r"^v-alice\s+alice\s+process\s+\d+\s+running", human, re.M), human
+    # alice sees her own jobs, without a USER column
+    assert "USER" not in cedana(c, "job", "list", user="alice").stdout
+    # inspect says the same in the same words, and adds the checkpoints
+    i = inspect(c, "v-failed")
+    shared = keys - {"unit", "checkpoint_id"}  # what only the job's own properties carry
+    assert {k: i[k] for k in shared} == {k: every["v-failed"][k] for k in shared}, i
+    assert i["unit"] == "cedana-0-v-failed.scope" and i["checkpoints"] == [], i
+    # logs, and following them
+    assert "hello from alice" in cedana(c, "job", "logs", "v-alice", user="alice").stdout
+    at_start = len(ticks(c, every["v-alice"]["log"]))
+    r = c.run(["timeout", "2", "cedana", "job", "logs", "v-alice", "-f"], user="alice", check=False)
+    ticks_seen = [int(t) for t in re.findall(r"^tick (\d+)$", r.stdout, re.M)]
+    assert r.returncode == 124 and ticks_seen == list(range(1, len(ticks_seen) + 1)), r.stdout
+    assert len(ticks_seen) >= at_start + 10, (len(ticks_seen), at_start)  # it went on past the end it found
+    for j in ("v-exited", "v-failed", "v-killed"):
+        cedana(c, "job", "delete", j)
+    cedana(c, "job", "kill", "v-alice", "--signal", "KILL", user="alice")

@@ -133,7 +133,7 @@ def test_20_root_restores_an_edited_job_as_its_owner_or_not_at_all(c):
     r = cedana(c, "restore", "job", "alice/edited20")
     assert r.returncode == 7 and "changed since" in r.stderr, (r.returncode, r.stderr)
     nothing_ran(c, rep, marker, count)
-    assert json.loads(cedana(c, "job", "inspect", "alice/edited20", "--json", check=True).stdout)["state"] == "halted"
+    assert json.loads(cedana(c, "job", "inspect", "alice/edited20", "--json", check=True).stdout)["status"] == "halted"
 
     # unedited: root's restore of alice's job runs as alice
     pid, rep, marker = marker_job(c, "plain20", "alice")
@@ -155,7 +155,7 @@ def restore_refused(c, job, what, rep, marker, count):
     assert r.returncode == 7, (what, r.returncode, r.stderr)
     print(f"{what}: {r.stderr.strip()}")
     nothing_ran(c, rep, marker, count)
-    state = json.loads(cedana(c, "job", "inspect", job, "--json", user="alice", check=True).stdout)["state"]
+    state = json.loads(cedana(c, "job", "inspect", job, "--json", user="alice", check=True).stdout)["status"]
     assert state == "halted", (what, state)
     return r.stderr
 
@@ -245,7 +245,7 @@ def test_23_reused_job_names_get_fresh_logs(c):
     c.run(["sh", "-c", f"exec 3<{log}; sleep 30 <&3 >/dev/null 2>&1 &"], user="alice")
     cedana(c, "job", "kill", "j23", "--signal", "KILL", user="alice", check=True)
     c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", "j23", "--json", user="alice",
-                                           check=True).stdout)["state"] != "running", what="j23 to end")
+                                           check=True).stdout)["status"] != "running", what="j23 to end")
     cedana(c, "job", "delete", "j23", user="alice", check=True)
     assert not c.path_exists(log), "the deleted job's log is still there"
     # bob's j23 and alice's new j23 each start fresh
