@@ -106,6 +106,12 @@ static int check_job_name(const Verb *verb, const char *job) {
         return 0;
 }
 
+/* What every verb on one job does first: a usage error for a bad name, then the connection. */
+static int connect_for_job(const Verb *verb, const char *job, CliBus *bus) {
+        int r = check_job_name(verb, job);
+        return r != 0 ? r : cli_bus_connect(bus, 0);
+}
+
 static const char *state_color(const char *state) {
         if (streq(state, "running"))
                 return ANSI_GREEN;
@@ -622,10 +628,7 @@ int verb_job_inspect(const Verb *verb, int n_args, char **args) {
         size_t n = 0;
         int r;
 
-        r = check_job_name(verb, args[0]);
-        if (r != 0)
-                return r;
-        r = cli_bus_connect(&bus, 0);
+        r = connect_for_job(verb, args[0], &bus);
         if (r != 0)
                 return r;
         r = get_job_properties(&bus, args[0], &error, &o);
@@ -667,10 +670,7 @@ int verb_job_kill(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = check_job_name(verb, args[0]);
-        if (r != 0)
-                return r;
-        r = cli_bus_connect(&bus, 0);
+        int r = connect_for_job(verb, args[0], &bus);
         if (r != 0)
                 return r;
         r = cli_bus_new_manager_call(&bus, "KillJob", &m);
@@ -688,10 +688,7 @@ int verb_job_delete(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = check_job_name(verb, args[0]);
-        if (r != 0)
-                return r;
-        r = cli_bus_connect(&bus, 0);
+        int r = connect_for_job(verb, args[0], &bus);
         if (r != 0)
                 return r;
         r = cli_bus_new_manager_call(&bus, "DeleteJob", &m);
@@ -707,10 +704,7 @@ int verb_job_delete(const Verb *verb, int n_args, char **args) {
 
 int verb_job_attach(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
-        int r = check_job_name(verb, args[0]);
-        if (r != 0)
-                return r;
-        r = cli_bus_connect(&bus, 0);
+        int r = connect_for_job(verb, args[0], &bus);
         if (r != 0)
                 return r;
         return attach_job(&bus, args[0]);
@@ -745,10 +739,7 @@ int verb_job_logs(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_json_ json_t *o = NULL;
-        int r = check_job_name(verb, args[0]);
-        if (r != 0)
-                return r;
-        r = cli_bus_connect(&bus, 0);
+        int r = connect_for_job(verb, args[0], &bus);
         if (r != 0)
                 return r;
         r = get_job_properties(&bus, args[0], &error, &o);

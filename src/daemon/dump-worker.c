@@ -23,11 +23,7 @@ typedef struct DumpWorker {
 
 static void send_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
         DumpWorker *w = userdata;
-        WorkerMessage m = { .type = WM_PROGRESS };
-        snprintf(m.progress.phase, sizeof(m.progress.phase), "%s", phase);
-        m.progress.done = done;
-        m.progress.total = total;
-        (void) worker_child_send(w->sock, &m);
+        worker_child_send_progress(w->sock, phase, done, total);
 }
 
 /* Tells the daemon a step of the commit and waits until it has recorded it. */

@@ -25,11 +25,7 @@ typedef struct RestoreWorker {
 
 static void send_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
         RestoreWorker *w = userdata;
-        WorkerMessage m = { .type = WM_PROGRESS };
-        snprintf(m.progress.phase, sizeof(m.progress.phase), "%s", phase);
-        m.progress.done = done;
-        m.progress.total = total;
-        (void) worker_child_send(w->sock, &m);
+        worker_child_send_progress(w->sock, phase, done, total);
 }
 
 /* The tree is verified and held: the daemon puts it into its scope and records it. */

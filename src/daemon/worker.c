@@ -227,6 +227,14 @@ int worker_child_send_status(int sock, WorkerMessageType type, int code, const c
         return worker_child_send(sock, m);
 }
 
+void worker_child_send_progress(int sock, const char *phase, uint64_t done, uint64_t total) {
+        WorkerMessage m = { .type = WM_PROGRESS };
+        snprintf(m.progress.phase, sizeof(m.progress.phase), "%s", phase);
+        m.progress.done = done;
+        m.progress.total = total;
+        (void) worker_child_send(sock, &m);
+}
+
 int worker_child_wait_reply(int sock, char **reterr) {
         _cleanup_free_ WorkerMessage *m = malloc(sizeof(WorkerMessage));
         if (!m)

@@ -48,6 +48,8 @@ bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, uint64_t max_r
 /* Child side, blocking. */
 int worker_child_send(int sock, const WorkerMessage *msg);
 int worker_child_send_status(int sock, WorkerMessageType type, int code, const char *message);
+/* A phase of the work and how far it got, for the caller's Progress signals. */
+void worker_child_send_progress(int sock, const char *phase, uint64_t done, uint64_t total);
 /* Waits for the daemon's WM_REPLY: its code, and its message in *reterr when not 0. */
 int worker_child_wait_reply(int sock, char **reterr);
 
