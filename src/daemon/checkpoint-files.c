@@ -56,6 +56,12 @@ static int open_parent(const char *path, int *ret_fd, const char **ret_name) {
         return 0;
 }
 
+/* What open_parent() says when a record's directory is no longer there: removed, or replaced by
+ * a file or a symlink (cedana never writes through one), so nothing of the record is left there. */
+static bool directory_gone(int r) {
+        return r == -ENOENT || r == -ENOTDIR || r == -ELOOP;
+}
+
 /* Removes name below dir_fd if it is something an interrupted dump of c's made: owned by the
  * checkpoint's owner or by the dumped process's owner. Anything else there is somebody else's. */
 static int remove_leftover(const CheckpointRecord *c, int dir_fd, const char *name) {
@@ -76,8 +82,8 @@ static RecordAction reconcile_files(const CheckpointRecord *c, char **reterr) {
         _cleanup_close_ int dir_fd = -EBADF;
         const char *final;
         int r = open_parent(c->path, &dir_fd, &final);
-        if (r == -ENOENT || r == -ENOTDIR)
-                return RECORD_FORGET; /* its directory is gone, and with it everything */
+        if (directory_gone(r))
+                return RECORD_FORGET;
         if (r < 0) {
                 message_set(reterr, r, "Cannot open the directory of %s: %s.", c->path, strerror(-r));
                 return RECORD_KEEP;
@@ -114,7 +120,7 @@ static RecordAction delete_files(const CheckpointRecord *c, const Identity *as, 
         r = open_parent(c->path, &dir_fd, &final);
         if (r >= 0 && fstatat(dir_fd, final, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 r = negative_errno();
-        if (r == -ENOENT || r == -ENOTDIR)
+        if (directory_gone(r))
                 r = 0; /* gone already: only the record is left to forget */
         else if (r >= 0 && c->ino != 0 && ((uint64_t) st.st_dev != c->dev || (uint64_t) st.st_ino != c->ino))
                 log_notice("Not deleting %s: it is no longer the checkpoint cedana wrote there.", c->path);
