@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "criu-explain.h"
+#include "criu-watch.h"
 #include "criu.h"
 #include "fd-util.h"
 #include "log.h"
@@ -108,6 +109,13 @@ static int spawn_swrk(const char *binary, const Identity *owner, bool keep_stdio
         *ret_fd = TAKE_FD(ours);
         *ret_pid = pid;
         return 0;
+}
+
+/* Waits for pid to exit but leaves it unreaped: its pid stays ours while a watch may kill it. */
+static void wait_exited(pid_t pid) {
+        siginfo_t si;
+        while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                ;
 }
 
 static int reap(pid_t pid) {
@@ -243,9 +251,13 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
         int r = spawn_swrk(p->binary, p->owner, p->shell_job, p->inherit_fds, p->n_inherit, false, &fd, &swrk);
         if (r < 0)
                 return r;
+        CriuWatch *w;
         criu_opts *o;
-        r = setup_opts(p, fd, &o);
+        r = criu_watch_start(swrk, 0, p->target_pidfd, CRIU_WATCH_GRACE_SEC, &w);
+        if (r >= 0)
+                r = setup_opts(p, fd, &o);
         if (r < 0) {
+                (void) criu_watch_stop(w);
                 fd = safe_close(fd);
                 (void) reap(swrk);
                 return r;
@@ -261,6 +273,8 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
         /* Closing our end lets CRIU finish (and roll back after a failed post-dump) and exit;
          * only then are the tasks running (or dead) for sure. */
         fd = safe_close(fd);
+        wait_exited(swrk);
+        (void) criu_watch_stop(w);
         int status = reap(swrk);
         current = NULL;
 
@@ -274,32 +288,6 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
         return 0;
 }
 
-static volatile pid_t timeout_victim;
-static volatile sig_atomic_t timeout_fired;
-
-static void on_timeout(int sig) {
-        if (timeout_victim > 0) {
-                (void) kill(timeout_victim, SIGKILL);
-                timeout_fired = 1;
-        }
-}
-
-/* SIGALRM kills swrk after timeout_sec: restores run in a worker of their own, one at a time. */
-static void arm_timeout(pid_t swrk, unsigned timeout_sec) {
-        timeout_fired = 0;
-        timeout_victim = swrk;
-        if (timeout_sec == 0)
-                return;
-        struct sigaction sa = { .sa_handler = on_timeout };
-        (void) sigaction(SIGALRM, &sa, NULL);
-        (void) alarm(timeout_sec);
-}
-
-static void disarm_timeout(void) {
-        (void) alarm(0);
-        timeout_victim = 0;
-}
-
 int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, char **reterr) {
         _cleanup_close_ int fd = -EBADF;
         pid_t swrk;
@@ -308,9 +296,13 @@ int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, 
         int r = spawn_swrk(p->binary, p->owner, p->shell_job, p->inherit_fds, p->n_inherit, true, &fd, &swrk);
         if (r < 0)
                 return r;
+        CriuWatch *w;
         criu_opts *o;
-        r = setup_opts(p, fd, &o);
+        r = criu_watch_start(swrk, p->timeout_sec, -EBADF, 0, &w);
+        if (r >= 0)
+                r = setup_opts(p, fd, &o);
         if (r < 0) {
+                (void) criu_watch_stop(w);
                 fd = safe_close(fd);
                 (void) reap(swrk);
                 return r;
@@ -320,13 +312,12 @@ int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, 
         current_cb_error = 0;
         /* Not criu_local_restore_child(): it always spawns `criu` from PATH itself. The restored
          * tree is orphaned when CRIU exits, and goes to the nearest subreaper: callers are one. */
-        arm_timeout(swrk, p->timeout_sec);
         int k = call_as_owner(p, criu_local_restore, o);
         criu_local_free_opts(o);
         fd = safe_close(fd);
+        wait_exited(swrk);
+        bool timed_out = criu_watch_stop(w);
         (void) reap(swrk);
-        disarm_timeout();
-        bool timed_out = timeout_fired;
         current = NULL;
 
         if (timed_out) {

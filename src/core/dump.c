@@ -571,6 +571,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .binary = req->criu_binary,
                 .owner = &req->owner,
                 .pid = req->pid,
+                .target_pidfd = req->pidfd,
                 .images_dir_fd = c.staging_fd,
                 .work_dir_fd = req->log_dir_fd,
                 .log_name = req->log_name,

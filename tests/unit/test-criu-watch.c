@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for the watch that kills a CRIU that will never answer: after its timeout, after the
+ * dumped process exits (with a grace for a CRIU that answers on its own), never otherwise. */
+
+#include "criu-watch.h"
+
+#include <glib.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A child standing in for `criu swrk`: it sleeps for sec seconds, then exits 0. */
+static pid_t sleeper(unsigned sec) {
+        pid_t pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+                sleep(sec);
+                _exit(0);
+        }
+        return pid;
+}
+
+static void wait_exited(pid_t pid) {
+        siginfo_t si;
+        g_assert_cmpint(waitid(P_PID, pid, &si, WEXITED | WNOWAIT), ==, 0);
+}
+
+static int reap(pid_t pid) {
+        int status;
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        return status;
+}
+
+static void test_timeout_kills(void) {
+        pid_t swrk = sleeper(60);
+        CriuWatch *w;
+        g_assert_cmpint(criu_watch_start(swrk, 1, -1, 0, &w), ==, 0);
+        wait_exited(swrk);
+        g_assert_true(criu_watch_stop(w));
+        int status = reap(swrk);
+        g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+static void test_target_exit_kills_after_grace(void) {
+        pid_t target = sleeper(60), swrk = sleeper(60);
+        int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
+        g_assert_cmpint(pidfd, >=, 0);
+        CriuWatch *w;
+        g_assert_cmpint(criu_watch_start(swrk, 0, pidfd, 1, &w), ==, 0);
+        gint64 start = g_get_monotonic_time();
+        g_assert_cmpint(kill(target, SIGKILL), ==, 0);
+        (void) reap(target);
+        wait_exited(swrk);
+        /* Not before the grace: a CRIU that answers within it is left alone. */
+        g_assert_cmpint(g_get_monotonic_time() - start, >=, G_USEC_PER_SEC);
+        g_assert_true(criu_watch_stop(w));
+        int status = reap(swrk);
+        g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        close(pidfd);
+}
+
+static void test_answer_within_grace_is_left_alone(void) {
+        pid_t target = sleeper(60), swrk = sleeper(1);
+        int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
+        g_assert_cmpint(pidfd, >=, 0);
+        CriuWatch *w;
+        g_assert_cmpint(criu_watch_start(swrk, 0, pidfd, 5, &w), ==, 0);
+        g_assert_cmpint(kill(target, SIGKILL), ==, 0);
+        (void) reap(target);
+        wait_exited(swrk);
+        g_assert_false(criu_watch_stop(w));
+        int status = reap(swrk);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        close(pidfd);
+}
+
+static void test_stop_leaves_criu_running(void) {
+        pid_t target = sleeper(60), swrk = sleeper(60);
+        int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
+        g_assert_cmpint(pidfd, >=, 0);
+        CriuWatch *w;
+        g_assert_cmpint(criu_watch_start(swrk, 1, pidfd, 1, &w), ==, 0);
+        g_assert_false(criu_watch_stop(w));
+        /* Past both deadlines: a stopped watch kills nothing. */
+        g_assert_cmpint(kill(target, SIGKILL), ==, 0);
+        (void) reap(target);
+        sleep(2);
+        g_assert_cmpint(waitpid(swrk, NULL, WNOHANG), ==, 0);
+        g_assert_cmpint(kill(swrk, SIGKILL), ==, 0);
+        (void) reap(swrk);
+        close(pidfd);
+}
+
+static void test_nothing_to_watch(void) {
+        CriuWatch *w = (CriuWatch *) 1;
+        g_assert_cmpint(criu_watch_start(getpid(), 0, -1, 0, &w), ==, 0);
+        g_assert_null(w);
+        g_assert_false(criu_watch_stop(w));
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/criu-watch/timeout-kills", test_timeout_kills);
+        g_test_add_func("/criu-watch/target-exit-kills-after-grace", test_target_exit_kills_after_grace);
+        g_test_add_func("/criu-watch/answer-within-grace-is-left-alone", test_answer_within_grace_is_left_alone);
+        g_test_add_func("/criu-watch/stop-leaves-criu-running", test_stop_leaves_criu_running);
+        g_test_add_func("/criu-watch/nothing-to-watch", test_nothing_to_watch);
+        return g_test_run();
+}
