@@ -592,6 +592,10 @@ static int entry_header(struct archive_entry *entry, Walk *w, const char **ret_n
                 return 0;
         }
         const char *name = entry_name(raw);
+        /* The commonest way to get here: a checkpoint directory archived by name, not its content. */
+        if (name && strchr(name, '/') && !strstr(name, "..") && name[0] != '/')
+                return fail(reterr, -EBADMSG, "Archive entry '%s' is a subdirectory or in one; a checkpoint archive "
+                            "holds its files at the top (archive the directory's content: tar -C DIR -czf FILE .).", q);
         if (!name || !archive_name_is_valid(name))
                 return fail(reterr, -EBADMSG, "Archive entry '%s' is not a plain file name.", q);
         int r = check_entry_type(entry, q, reterr);

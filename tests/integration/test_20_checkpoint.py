@@ -188,6 +188,29 @@ def test_restore_refuses_corrupt_and_truncated_archives(c):
     c.run(["systemctl", "stop", "wl-victim"])
 
 
+def test_archives_repacked_with_standard_tools_restore(c):
+    pid, report = start(c, "repack", "counter")
+    path = dump(c, pid, "repack", "none")
+    gone(c, pid)
+    # what people type: the directory's content with tar's "./" names, cedana.json anywhere
+    repacks = {"tar.gz": f"tar -C {path} -czf {CKDIR}/repack.tar.gz .",
+               "tar.zst": f"tar -C {path} --zstd -cf {CKDIR}/repack.tar.zst .",
+               "tar.lz4": f"tar -C {path} -cf - . | lz4 -q > {CKDIR}/repack.tar.lz4",
+               "tar": f"tar -C {path} -cf {CKDIR}/repack.tar $(ls {path} | sort -r)"}
+    for ext, cmd in repacks.items():
+        c.run(["sh", "-c", cmd])
+        job = f"repack-{ext.replace('.', '-')}"
+        at = int(read_report(c, report)["count"])
+        assert restore(c, f"{CKDIR}/repack.{ext}", job) == pid
+        c.wait_until(lambda: int(read_report(c, report)["count"]) > at + 3, what=f"the counter of {job} to continue")
+        finish(c, job)
+        c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what=f"{job} to end")
+    # the directory itself archived: refused with the way to do it right
+    c.run(["tar", "-C", CKDIR, "-czf", f"{CKDIR}/wrapped.tar.gz", "repack"])
+    r = cedana(c, "restore", "process", f"{CKDIR}/wrapped.tar.gz", check=False)
+    assert r.returncode == 7 and "tar -C DIR -czf FILE ." in r.stderr, (r.returncode, r.stderr)
+
+
 def test_flipped_byte_in_directory_checkpoint_names_the_file(c):
     pid, report = start(c, "victim2", "counter")
     path = dump(c, pid, "victim2", "none", "--leave-running")

@@ -435,7 +435,8 @@ static const HostileCase hostile_cases[] = {
         { "dotdot-inside", { { .name = "a/../../b", .data = "x", .size = -1 } }, 1, -EBADMSG,
           "Archive entry 'a/../../b' is not a plain file name." },
         { "subdir", { { .name = "sub/file", .data = "x", .size = -1 } }, 1, -EBADMSG,
-          "Archive entry 'sub/file' is not a plain file name." },
+          "Archive entry 'sub/file' is a subdirectory or in one; a checkpoint archive holds its files at the top "
+          "(archive the directory's content: tar -C DIR -czf FILE .)." },
         { "dot", { { .name = ".", .data = "x", .size = -1 } }, 1, -EBADMSG,
           "Archive entry '.' is not a plain file name." },
         /* the root of "tar -C dir ." is skipped: what it holds counts */
@@ -462,7 +463,8 @@ static const HostileCase hostile_cases[] = {
           "Archive entry 'p' is a FIFO; checkpoints contain only regular files." },
         /* libarchive's writer adds the '/'; test_raw_types has one without */
         { "directory", { { .name = "d", .type = AE_IFDIR, .mode = 0755 } }, 1, -EBADMSG,
-          "Archive entry 'd/' is not a plain file name." },
+          "Archive entry 'd/' is a subdirectory or in one; a checkpoint archive holds its files at the top "
+          "(archive the directory's content: tar -C DIR -czf FILE .)." },
         { "duplicate",
           { { .name = "a", .data = "first", .size = -1 }, { .name = "a", .data = "second", .size = -1 } }, 2,
           -EBADMSG, "Archive entry 'a' appears more than once.", only_a },
