@@ -44,7 +44,7 @@ int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInf
         while ((r = sd_bus_message_read(reply, "(ssusbttsuois)", &j.id, &j.type, &j.pid, &j.state, &j.gpu,
                                         &j.checkpoint_usec, &j.checkpoint_size, &j.log, &j.uid, &j.object,
                                         &j.exit_code, &j.signal)) > 0) {
-                j.unit = j.checkpoint_id = NULL;
+                j.unit = j.checkpoint_id = j.restored_from = NULL;
                 if (n == allocated) {
                         allocated = MAX(allocated * 2, (size_t) 16);
                         JobInfo *p = realloc(jobs, allocated * sizeof(JobInfo));
@@ -135,7 +135,7 @@ static json_t *string_or_null(const char *s) {
 json_t *job_info_to_json(const JobInfo *j) {
         _cleanup_free_ char *user = uid_to_user(j->uid);
         bool ended = j->exit_code >= 0 || !isempty(j->signal);
-        json_t *o = json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        json_t *o = json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                               "job", string_or_null(j->id), "user", string_or_null(user), "uid", (json_int_t) j->uid,
                               "type", string_or_null(j->type), "status", string_or_null(j->state),
                               "pid", j->pid > 0 ? json_integer(j->pid) : json_null(), "gpu", j->gpu,
@@ -144,7 +144,8 @@ json_t *job_info_to_json(const JobInfo *j) {
                               "checkpoint", j->checkpoint_usec > 0 ? json_integer((json_int_t) j->checkpoint_usec) : json_null(),
                               "size", j->checkpoint_usec > 0 ? json_integer((json_int_t) j->checkpoint_size) : json_null(),
                               "log", string_or_null(j->log), "unit", string_or_null(j->unit),
-                              "checkpoint_id", string_or_null(j->checkpoint_id));
+                              "checkpoint_id", string_or_null(j->checkpoint_id),
+                              "restored_from", string_or_null(j->restored_from));
         return o;
 }
 
@@ -563,7 +564,7 @@ static uint64_t json_u64(const json_t *o, const char *key) {
 
 static void print_field(const char *label, const char *value) {
         if (!isempty(value))
-                printf("%12s: %s\n", label, value);
+                printf("%13s: %s\n", label, value);
 }
 
 /* The job's properties (GetAll, as JSON) as the row a listing has; strings borrowed from o. */
@@ -580,6 +581,7 @@ static JobInfo job_info_from_properties(const json_t *o) {
                 .signal = json_str(o, "exit_signal"),
                 .unit = json_str(o, "unit"),
                 .checkpoint_id = json_str(o, "last_checkpoint"),
+                .restored_from = json_str(o, "restored_from"),
                 .pid = (uint32_t) json_u64(o, "pid"),
                 .uid = (uint32_t) json_u64(o, "uid"),
                 .gpu = json_is_true(json_object_get(o, "gpu")),
@@ -596,7 +598,7 @@ static void print_job_status(const JobInfo *j) {
 
         printf("%s%s%s %s (%s)\n", color ? ansi(color) : "", glyph_bullet(), color ? ansi(ANSI_NORMAL) : "",
                strna(j->id), strna(j->type));
-        printf("%12s: %s%s%s\n", "Status", color ? ansi(color) : "", status ?: j->state,
+        printf("%13s: %s%s%s\n", "Status", color ? ansi(color) : "", status ?: j->state,
                color ? ansi(ANSI_NORMAL) : "");
         if (j->pid > 0 && asprintf(&line, "%" PRIu32, j->pid) >= 0)
                 print_field("PID", line);
@@ -616,6 +618,7 @@ static void print_job_status(const JobInfo *j) {
                 print_field("Checkpoint", line);
         else
                 print_field("Checkpoint", "none");
+        print_field("Restored from", j->restored_from);
 }
 
 int verb_job_inspect(const Verb *verb, int n_args, char **args) {

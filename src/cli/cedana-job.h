@@ -12,7 +12,7 @@
 
 typedef struct JobInfo {
         const char *id, *type, *state, *log, *object, *signal;
-        const char *unit, *checkpoint_id; /* from the job's properties only (inspect) */
+        const char *unit, *checkpoint_id, *restored_from; /* from the job's properties only (inspect) */
         uint32_t pid, uid;
         int gpu;
         int32_t exit_code; /* -1: not ended, or not known */

@@ -241,6 +241,11 @@ static int restore_no_server(const Verb *verb) {
                 .log_name = "restore.log",
                 .max_archive_bytes = config.max_restore_bytes,
                 .timeout_sec = config.restore_timeout_sec,
+                /* Nothing to hand over: an attached job's checkpoint is refused, a job's log
+                 * reopened where it was. */
+                .attach_stdin_fd = -EBADF,
+                .attach_stdout_fd = -EBADF,
+                .job_log_fd = -EBADF,
                 .before_resume = NULL,
                 .progress = restore_progress,
         };

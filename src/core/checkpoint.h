@@ -22,6 +22,7 @@ typedef struct RestoredTree {
         pid_t *pids;    /* every process, pids[0] the root */
         size_t n_pids;
         bool *resume;   /* per process: false for those that were stopped when dumped */
+        const char *source_job; /* the dumped job's name, or NULL; valid in before_resume only */
 } RestoredTree;
 
 void restored_tree_done(RestoredTree *t);
@@ -108,6 +109,10 @@ typedef struct RestoreRequest {
         int attach_stdin_fd;
         int attach_stdout_fd;
         bool *ret_attached; /* set to whether the checkpoint used the attach fds */
+        /* For a checkpoint of a job with its own log (options.job_log): the file the restored
+         * job writes to instead; -EBADF: CRIU reopens the recorded path. */
+        int job_log_fd;
+        bool *ret_job_log_used; /* set to whether job_log_fd was handed to the job */
         /* Runs once the restored tree is verified and will stay stopped: the caller puts it into
          * its scope and records it. < 0 kills the tree and fails the restore. */
         int (*before_resume)(const RestoredTree *tree, void *userdata, char **reterr);

@@ -110,6 +110,8 @@ static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
                 return -ENOMEM;
         if (req->options->attach_pipes && !(m->options.attach_pipes = strv_copy(req->options->attach_pipes)))
                 return -ENOMEM;
+        if (req->options->job_log && !(m->options.job_log = strdup(req->options->job_log)))
+                return -ENOMEM;
         *ret = TAKE_PTR(m);
         return 0;
 }

@@ -29,7 +29,7 @@ static const char *const top_members[] = {
 };
 static const char *const option_members[] = {
         "compression", "leave_running", "tcp_established", "file_locks", "shell_job",
-        "link_remap", "external", "attach_pipes",
+        "link_remap", "external", "attach_pipes", "job_log",
 };
 
 bool checkpoint_file_name_is_plain(const char *s) {
@@ -168,6 +168,8 @@ static int build_options(const DumpOptions *o, json_t **ret) {
                 r = set(j, "external", json_strv(o->external));
         if (r >= 0 && o->attach_pipes)
                 r = set(j, "attach_pipes", json_strv(o->attach_pipes));
+        if (r >= 0 && o->job_log)
+                r = set(j, "job_log", json_string(o->job_log));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(j);
@@ -459,6 +461,14 @@ static int parse_options(const json_t *v, DumpOptions *o, char **reterr) {
                         if (sscanf(*s, "pipe:[%lu]%n", &ino, &end) != 1 || end <= 0 || (*s)[end] != 0)
                                 return metadata_invalid(reterr, "member \"options.attach_pipes\" contains an invalid entry");
                 }
+        }
+        /* Optional: the job's log as CRIU names it, a key for --inherit-fd, never opened by us. */
+        if (json_object_get(v, "job_log")) {
+                r = get_string(v, "job_log", false, &o->job_log, reterr);
+                if (r < 0)
+                        return r;
+                if (o->job_log[0] == '/' || strlen(o->job_log) >= PATH_MAX)
+                        return metadata_invalid(reterr, "member \"options.job_log\" is not a relative path");
         }
         return 0;
 }

@@ -20,6 +20,9 @@ typedef struct DumpOptions {
         /* An attached job's stdin and stdout pipes ("pipe:[inode]"), which the daemon holds:
          * a restore must hand the restored job new pipes in their place. NULL otherwise. */
         char **attach_pipes;
+        /* A job's own log, its stdout and stderr, as CRIU names it (the path without its leading
+         * '/'): a restore may hand the job another file in its place. NULL otherwise. */
+        char *job_log;
 } DumpOptions;
 
 typedef struct RestoreOptions {

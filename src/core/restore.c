@@ -136,6 +136,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char
 typedef struct RestoreContext {
         const RestoreRequest *req;
         RestoredTree tree; /* once CRIU has built it */
+        const char *source_job; /* the metadata's, for before_resume */
         Outcome outcome; /* the first failure */
 } RestoreContext;
 
@@ -189,7 +190,9 @@ static int check_before_resume(RestoreContext *c, pid_t root) {
         }
         if (req->before_resume) {
                 char *err = NULL;
+                c->tree.source_job = c->source_job;
                 r = req->before_resume(&c->tree, req->userdata, &err);
+                c->tree.source_job = NULL;
                 if (r != 0) {
                         outcome_set(&c->outcome, r, "%s", err ?: "The restored job could not be set up.");
                         free(err);
@@ -249,6 +252,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         if (r != 0)
                 goto finish;
         const CheckpointMetadata *m = verifier_get_metadata(v);
+        c.source_job = m->job;
         /* What the images ask for, before CRIU acts on it: an unprivileged CRIU cannot grant more
          * and would stop half-way; the restored tasks are checked again anyway. */
         r = images_check_creds(images_fd, m, &req->owner, &forged);
@@ -271,6 +275,22 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         }
         if (req->ret_attached)
                 *req->ret_attached = m->options.attach_pipes != NULL;
+        /* CRIU hands these fds to the tasks in place of the resources the keys name. */
+        int inherit_fds[3];
+        char *inherit_keys[4] = {};
+        size_t n_inherit = 0;
+        if (m->options.attach_pipes)
+                for (size_t i = 0; i < 2; i++) {
+                        inherit_fds[n_inherit] = attach_fds[i];
+                        inherit_keys[n_inherit++] = m->options.attach_pipes[i];
+                }
+        bool job_log_used = m->options.job_log && req->job_log_fd >= 0;
+        if (job_log_used) {
+                inherit_fds[n_inherit] = req->job_log_fd;
+                inherit_keys[n_inherit++] = m->options.job_log;
+        }
+        if (req->ret_job_log_used)
+                *req->ret_job_log_used = job_log_used;
 
         CriuParams p = {
                 .binary = req->criu_binary,
@@ -283,9 +303,9 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 .tcp_established = m->options.tcp_established || req->options->tcp_established,
                 .shell_job = m->options.shell_job || req->options->shell_job,
                 .file_locks = m->options.file_locks,
-                .inherit_fds = attach_fds,
-                .inherit_keys = m->options.attach_pipes,
-                .n_inherit = m->options.attach_pipes ? 2 : 0,
+                .inherit_fds = inherit_fds,
+                .inherit_keys = inherit_keys,
+                .n_inherit = n_inherit,
                 .pre_resume = pre_resume,
                 .userdata = &c,
                 .timeout_sec = req->timeout_sec,

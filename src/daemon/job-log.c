@@ -36,40 +36,74 @@ int job_log_dir_open(Manager *m, uid_t uid, int *ret_fd) {
         return 0;
 }
 
-int job_log_create(Job *j, const Identity *owner, int *ret_fd) {
-        Manager *m = j->manager;
+int job_log_open(Manager *m, const Identity *owner, const char *job, bool fresh, char **ret_path, int *ret_fd) {
         _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_free_ char *name = NULL, *path = NULL;
         int r = job_log_dir_open(m, owner->uid, &dir_fd);
         if (r < 0)
                 return r;
-        if (asprintf(&name, "%s.log", j->id) < 0 || asprintf(&path, "%s/%u/%s", m->log_dir, (unsigned) owner->uid, name) < 0)
+        if (asprintf(&name, "%s.log", job) < 0 || asprintf(&path, "%s/%u/%s", m->log_dir, (unsigned) owner->uid, name) < 0)
                 return -ENOMEM;
         /* A deleted job's log, or one of a crash: not this job's. */
-        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+        if (fresh && unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
                 return negative_errno();
-        _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+        _cleanup_close_ int fd = openat(dir_fd, name,
+                                        O_WRONLY | O_CREAT | (fresh ? O_EXCL : 0) | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
                                         0640);
         if (fd < 0)
                 return negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
         /* The job writes it as its user, and a restore by that user reopens it. */
         if (fchown(fd, owner->uid, owner->gid) < 0)
                 return negative_errno();
-        free(j->log_path);
-        j->log_path = TAKE_PTR(path);
+        *ret_path = TAKE_PTR(path);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
-void job_log_remove(Job *j) {
-        Manager *m = j->manager;
+int job_log_create(Job *j, const Identity *owner, int *ret_fd) {
+        char *path;
+        int r = job_log_open(j->manager, owner, j->id, true, &path, ret_fd);
+        if (r < 0)
+                return r;
+        free(j->log_path);
+        j->log_path = path;
+        return 0;
+}
+
+int job_log_rename(Manager *m, uid_t uid, const char *from, const char *to, char **ret_path) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_free_ char *a = NULL, *b = NULL, *path = NULL;
+        int r = job_log_dir_open(m, uid, &dir_fd);
+        if (r < 0)
+                return r;
+        if (asprintf(&a, "%s.log", from) < 0 || asprintf(&b, "%s.log", to) < 0 ||
+            asprintf(&path, "%s/%u/%s", m->log_dir, (unsigned) uid, b) < 0)
+                return -ENOMEM;
+        if (unlinkat(dir_fd, b, 0) < 0 && errno != ENOENT)
+                return negative_errno();
+        if (renameat2(dir_fd, a, dir_fd, b, RENAME_NOREPLACE) < 0)
+                return negative_errno();
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+void job_log_unlink(Manager *m, uid_t uid, const char *path) {
         char prefix[32];
-        snprintf(prefix, sizeof(prefix), "/%u/", (unsigned) j->uid);
-        const char *rel = j->log_path ? startswith(j->log_path, m->log_dir) : NULL;
+        snprintf(prefix, sizeof(prefix), "/%u/", (unsigned) uid);
+        const char *rel = path ? startswith(path, m->log_dir) : NULL;
         const char *name = rel ? startswith(rel, prefix) : NULL;
         if (!name || strchr(name, '/'))
                 return; /* the caller's own file: not ours to remove */
         _cleanup_close_ int dir_fd = -EBADF;
-        if (job_log_dir_open(m, j->uid, &dir_fd) >= 0)
+        if (job_log_dir_open(m, uid, &dir_fd) >= 0)
                 (void) unlinkat(dir_fd, name, 0);
+}
+
+void job_log_remove(Job *j) {
+        job_log_unlink(j->manager, j->uid, j->log_path);
 }

@@ -95,6 +95,7 @@ Job *job_free(Job *j) {
         free(j->type);
         free(j->unit);
         free(j->log_path);
+        free(j->restored_from);
         free(j->last_checkpoint_id);
         free(j);
         return NULL;

@@ -47,6 +47,7 @@ typedef struct Job {
         uint64_t gpu_checked_usec; /* CLOCK_MONOTONIC of the last look at the job's devices */
         char *unit;
         char *log_path;
+        char *restored_from; /* the checkpoint it was last restored from, as the restore named it */
         uint64_t created_usec;
         uint64_t ended_usec; /* CLOCK_REALTIME when it stopped running; what store hygiene ages */
         char *last_checkpoint_id;

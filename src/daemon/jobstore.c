@@ -114,6 +114,8 @@ static const char *const migrations[] = {
         "  unit TEXT,"
         "  pids TEXT,"
         "  created_usec INTEGER NOT NULL);",
+        /* 5: where a restored job came from */
+        "ALTER TABLE jobs ADD COLUMN restored_from TEXT;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -288,13 +290,13 @@ CheckpointState checkpoint_state_from_string(const char *str) {
 
 #define JOB_COLUMNS                                                                                         \
         "uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec, ended_usec, " \
-        "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder"
+        "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder, restored_from"
 
 int jobstore_save_job(JobStore *s, const Job *j) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT OR REPLACE INTO jobs (" JOB_COLUMNS ") VALUES "
-                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                         &st);
         if (r < 0)
                 return r;
@@ -316,6 +318,7 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         sqlite3_bind_int(st, 16, j->halt_pending);
         sqlite3_bind_int(st, 17, j->resume_pending);
         sqlite3_bind_int64(st, 18, j->attach_holder);
+        bind_text(st, 19, j->restored_from);
         return step_done(s, st);
 }
 
@@ -360,6 +363,7 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
                 j->halt_pending = sqlite3_column_int(st, 15);
                 j->resume_pending = sqlite3_column_int(st, 16);
                 j->attach_holder = (pid_t) sqlite3_column_int64(st, 17);
+                j->restored_from = column_strdup(st, 18);
                 if (!j->id || !j->type) {
                         job_free(j);
                         return -ENOMEM;
@@ -572,14 +576,15 @@ int jobstore_add_restore(JobStore *s, uid_t uid, const char *job, int64_t *ret_r
         return 0;
 }
 
-int jobstore_update_restore(JobStore *s, int64_t rowid, const char *unit, const char *pids) {
+int jobstore_update_restore(JobStore *s, int64_t rowid, const char *job, const char *unit, const char *pids) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "UPDATE restores SET unit = ?2, pids = ?3 WHERE rowid = ?1", &st);
+        int r = prepare(s, "UPDATE restores SET job = ?2, unit = ?3, pids = ?4 WHERE rowid = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, rowid);
-        bind_text(st, 2, unit);
-        bind_text(st, 3, pids);
+        bind_text(st, 2, job);
+        bind_text(st, 3, unit);
+        bind_text(st, 4, pids);
         return step_done(s, st);
 }
 

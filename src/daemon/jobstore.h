@@ -99,6 +99,6 @@ int jobstore_list_checkpoints(JobStore *s, const CheckpointFilter *f, Checkpoint
 int jobstore_delete_checkpoint(JobStore *s, uid_t uid, const char *id);
 
 int jobstore_add_restore(JobStore *s, uid_t uid, const char *job, int64_t *ret_rowid);
-int jobstore_update_restore(JobStore *s, int64_t rowid, const char *unit, const char *pids);
+int jobstore_update_restore(JobStore *s, int64_t rowid, const char *job, const char *unit, const char *pids);
 int jobstore_delete_restore(JobStore *s, int64_t rowid);
 int jobstore_list_restores(JobStore *s, RestoreRecord **ret, size_t *ret_n);

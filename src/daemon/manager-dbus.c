@@ -252,7 +252,9 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
                 char *pipes[] = { j->attach_in_key, j->attach_out_key, NULL };
                 if (!(spec.options.attach_pipes = strv_copy(pipes)))
                         r = -ENOMEM;
-        }
+        } else if (r >= 0 && j && j->log_path && j->log_path[0] == '/' &&
+                   !(spec.options.job_log = strdup(j->log_path + 1)))
+                r = -ENOMEM;
         if (r >= 0)
                 r = dump_operation_start(m, call, &spec, error);
 finish:

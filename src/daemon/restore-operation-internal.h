@@ -18,6 +18,11 @@ typedef struct RestoreOperation {
         int log_fd;           /* CRIU's log directory */
         char *log_path;
         AttachPipes pipes;
+        /* The job's log, handed to CRIU for the one the checkpoint names: the job's own (restore
+         * job), or a new one (a new job), removed unless the job takes it. */
+        int job_log_fd;
+        char *job_log_path;
+        bool job_log_new;
         /* the tree, once it exists: held by pidfds, so a signal never hits a recycled pid */
         pid_t *pids;
         uint64_t *start_times;

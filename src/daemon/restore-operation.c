@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "job-attach.h"
 #include "job-dbus.h"
+#include "job-log.h"
 #include "job.h"
 #include "jobstore.h"
 #include "log.h"
@@ -56,6 +57,9 @@ static void restore_free(Operation *op) {
                 if (r->intent > 0)
                         (void) jobstore_delete_restore(m->store, r->intent);
         }
+        /* A new log nobody took: the job that would have written it does not exist. */
+        if (r->job_log_new && r->job_log_path)
+                job_log_unlink(m, r->spec.owner.uid, r->job_log_path);
         if (!r->spawned) {
                 if (r->staging_name)
                         (void) rm_rf_at(m->state_dir_fd, r->staging_name);
@@ -70,6 +74,8 @@ static void restore_free(Operation *op) {
         free(r->staging_name);
         safe_close(r->log_fd);
         free(r->log_path);
+        safe_close(r->job_log_fd);
+        free(r->job_log_path);
         attach_pipes_done(&r->pipes);
         for (size_t i = 0; i < r->n_pids; i++)
                 safe_close(r->pidfds[i]);
@@ -112,6 +118,34 @@ static int tree_to_string(RestoreOperation *r, char **ret) {
         return 0;
 }
 
+/* Asked for no name, a checkpoint of a job is restored under that job's name where its owner has
+ * no job of that name (any more): the user gets back the job they dumped, here or elsewhere. */
+static int take_source_name(Operation *op, const char *source) {
+        RestoreOperation *r = op->userdata;
+        if (r->spec.job || r->spec.name || !job_name_is_valid(source) || streq(source, r->job_name) ||
+            names_job_taken(op->manager, r->spec.owner.uid, source))
+                return 0;
+        int k = operation_reserve_job_name(op, r->spec.owner.uid, source);
+        if (k < 0)
+                return k;
+        char *n = strdup(source);
+        if (!n)
+                return -ENOMEM;
+        if (r->job_log_new) {
+                char *path;
+                k = job_log_rename(op->manager, r->spec.owner.uid, r->job_name, n, &path);
+                if (k < 0) {
+                        free(n);
+                        return k;
+                }
+                free(r->job_log_path);
+                r->job_log_path = path;
+        }
+        free(r->job_name);
+        r->job_name = n;
+        return 0;
+}
+
 /* The tree is verified and held stopped by the worker, CRIU still holds it: pinned with pidfds
  * (CRIU keeps the pids from being recycled now), recorded in the intent, put into its scope. */
 static int on_tree(Operation *op, const WmTree *t) {
@@ -138,11 +172,13 @@ static int on_tree(Operation *op, const WmTree *t) {
                 }
         }
         _cleanup_free_ char *pids = NULL;
-        int k = scope_name_for_job(r->spec.owner.uid, r->job_name, &r->unit);
+        int k = take_source_name(op, t->source_job);
+        if (k >= 0)
+                k = scope_name_for_job(r->spec.owner.uid, r->job_name, &r->unit);
         if (k >= 0)
                 k = tree_to_string(r, &pids);
         if (k >= 0)
-                k = jobstore_update_restore(m->store, r->intent, m->bus ? r->unit : NULL, pids);
+                k = jobstore_update_restore(m->store, r->intent, r->job_name, m->bus ? r->unit : NULL, pids);
         if (k < 0) {
                 reply_worker(op, k, "The restore could not be recorded in cedanad's job store.");
                 return 0;
@@ -194,6 +230,13 @@ static int record_job(Operation *op, const WmRestored *res, Job **ret) {
                         return k;
                 operation_set_job(op, j);
         }
+        if (r->spec.source_path) {
+                char *from = strdup(r->spec.source_path);
+                if (!from)
+                        return -ENOMEM;
+                free(j->restored_from);
+                j->restored_from = from;
+        }
         j->pid = res->pid;
         j->pid_start_time = r->start_times[0];
         free(j->unit);
@@ -202,10 +245,11 @@ static int record_job(Operation *op, const WmRestored *res, Job **ret) {
         j->state = JOB_RUNNING;
         j->resume_pending = true;
         j->halt_pending = false;
-        if (created && !j->log_path && !(j->log_path = strdup("")))
-                return -ENOMEM;
-        if (created && isempty(j->log_path))
-                j->log_path = mfree(j->log_path);
+        if (res->job_log_used && r->job_log_new) {
+                free(j->log_path);
+                j->log_path = TAKE_PTR(r->job_log_path);
+                r->job_log_new = false;
+        }
         /* Its new pipes and their holder are recorded with it, for a cedanad that starts before
          * the tree runs. */
         int k = 0;
@@ -255,7 +299,7 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         int k = job_watch(j);
         if (k < 0)
                 log_ctx_errno(LOG_WARNING, k, LOG_CTX(.job = j->id), "Failed to watch job %s: %m", j->id);
-        job_send_changed(j, "State", "PID", "Unit", NULL);
+        job_send_changed(j, "State", "PID", "Unit", "RestoredFrom", NULL);
         if (created)
                 job_announce(j);
         log_ctx(LOG_INFO,
@@ -300,6 +344,25 @@ static void restore_on_exit(Operation *op, int status, uint64_t max_rss_kib) {
         operation_fail(op, r->outcome.code, r->outcome.message);
 }
 
+/* The log a job's checkpoint's output goes to once restored, wherever its old log went (deleted
+ * with its job, or on another host): a restored job's own, or a new one for a new job. An
+ * attached job's output goes to its pipes; a log the caller chose is reopened where it was. */
+static int open_job_log(Manager *m, RestoreOperation *r) {
+        Job *j = r->spec.job;
+        if (j ? j->attach : r->spec.attach)
+                return 0;
+        if (j) {
+                _cleanup_free_ char *ours = NULL;
+                if (asprintf(&ours, "%s/%u/%s.log", m->log_dir, (unsigned) j->uid, j->id) < 0)
+                        return -ENOMEM;
+                if (!streq_ptr(j->log_path, ours))
+                        return 0;
+                return job_log_open(m, &r->spec.owner, j->id, false, &r->job_log_path, &r->job_log_fd);
+        }
+        r->job_log_new = true;
+        return job_log_open(m, &r->spec.owner, r->job_name, true, &r->job_log_path, &r->job_log_fd);
+}
+
 static int make_staging(Manager *m, RestoreOperation *r) {
         int k = mkdtemp_at(m->state_dir_fd, "staging-", &r->staging_name, &r->staging_fd);
         if (k >= 0 && fchown(r->staging_fd, r->spec.owner.uid, r->spec.owner.gid) < 0)
@@ -317,7 +380,7 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
                 return -ENOMEM;
         r->spec = *spec;
         *spec = (RestoreSpec) RESTORE_SPEC_NULL;
-        r->staging_fd = r->log_fd = -EBADF;
+        r->staging_fd = r->log_fd = r->job_log_fd = -EBADF;
         r->pipes = (AttachPipes) ATTACH_PIPES_NULL;
         op->userdata = r;
         op->on_free = restore_free;
@@ -353,9 +416,12 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
          * says whether it needs them). */
         if ((r->spec.job ? r->spec.job->attach : r->spec.attach) && (k = attach_pipes_new(&r->pipes)) < 0)
                 return k;
+        k = open_job_log(m, r);
+        if (k < 0)
+                return bus_error_setf(error, k, "Failed to create the log of job %s: %s", r->job_name, strerror(-k));
 
         int keep[] = { r->spec.source_fd, r->spec.log_fd, r->log_fd, r->staging_fd, m->state_dir_fd, m->log_dir_fd,
-                       r->pipes.job_stdin, r->pipes.job_stdout };
+                       r->pipes.job_stdin, r->pipes.job_stdout, r->job_log_fd };
         int valid[ELEMENTSOF(keep)];
         size_t n = 0;
         for (size_t i = 0; i < ELEMENTSOF(keep); i++)

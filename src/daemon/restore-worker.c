@@ -38,6 +38,8 @@ static int send_tree(const RestoredTree *tree, void *userdata, char **reterr) {
         if (!m)
                 return -ENOMEM;
         m->type = WM_TREE;
+        if (tree->source_job && job_name_is_valid(tree->source_job))
+                snprintf(m->tree.source_job, sizeof(m->tree.source_job), "%s", tree->source_job);
         m->tree.n = (uint32_t) tree->n_pids;
         for (size_t i = 0; i < tree->n_pids; i++)
                 m->tree.entries[i] = (WmTreeEntry) { .pid = tree->pids[i], .resume = tree->resume[i] };
@@ -107,7 +109,7 @@ int restore_worker(int sock, void *userdata) {
         _cleanup_free_ char *err = NULL;
         _cleanup_close_ int source_fd = -EBADF;
         RestoredTree tree = {};
-        bool attached = false;
+        bool attached = false, job_log_used = false;
 
         int k = open_source(r, &source_fd, &err);
         if (k == 0) {
@@ -126,6 +128,8 @@ int restore_worker(int sock, void *userdata) {
                         .attach_stdin_fd = r->pipes.job_stdin,
                         .attach_stdout_fd = r->pipes.job_stdout,
                         .ret_attached = &attached,
+                        .job_log_fd = r->job_log_fd,
+                        .ret_job_log_used = &job_log_used,
                         .before_resume = send_tree,
                         .progress = send_progress,
                         .userdata = &w,
@@ -140,6 +144,7 @@ int restore_worker(int sock, void *userdata) {
                 WorkerMessage msg = { .type = WM_RESTORED };
                 msg.restored.pid = tree.pids[0];
                 msg.restored.attached = attached;
+                msg.restored.job_log_used = job_log_used;
                 (void) worker_child_send(sock, &msg);
         }
         /* The daemon continues the tree; what is left here is cleaning up. */

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "metadata.h"
+#include "naming.h"
 
 typedef enum WorkerMessageType {
         /* worker -> daemon */
@@ -42,6 +43,7 @@ typedef struct WmTreeEntry {
 } WmTreeEntry;
 
 typedef struct WmTree {
+        char source_job[NAME_MAX_LEN + 1]; /* the dumped job's name; "" if none or not a valid name */
         uint32_t n;
         WmTreeEntry entries[WM_TREE_MAX];
 } WmTree;
@@ -49,6 +51,7 @@ typedef struct WmTree {
 typedef struct WmRestored {
         int32_t pid;
         uint32_t attached;
+        uint32_t job_log_used; /* the job writes to the log the daemon handed the restore */
 } WmRestored;
 
 typedef enum RecordAction {

@@ -361,7 +361,7 @@ def test_listings_share_one_vocabulary(c):
                  {"exited", "failed", "killed"}, what="the jobs to end")
     every = jobs(c)
     keys = {"job", "user", "uid", "type", "status", "pid", "gpu", "exit_code", "signal", "checkpoint", "size", "log",
-            "unit", "checkpoint_id"}
+            "unit", "checkpoint_id", "restored_from"}
     assert set(every["v-exited"]) == keys, every["v-exited"]
     assert (every["v-exited"]["exit_code"], every["v-exited"]["signal"], every["v-exited"]["pid"]) == (0, None, None)
     assert (every["v-failed"]["exit_code"], every["v-failed"]["signal"]) == (3, None), every["v-failed"]
@@ -378,9 +378,9 @@ def test_listings_share_one_vocabulary(c):
     assert "USER" not in cedana(c, "job", "list", user="alice").stdout
     # inspect says the same in the same words, and adds the checkpoints
     i = inspect(c, "v-failed")
-    shared = keys - {"unit", "checkpoint_id"}  # what only the job's own properties carry
+    shared = keys - {"unit", "checkpoint_id", "restored_from"}  # what only the job's own properties carry
     assert {k: i[k] for k in shared} == {k: every["v-failed"][k] for k in shared}, i
-    assert i["unit"] == "cedana-0-v-failed.scope" and i["checkpoints"] == [], i
+    assert i["unit"] == "cedana-0-v-failed.scope" and i["checkpoints"] == [] and i["restored_from"] is None, i
     # logs, and following them
     assert "hello from alice" in cedana(c, "job", "logs", "v-alice", user="alice").stdout
     at_start = len(ticks(c, every["v-alice"]["log"]))
@@ -391,3 +391,31 @@ def test_listings_share_one_vocabulary(c):
     for j in ("v-exited", "v-failed", "v-killed"):
         cedana(c, "job", "delete", j)
     cedana(c, "job", "kill", "v-alice", "--signal", "KILL", user="alice")
+
+
+def test_restored_checkpoint_keeps_its_jobs_name(c):
+    pid, log = run_job(c, "keepname")
+    c.wait_until(lambda: len(ticks(c, log)) > 3, what="the job to write its log")
+    ck = json.loads(cedana(c, "dump", "job", "keepname", "--dir", CKDIR, "--compression", "zstd", "--json").stdout)
+    c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), what="the dumped job's process to end")
+    # the job is gone (as on another host); its checkpoint restored without --name is it again
+    cedana(c, "job", "delete", "keepname")
+    r = json.loads(cedana(c, "restore", "process", ck["path"], "--json").stdout)
+    assert r["job"] == "keepname" and r["pid"] == pid, r
+    i = inspect(c, "keepname")
+    assert i["status"] == "running" and i["restored_from"] == ck["path"] and i["unit"] == "cedana-0-keepname.scope", i
+    assert f"Restored from: {ck['path']}" in cedana(c, "job", "inspect", "keepname").stdout
+    # its old log went with the deleted job: it writes to a new one of its own, and goes on counting
+    assert i["log"] == "/var/log/cedana/0/keepname.log", i
+    c.wait_until(lambda: len(ticks(c, i["log"])) > 3, what="the restored job to write its new log")
+    assert min(ticks(c, i["log"])) > 3, ticks(c, i["log"])[:5]  # continued, not started again
+    # while a job of that name exists, the next restore of it gets a name of its own
+    cedana(c, "job", "kill", "keepname", "--signal", "KILL")
+    c.wait_until(lambda: inspect(c, "keepname")["status"] == "killed", what="the job to be killed")
+    r = json.loads(cedana(c, "restore", "process", ck["path"], "--json").stdout)
+    assert r["job"] != "keepname" and r["pid"] == pid, r
+    other = inspect(c, r["job"])
+    assert other["restored_from"] == ck["path"] and other["log"] == f"/var/log/cedana/0/{r['job']}.log", other
+    c.wait_until(lambda: len(ticks(c, other["log"])) > 3, what="the second copy to write its own log")
+    cedana(c, "job", "kill", r["job"], "--signal", "KILL")
+    cedana(c, "job", "delete", "keepname")
