@@ -875,3 +875,90 @@ int archive_read_metadata(int in_fd, const ArchiveLimits *limits, char **ret_tex
         *ret_size = f.size;
         return 0;
 }
+
+typedef struct ReadFilesArgs {
+        bool (*want)(const char *name);
+        uint64_t max_each, max_total, kept_bytes;
+        ArchiveFile *files;
+        size_t n_files;
+} ReadFilesArgs;
+
+typedef struct Collected {
+        char *data;
+        size_t size, allocated;
+} Collected;
+
+static int collect_grow(const void *data, size_t size, void *userdata) {
+        Collected *c = userdata;
+        if (size > c->allocated - c->size) {
+                size_t a = MAX(c->allocated * 2, c->size + size + 1);
+                char *p = realloc(c->data, a);
+                if (!p)
+                        return -ENOMEM;
+                c->data = p;
+                c->allocated = a;
+        }
+        memcpy(c->data + c->size, data, size);
+        c->size += size;
+        return 0;
+}
+
+static int read_file_entry(struct archive *a, const ReadContext *ctx, struct archive_entry *entry, Walk *w,
+                           void *userdata, char **reterr) {
+        ReadFilesArgs *x = userdata;
+        _cleanup_free_ char *q = NULL;
+        const char *name;
+        int r = entry_header(entry, w, &name, &q, reterr);
+        if (r < 0 || !name)
+                return r;
+        if (!x->want(name))
+                return entry_data(a, ctx, w, q, UINT64_MAX, NULL, NULL, reterr);
+        for (size_t i = 0; i < x->n_files; i++)
+                if (streq(x->files[i].name, name))
+                        return fail(reterr, -EBADMSG, "Archive entry '%s' appears more than once.", q);
+        uint64_t max = MIN(x->max_each, x->max_total - x->kept_bytes);
+        Collected c = {};
+        r = entry_data(a, ctx, w, q, max, collect_grow, &c, reterr);
+        if (r >= 0 && !c.data)
+                r = collect_grow("", 0, &c);
+        if (r >= 0) {
+                c.data[c.size] = 0;
+                ArchiveFile *p = realloc(x->files, (x->n_files + 1) * sizeof(ArchiveFile));
+                if (!p)
+                        r = -ENOMEM;
+                else {
+                        x->files = p;
+                        x->files[x->n_files] = (ArchiveFile) { .name = strdup(name), .data = c.data, .size = c.size };
+                        if (!x->files[x->n_files].name)
+                                r = -ENOMEM;
+                        else {
+                                x->n_files++;
+                                x->kept_bytes += c.size;
+                                return 0;
+                        }
+                }
+        }
+        free(c.data);
+        return r;
+}
+
+int archive_read_files(int in_fd, const ArchiveLimits *limits, bool (*want)(const char *name), uint64_t max_each,
+                       uint64_t max_total, ArchiveFile **ret, size_t *ret_n, Compression *ret_format, char **reterr) {
+        ReadFilesArgs x = { .want = want, .max_each = max_each, .max_total = max_total };
+        int r = walk(in_fd, limits, ret_format, read_file_entry, &x, reterr);
+        if (r < 0) {
+                archive_files_free(x.files, x.n_files);
+                return r;
+        }
+        *ret = x.files;
+        *ret_n = x.n_files;
+        return 0;
+}
+
+void archive_files_free(ArchiveFile *files, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(files[i].name);
+                free(files[i].data);
+        }
+        free(files);
+}

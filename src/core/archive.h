@@ -70,3 +70,19 @@ int archive_extract(int in_fd, int dest_dir_fd, const ArchiveLimits *limits, Ver
  * (-EMEDIUMTYPE when it has none), for archives repacked in another order. The same checks and
  * limits as archive_extract(). */
 int archive_read_metadata(int in_fd, const ArchiveLimits *limits, char **ret_text, size_t *ret_size, char **reterr);
+
+/* One file of a checkpoint, in memory. */
+typedef struct ArchiveFile {
+        char *name;
+        char *data; /* NUL-terminated; size excludes the NUL */
+        size_t size;
+} ArchiveFile;
+
+/* Reads the whole archive in in_fd with the checks and limits of archive_extract(), writing
+ * nothing, and keeps in memory the entries whose name want() accepts, in archive order: each at
+ * most max_each bytes, together at most max_total (-EFBIG, counted as read); a wanted name twice
+ * is -EBADMSG. The other entries are read and dropped. For looking into a checkpoint without
+ * extracting its pages. */
+int archive_read_files(int in_fd, const ArchiveLimits *limits, bool (*want)(const char *name), uint64_t max_each,
+                       uint64_t max_total, ArchiveFile **ret, size_t *ret_n, Compression *ret_format, char **reterr);
+void archive_files_free(ArchiveFile *files, size_t n);

@@ -129,3 +129,9 @@ typedef struct RestoreRequest {
  * Outcomes: CHECKPOINT_CORRUPT, CHECKPOINT_CHANGED, NOT_A_CHECKPOINT, FORMAT_TOO_NEW, NO_SPACE,
  * CRIU_FAILED, PRIVILEGE, INVALID_ARGS (an attached job's checkpoint without attach fds). */
 int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr);
+
+/* What reading a checkpoint's content failed with, as an outcome: -EBADMSG and -EFBIG are
+ * CHECKPOINT_CORRUPT, -ESTALE CHECKPOINT_CHANGED, -EMEDIUMTYPE, -ENOENT, -ENODATA and -EBADFD
+ * NOT_A_CHECKPOINT, -EPROTONOSUPPORT FORMAT_TOO_NEW, -ENOSPC and -EDQUOT NO_SPACE; other
+ * errnos unchanged. */
+int checkpoint_content_outcome(int r);

@@ -46,8 +46,7 @@ static void progress(const RestoreRequest *req, const char *phase) {
                 req->progress(phase, 0, 0, req->userdata);
 }
 
-/* A verifier failure as an outcome. */
-static int content_outcome(int r) {
+int checkpoint_content_outcome(int r) {
         switch (r) {
         case -EBADMSG:
         case -EFBIG:
@@ -125,7 +124,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char
                 (void) identity_reset_fs();
         }
         if (r < 0)
-                return content_outcome(r);
+                return checkpoint_content_outcome(r);
         if (r > 0)
                 return r;
         *ret_fd = TAKE_FD(images_fd);
