@@ -255,6 +255,13 @@ int verb_complete(const Verb *verb, int n_words, char **words) {
                 if (s.n_args == 0)
                         printf("%s\n", COMPLETE_FILES);
                 break;
+        case VERB_ARG_CHECKPOINT_OR_PATH:
+                /* What is typed as a path completes as one; anything else as an ID. */
+                if (s.n_args == 0 && (strchr(typed, '/') || typed[0] == '.' || typed[0] == '~'))
+                        printf("%s\n", COMPLETE_FILES);
+                else if (s.n_args == 0)
+                        complete_from_daemon(true, typed);
+                break;
         case VERB_ARG_COMMAND:
                 printf("%s\n", s.n_args == 0 ? COMPLETE_COMMANDS : COMPLETE_FILES);
                 break;

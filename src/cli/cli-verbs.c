@@ -100,6 +100,19 @@ const Verb cli_verbs[] = {
           "", "List checkpoints",
           "List the checkpoints cedanad knows of, newest first. --json prints an array of {\"id\", \"job\", "
           "\"time\" (µs since the epoch), \"size\" (bytes), \"compression\", \"path\"}." },
+        { "checkpoint", "inspect", 1, 1, verb_checkpoint_inspect, 0, VERB_ARG_CHECKPOINT_OR_PATH, 0,
+          SECTION_CHECKPOINTS, "ID|PATH", "Show what a checkpoint is and what is inside",
+          "Show a checkpoint's metadata (source host, job, PID, owner, command, CRIU version, options, format, "
+          "sizes, digests) and what its CRIU images hold: the process tree with threads, open files, sockets "
+          "and memory. ID is a checkpoint 'checkpoint list' shows; anything that exists, or cannot be an ID, is "
+          "a PATH: a checkpoint directory or archive. The files are read by this command with your rights, "
+          "never through cedanad, and pages are not read. --json prints {\"id\", \"path\", \"job\", \"type\", "
+          "\"user\", \"uid\", \"pid\", \"time\", \"size\", \"stored_size\", \"compression\", \"host\", "
+          "\"command\", \"criu_version\", \"cedana_version\", \"format\", \"digest\", \"options\", \"images\" "
+          "(an array of {\"name\", \"size\", \"sha256\"}), \"memory\" ({\"mapped\", \"dumped\"}, bytes), "
+          "\"processes\" (an array of {\"pid\", \"ppid\", \"pgid\", \"sid\", \"command\", \"threads\", "
+          "\"tids\", \"mapped\", \"dumped\", \"fds\": an array of {\"fd\", \"type\", \"name\", \"state\"}})}, "
+          "null where a value is not known." },
         { "checkpoint", "delete", 1, VERB_ANY, verb_checkpoint_delete, 0, VERB_ARG_CHECKPOINT, 0,
           SECTION_CHECKPOINTS, "ID...", "Delete checkpoints", "Delete the files and records of checkpoints." },
         { "checkpoint", "prune", 0, 0, verb_checkpoint_prune, OPT_BIT(OPT_KEEP) | OPT_BIT(OPT_JOB), VERB_ARG_NONE, 0,

@@ -75,6 +75,7 @@ typedef enum VerbArg {
         VERB_ARG_JOB,
         VERB_ARG_CHECKPOINT,
         VERB_ARG_PATH,    /* a file or directory */
+        VERB_ARG_CHECKPOINT_OR_PATH, /* a checkpoint ID, or a file or directory */
         VERB_ARG_COMMAND, /* everything after the options, for `run process` */
         VERB_ARG_VERB,    /* a verb name, for `help` */
         VERB_ARG_RAW,     /* passed through unparsed, for `__complete` */
@@ -166,6 +167,7 @@ int verb_job_attach(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_list(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_delete(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_prune(const Verb *verb, int n_args, char **args);
+int verb_checkpoint_inspect(const Verb *verb, int n_args, char **args);
 int verb_features(const Verb *verb, int n_args, char **args);
 int verb_version(const Verb *verb, int n_args, char **args);
 int verb_daemon_status(const Verb *verb, int n_args, char **args);

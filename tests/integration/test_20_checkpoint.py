@@ -269,3 +269,55 @@ def test_shell_job_no_server_in_tmux(c):
     c.wait_until(lambda: "answer=42" in c.run(["tmux", "-L", "t", "capture-pane", "-p", "-t", "two"]).stdout,
                  timeout=15, what="the restored shell to answer")
     c.run(["tmux", "-L", "t", "kill-server"], check=False)
+
+
+def check_inspect(out, pid, path, fmt, mib):
+    assert out["path"] == path and out["pid"] == pid and out["type"] == "process", out
+    assert out["uid"] == 0 and out["user"] == "root" and out["job"] is None, out
+    assert out["compression"] == fmt and out["format"] == 2, out
+    assert out["digest"].startswith("sha256:"), out["digest"]
+    assert out["images"] and all(i["sha256"].startswith("sha256:") for i in out["images"]), out["images"]
+    assert out["size"] == sum(i["size"] for i in out["images"]), out
+    assert out["criu_version"] and out["options"]["leave_running"] is True, out
+    procs = {p["pid"]: p for p in out["processes"]}
+    assert list(procs) == [pid], procs.keys()
+    root = procs[pid]
+    assert root["threads"] == 3 and len(root["tids"]) == 3 and root["tids"][0] == pid, root
+    assert root["command"] == "workload", root
+    fds = root["fds"]
+    assert {"fd": 3, "type": "file", "name": "/var/tmp/inspect-data.txt", "state": None} in fds, fds
+    assert {"fd": 4, "type": "unix", "name": "/run/wl-inspect.sock", "state": "listening"} in fds, fds
+    assert {"fd": 5, "type": "tcp", "name": "127.0.0.1:7190", "state": "listening"} in fds, fds
+    assert out["memory"]["mapped"] >= mib << 20 and out["memory"]["dumped"] >= mib << 20, out["memory"]
+    assert out["memory"]["dumped"] <= out["memory"]["mapped"], out["memory"]
+
+
+def test_checkpoint_inspect_by_id_and_path(c):
+    c.add_user("alice")
+    pid, report = start(c, "inspect", "inspect", "/var/tmp/inspect-data.txt", "/run/wl-inspect.sock", "24", "3")
+    fds = read_report(c, report)
+    assert (fds["fd"], fds["socket"], fds["tcp"]) == ("3", "4", "5"), fds
+    paths = {fmt: dump(c, pid, f"inspect-{fmt}", fmt, "--leave-running") for fmt in ("none", "zstd")}
+    for fmt, path in paths.items():
+        for arg in (f"inspect-{fmt}", path):
+            out = json.loads(cedana(c, "checkpoint", "inspect", arg, "--json").stdout)
+            assert out["id"] == f"inspect-{fmt}", out["id"]
+            check_inspect(out, pid, path, fmt, 24)
+    human = cedana(c, "checkpoint", "inspect", "inspect-zstd").stdout
+    print(human)
+    assert f"{pid} workload (3 threads," in human and "/run/wl-inspect.sock" in human, human
+    assert "a zstd archive" in human and "Processes:" in human and "Open files:" in human, human
+    print(cedana(c, "checkpoint", "inspect", paths["none"], "--json=pretty").stdout)
+
+    # Read with the caller's rights: root's checkpoints are not alice's to read, by path or ID.
+    for path in paths.values():
+        c.run(["chmod", "go-rwx", path])
+        r = cedana(c, "checkpoint", "inspect", path, "--json", user="alice", check=False)
+        assert r.returncode == 4 and "may not read" in r.stderr and r.stdout == "", (r.returncode, r.stderr)
+    r = cedana(c, "checkpoint", "inspect", "inspect-zstd", user="alice", check=False)
+    assert r.returncode == 5 and "no checkpoint" in r.stderr, (r.returncode, r.stderr)
+    # Not a checkpoint; and the process was never stopped by any of this.
+    r = cedana(c, "checkpoint", "inspect", "/etc/hostname", check=False)
+    assert r.returncode == 7 and "not a cedana checkpoint" in r.stderr, (r.returncode, r.stderr)
+    assert c.path_exists(f"/proc/{pid}")
+    c.run(["systemctl", "stop", "wl-inspect"])

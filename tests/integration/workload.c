@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,9 +246,42 @@ static int mode_tcp(int port) {
         }
 }
 
+/* inspect: what `checkpoint inspect` must find: FILE open for writing, a unix socket listening
+ * on SOCKET, a TCP socket listening on 127.0.0.1:7190, MIB MiB of memory written to, THREADS
+ * threads (the main one included). */
+static __attribute__((noreturn)) void mode_inspect(const char *file, const char *sock, size_t mib, int threads) {
+        int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+        unlink(sock);
+        if (fd < 0 || s < 0 || bind(s, (struct sockaddr *) &a, sizeof(a)) < 0 || listen(s, 4) < 0)
+                exit(1);
+        int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(7190),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (t < 0 || bind(t, (struct sockaddr *) &in, sizeof(in)) < 0 || listen(t, 4) < 0)
+                exit(1);
+        buffer_size = mib << 20;
+        buffer = malloc(buffer_size);
+        if (!buffer)
+                exit(1);
+        memset(buffer, 0x5a, buffer_size);
+        for (int i = 1; i < threads && i <= 8; i++) {
+                pthread_t th;
+                pthread_create(&th, NULL, spin, &thread_ticks[i - 1]);
+        }
+        for (;;) {
+                report("pid %d\nfd %d\nsocket %d\ntcp %d\n", (int) getpid(), fd, s, t);
+                sleep_ms(100);
+        }
+}
+
 int main(int argc, char *argv[]) {
         if (argc < 3) {
-                fprintf(stderr, "usage: workload REPORT counter|pipe|memory MIB THREADS|tcp PORT|marker THREADS PATH\n");
+                fprintf(stderr, "usage: workload REPORT counter|pipe|memory MIB THREADS|tcp PORT|marker THREADS PATH|"
+                                "inspect FILE SOCKET MIB THREADS\n");
                 return 2;
         }
         report_path = argv[1];
@@ -260,6 +294,8 @@ int main(int argc, char *argv[]) {
                 return mode_memory((size_t) atoi(argv[3]), atoi(argv[4]));
         if (!strcmp(mode, "tcp") && argc == 4)
                 return mode_tcp(atoi(argv[3]));
+        if (!strcmp(mode, "inspect") && argc == 7)
+                mode_inspect(argv[3], argv[4], (size_t) atoi(argv[5]), atoi(argv[6]));
         if (!strcmp(mode, "marker") && argc == 5)
                 mode_marker(atoi(argv[3]), argv[4]);
         fprintf(stderr, "workload: unknown mode %s\n", mode);
