@@ -279,6 +279,9 @@ int dump_operation_start(Manager *m, sd_bus_message *call, DumpSpec *spec, sd_bu
         _cleanup_free_ char *desc = NULL;
         if (asprintf(&desc, "dump %s", d->record.id) < 0)
                 return -ENOMEM;
+        /* Asked once per daemon, here, so that the worker's copy of the manager has it for the
+         * checkpoint's metadata. */
+        (void) manager_criu_version(m);
         r = operation_spawn(op, desc, valid, n, dump_worker);
         if (r < 0)
                 return bus_error_setf(error, r, "Failed to start a worker: %s", strerror(-r));
