@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test-util.h"
+
 #define DEFAULT_IDLE_EXIT_USEC ((uint64_t) DEFAULT_IDLE_EXIT_SEC * USEC_PER_SEC)
 
 typedef struct Fixture {
@@ -28,20 +30,6 @@ typedef struct Fixture {
         Config config;
         char *log; /* what the last load() logged */
 } Fixture;
-
-static void rm_rf(const char *path) {
-        GDir *d = g_dir_open(path, 0, NULL);
-
-        if (d) {
-                const char *name;
-                while ((name = g_dir_read_name(d))) {
-                        g_autofree char *p = g_build_filename(path, name, NULL);
-                        rm_rf(p);
-                }
-                g_dir_close(d);
-        }
-        (void) g_remove(path);
-}
 
 static void fixture_setup(Fixture *f, gconstpointer data) {
         GError *error = NULL;

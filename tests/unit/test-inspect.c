@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test-util.h"
+
 #define DATA_DIR SRCDIR "/tests/unit/data/inspect"
 
 /* The dump: /tmp/fixwl (a main thread and one more, a 1 MiB buffer, /tmp/ckfix-data.txt open
@@ -196,22 +198,6 @@ typedef struct Fixture {
         char *path;
         int fd;
 } Fixture;
-
-static void rm_rf(const char *path) {
-        GDir *d = g_dir_open(path, 0, NULL);
-        const char *name;
-        if (d) {
-                while ((name = g_dir_read_name(d))) {
-                        g_autofree char *p = g_build_filename(path, name, NULL);
-                        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-                                rm_rf(p);
-                        else
-                                g_assert_cmpint(g_unlink(p), ==, 0);
-                }
-                g_dir_close(d);
-        }
-        g_assert_cmpint(g_rmdir(path), ==, 0);
-}
 
 /* The fixture as cedana writes a directory checkpoint: the images, a stand-in pages file and
  * cedana.json listing them with their SHA-256. */

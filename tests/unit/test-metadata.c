@@ -20,28 +20,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "test-util.h"
+
 #define PAGES_SIZE (2 * 1024 * 1024)
 
 typedef struct Fixture {
         char *path;
         int fd;
 } Fixture;
-
-static void rm_rf(const char *path) {
-        GDir *d = g_dir_open(path, 0, NULL);
-        const char *name;
-        if (d) {
-                while ((name = g_dir_read_name(d))) {
-                        g_autofree char *p = g_build_filename(path, name, NULL);
-                        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-                                rm_rf(p);
-                        else
-                                g_assert_cmpint(g_unlink(p), ==, 0);
-                }
-                g_dir_close(d);
-        }
-        g_assert_cmpint(g_rmdir(path), ==, 0);
-}
 
 static char *fixture_file(Fixture *f, const char *name) {
         return g_build_filename(f->path, name, NULL);
