@@ -112,10 +112,10 @@ int verb_daemon_status(const Verb *verb, int n_args, char **args) {
         _cleanup_free_ char *joined = strv_join(features, " ");
         printf("%s%s%s cedanad is running, reached through %s.\n", ansi(ANSI_GREEN), glyph_bullet(), ansi(ANSI_NORMAL),
                cli_bus_describe(&bus));
-        printf("%12s: %s\n", "Version", version);
-        printf("%12s: %s\n", "Checkpoints", directory);
-        printf("%12s: %zu (%zu running)\n", "Jobs", n, running);
-        printf("%12s: %s\n", "Features", strempty(joined));
+        print_field("Version", version);
+        print_field("Checkpoints", directory);
+        print_fieldf("Jobs", "%zu (%zu running)", n, running);
+        print_field("Features", strempty(joined));
         return 0;
 }
 

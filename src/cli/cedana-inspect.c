@@ -172,21 +172,6 @@ static json_t *checkpoint_summary_to_json(const CheckpointSummary *s, const char
 
 /* ---- for people ---- */
 
-static void print_field(const char *label, const char *value) {
-        if (!isempty(value))
-                printf("%12s: %s\n", label, value);
-}
-
-static void print_fieldf(const char *label, const char *format, ...) _printf_(2, 3);
-static void print_fieldf(const char *label, const char *format, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        va_start(ap, format);
-        if (vasprintf(&s, format, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        print_field(label, s);
-}
 
 /* "leave-running, tcp-established", as the flags are typed; NULL for none. */
 static char *options_text(const DumpOptions *o) {

@@ -562,10 +562,6 @@ static uint64_t json_u64(const json_t *o, const char *key) {
         return u;
 }
 
-static void print_field(const char *label, const char *value) {
-        if (!isempty(value))
-                printf("%13s: %s\n", label, value);
-}
 
 /* The job's properties (GetAll, as JSON) as the row a listing has; strings borrowed from o. */
 static JobInfo job_info_from_properties(const json_t *o) {
@@ -598,7 +594,7 @@ static void print_job_status(const JobInfo *j) {
 
         printf("%s%s%s %s (%s)\n", color ? ansi(color) : "", glyph_bullet(), color ? ansi(ANSI_NORMAL) : "",
                strna(j->id), strna(j->type));
-        printf("%13s: %s%s%s\n", "Status", color ? ansi(color) : "", status ?: j->state,
+        printf("%*s: %s%s%s\n", FIELD_LABEL_WIDTH, "Status", color ? ansi(color) : "", status ?: j->state,
                color ? ansi(ANSI_NORMAL) : "");
         if (j->pid > 0 && asprintf(&line, "%" PRIu32, j->pid) >= 0)
                 print_field("PID", line);

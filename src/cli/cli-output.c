@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <langinfo.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/wait.h>
 
 #include "cli-args.h"
@@ -382,4 +383,19 @@ void progress_clear(void) {
         fputs("\r\x1B[K", stderr);
         fflush(stderr);
         progress_shown = false;
+}
+
+void print_field(const char *label, const char *value) {
+        if (!isempty(value))
+                printf("%*s: %s\n", FIELD_LABEL_WIDTH, label, value);
+}
+
+void print_fieldf(const char *label, const char *format, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        print_field(label, s);
 }

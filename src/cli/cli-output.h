@@ -30,6 +30,12 @@ static inline const char *ansi(const char *code) {
 /* "●" where the locale is UTF-8, else "*". */
 const char *glyph_bullet(void);
 
+/* "       Label: value" lines of the inspect commands, as systemctl status has them; nothing for
+ * an empty value. */
+#define FIELD_LABEL_WIDTH 13
+void print_field(const char *label, const char *value);
+void print_fieldf(const char *label, const char *format, ...) _printf_(2, 3);
+
 /* ---- tables ---- */
 
 typedef enum TableAlign {
