@@ -30,7 +30,7 @@ static int check_dump_args(const Verb *verb, const char *target) {
         return 0;
 }
 
-static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir) {
+static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir, int log_fd) {
         int r = sd_bus_message_open_container(m, 'a', "{sv}");
         /* Without --dir no directory at all: the daemon's configured one applies. */
         if (r >= 0 && dir_fd >= 0)
@@ -53,6 +53,8 @@ static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir) {
                 r = bus_append_option_strv(m, "external", arg_external);
         if (r >= 0 && arg_link_remap)
                 r = bus_append_option_bool(m, "link_remap", true);
+        if (r >= 0 && log_fd >= 0)
+                r = bus_append_option_fd(m, "log_fd", log_fd);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;
@@ -77,7 +79,7 @@ int verb_dump(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_close_ int dir_fd = -EBADF, log_fd = -EBADF;
         _cleanup_free_ char *dir = NULL;
         const char *target = args[0], *id, *path;
         uint64_t size;
@@ -91,6 +93,12 @@ int verb_dump(const Verb *verb, int n_args, char **args) {
                 if (r != 0)
                         return r;
         }
+        /* Opened here, as the caller: cedanad writes CRIU's log into it whatever the outcome. */
+        if (arg_log) {
+                r = open_user_path("--log", arg_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0640, &log_fd, NULL);
+                if (r != 0)
+                        return r;
+        }
 
         r = cli_bus_connect(&bus, 0);
         if (r != 0)
@@ -99,7 +107,7 @@ int verb_dump(const Verb *verb, int n_args, char **args) {
         if (r >= 0)
                 r = sd_bus_message_append(m, "ss", verb->name, target);
         if (r >= 0)
-                r = append_dump_options(m, dir_fd, dir);
+                r = append_dump_options(m, dir_fd, dir, log_fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the request: %m");
 

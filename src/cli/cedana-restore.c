@@ -13,6 +13,7 @@
 #include "build-config.h"
 #include "bus-error.h"
 #include "checkpoint.h"
+#include "criu.h"
 #include "cli-args.h"
 #include "cli-attach.h"
 #include "cli-bus.h"
@@ -118,18 +119,6 @@ static int current_identity(Identity *ret) {
 
 static void restore_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
         progress_show(phase, done, total);
-}
-
-/* CRIU's log goes to the staging directory; --log gets a copy. */
-static void copy_log(int staging_fd, int log_fd) {
-        _cleanup_close_ int fd = openat(staging_fd, "restore.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        char buf[16384];
-        ssize_t n;
-        if (fd < 0 || log_fd < 0)
-                return;
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-                if (loop_write(log_fd, buf, (size_t) n) < 0)
-                        return;
 }
 
 /* The restored root is our child (we are its subreaper): its exit status becomes ours, like a
@@ -251,7 +240,8 @@ static int restore_no_server(const Verb *verb) {
         };
         r = checkpoint_restore(&req, &tree, &err);
         progress_clear();
-        copy_log(staging.fd, f.log_fd);
+        if (f.log_fd >= 0)
+                criu_log_copy(staging.fd, "restore.log", f.log_fd);
         if (r != 0) {
                 if (err)
                         log_error("%s", err);

@@ -67,7 +67,7 @@ const CliOption cli_options[_OPT_MAX] = {
 #define DUMP_OPTIONS                                                                                  \
         (OPT_BIT(OPT_DIR) | OPT_BIT(OPT_NAME) | OPT_BIT(OPT_COMPRESSION) | OPT_BIT(OPT_LEAVE_RUNNING) | \
          OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_FILE_LOCKS) | OPT_BIT(OPT_SHELL_JOB) |              \
-         OPT_BIT(OPT_EXTERNAL) | OPT_BIT(OPT_LINK_REMAP))
+         OPT_BIT(OPT_EXTERNAL) | OPT_BIT(OPT_LINK_REMAP) | OPT_BIT(OPT_LOG))
 #define RESTORE_JOB_OPTIONS                                                                    \
         (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_SHELL_JOB) | OPT_BIT(OPT_ATTACH) | \
          OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PID_FILE))
@@ -260,6 +260,8 @@ const char *cli_option_help(const CliOption *o, const Verb *v) {
                 return "Name the job NAME (default: a generated name like famous_hopper7)";
         if (o->id == OPT_LOG && streq_ptr(v->group, "restore"))
                 return "Write CRIU's restore log to FILE";
+        if (o->id == OPT_LOG && streq_ptr(v->group, "dump"))
+                return "Write CRIU's dump log to FILE, whatever the outcome";
         if (o->id == OPT_LOG && streq_ptr(v->group, "run"))
                 return "Write the job's output to FILE (default: " LOGDIR "/JOB.log)";
         if (o->id == OPT_PATH && streq_ptr(v->group, "restore") && streq(v->name, "job"))

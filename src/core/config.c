@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +125,48 @@ done:
 
 static int config_parse_directory(const char *file, unsigned line, const char *key, const char *value,
                                   Config *c) {
+        for (const char *p = strchr(value, '%'); p; p = strchr(p + 2, '%'))
+                if (!strchr("uU%", p[1]) || p[1] == 0) {
+                        log_error("%s:%u: %s=%s has an unknown specifier; use %%u (user name), %%U (uid) or %%%%.",
+                                  file, line, key, value);
+                        return -EINVAL;
+                }
         return config_parse_path(file, line, key, value, DEFAULT_CHECKPOINT_DIR, &c->checkpoint_directory);
+}
+
+int config_checkpoint_directory_for(const Config *c, uid_t uid, char **ret, bool *ret_per_user) {
+        _cleanup_free_ char *out = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&out, &n);
+        if (!f)
+                return -ENOMEM;
+        bool per_user = false;
+        for (const char *p = c->checkpoint_directory; *p; p++) {
+                if (p[0] != '%' || !p[1]) {
+                        fputc(*p, f);
+                        continue;
+                }
+                p++;
+                if (*p == 'U' || *p == 'u') {
+                        struct passwd pw, *found = NULL;
+                        char buf[4096];
+                        /* A user without a name (or whose name could not make a path) by number. */
+                        if (*p == 'u' && getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found &&
+                            !strchr(pw.pw_name, '/') && !streq(pw.pw_name, ".") && !streq(pw.pw_name, "..") &&
+                            !isempty(pw.pw_name))
+                                fputs(pw.pw_name, f);
+                        else
+                                fprintf(f, "%u", (unsigned) uid);
+                        per_user = true;
+                } else
+                        fputc(*p, f);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(out);
+        if (ret_per_user)
+                *ret_per_user = per_user;
+        return 0;
 }
 
 static int config_parse_criu_binary(const char *file, unsigned line, const char *key, const char *value,

@@ -3,12 +3,16 @@
  * [CRIU], [Daemon], [Jobs] and [Restore] sections. Bad values are errors naming file and line. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "compression.h"
 
 typedef struct Config {
-        char *checkpoint_directory; /* [Checkpoint] Directory=, absolute; default DEFAULT_CHECKPOINT_DIR */
+        /* [Checkpoint] Directory=, absolute, with %u (user name) and %U (uid) of the caller;
+         * default DEFAULT_CHECKPOINT_DIR */
+        char *checkpoint_directory;
         Compression compression;    /* [Checkpoint] Compression=, default none */
         char *criu_binary;          /* [CRIU] Binary=, absolute; default CRIU_BINARY */
         int criu_log_level;         /* [CRIU] LogLevel=, 0..4, default 4 */
@@ -22,6 +26,10 @@ typedef struct Config {
 
 #define CONFIG_COLLECT_AFTER_DEFAULT_USEC (UINT64_C(7) * 24 * 3600 * 1000000)
 #define CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC 3600
+
+/* c's checkpoint directory for uid, its specifiers expanded. *ret_per_user: whether it had any,
+ * and so is a directory cedanad creates for the user on demand. */
+int config_checkpoint_directory_for(const Config *c, uid_t uid, char **ret, bool *ret_per_user);
 
 /* Fills in the built-in defaults. */
 int config_init(Config *c);

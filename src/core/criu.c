@@ -173,6 +173,15 @@ static int call_as_owner(const CriuParams *p, int (*f)(criu_opts *o), criu_opts 
         return k;
 }
 
+void criu_log_copy(int dir_fd, const char *log_name, int to_fd) {
+        _cleanup_close_ int fd = openat(dir_fd, log_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        char buf[65536];
+        ssize_t n;
+        while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+                if (loop_write(to_fd, buf, (size_t) n) < 0)
+                        break;
+}
+
 char *criu_log_last_error(int dir_fd, const char *log_name) {
         _cleanup_free_ char *text = NULL;
         if (read_full_file_at(dir_fd, log_name, 64 << 20, &text, NULL) < 0)

@@ -55,3 +55,6 @@ int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, 
 int criu_query_version(const char *binary, char **ret);
 /* The last meaningful "Error (...)" line of a CRIU log, without its prefix; NULL if none. */
 char *criu_log_last_error(int dir_fd, const char *log_name);
+/* Appends CRIU's log to to_fd, a caller's regular file on a local file system (checked when it
+ * was given), so that the copy cannot block for long. Best effort. */
+void criu_log_copy(int dir_fd, const char *log_name, int to_fd);

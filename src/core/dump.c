@@ -20,6 +20,7 @@
 #include "collector.h"
 #include "criu.h"
 #include "fd-util.h"
+#include "format-util.h"
 #include "log.h"
 #include "message.h"
 #include "path-util.h"
@@ -74,6 +75,7 @@ typedef struct DumpContext {
         int partial_fd;         /* the archive being written, for compressed checkpoints */
         bool partial_named;     /* ... under partial_name, where the file system has no O_TMPFILE */
         size_t reserved;        /* ... with this much room for cedana.json at its start */
+        uint64_t estimate;      /* bytes of memory CRIU will write, about; 0: unknown */
         ArchiveStream *stream;  /* ... and its writer */
         Collector *collector;   /* takes images in while CRIU writes them */
         bool published;
@@ -396,7 +398,30 @@ refused:
         return -1;
 }
 
-static int refuse_gpu(const DumpRequest *req, char **reterr) {
+/* Room for cedana.json: its size grows with the number of image files, eight or so per process
+ * and one per thread. */
+static size_t metadata_reserve(const pid_t *pids, size_t n) {
+        size_t files = 16;
+        for (size_t i = 0; i < n; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%i/task", (int) pids[i]);
+                DIR *d = opendir(path);
+                files += 8;
+                for (struct dirent *de; d && (de = readdir(d));)
+                        files += de->d_name[0] != '.';
+                if (d)
+                        closedir(d);
+        }
+        size_t bytes = 1024 + 160 * files;
+        bytes = (bytes + 4095) / 4096 * 4096;
+        return MIN(MAX(bytes, (size_t) METADATA_RESERVE_MIN), (size_t) METADATA_RESERVE_MAX);
+}
+
+/* What is known before anything is written: the tree is there, has no GPU CRIU cannot dump, and
+ * an uncompressed checkpoint of it fits (a compressed one's size is anybody's guess: a full disk
+ * is found out while writing, and costs nothing but the attempt). */
+static int check_tree(DumpContext *c, char **reterr) {
+        const DumpRequest *req = c->req;
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
         int r = process_tree(req->pid, &pids, &n);
@@ -409,26 +434,20 @@ static int refuse_gpu(const DumpRequest *req, char **reterr) {
                                    "Process %i uses an NVIDIA GPU; dumping it needs CRIU's CUDA plugin "
                                    "(cuda_plugin.so in /usr/lib/criu), which is not installed.",
                                    (int) req->pid);
+        c->reserved = metadata_reserve(pids, n);
+        struct statvfs sv;
+        if (process_tree_resident(pids, n, &c->estimate) < 0 || fstatvfs(req->dir_fd, &sv) < 0)
+                return 0; /* no estimate: the dump finds out */
+        uint64_t free_bytes = (uint64_t) sv.f_bavail * sv.f_frsize;
+        if (req->options->compression <= COMPRESSION_TAR && c->estimate > free_bytes) {
+                char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+                _cleanup_free_ char *dir = dir_display(req->dir_fd);
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for a checkpoint of process %i: "
+                                   "it needs about %s, %s are free. Free some space, choose another --dir or "
+                                   "a --compression; the process keeps running.", dir, (int) req->pid,
+                                   format_bytes(a, sizeof(a), c->estimate), format_bytes(b, sizeof(b), free_bytes));
+        }
         return 0;
-}
-
-static size_t metadata_reserve(pid_t pid) {
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0, files = 16;
-        if (process_tree(pid, &pids, &n) >= 0)
-                for (size_t i = 0; i < n; i++) {
-                        char path[64];
-                        snprintf(path, sizeof(path), "/proc/%i/task", (int) pids[i]);
-                        DIR *d = opendir(path);
-                        files += 8;
-                        for (struct dirent *de; d && (de = readdir(d));)
-                                files += de->d_name[0] != '.';
-                        if (d)
-                                closedir(d);
-                }
-        size_t bytes = 1024 + 160 * files;
-        bytes = (bytes + 4095) / 4096 * 4096;
-        return MIN(MAX(bytes, (size_t) METADATA_RESERVE_MIN), (size_t) METADATA_RESERVE_MAX);
 }
 
 /* The archive, where only we can ever name it: an O_TMPFILE, linked into place when complete. */
@@ -488,7 +507,6 @@ static int prepare(DumpContext *c, char **reterr) {
                 r = open_partial(c);
                 if (r >= 0)
                         r = archive_stream_new(c->partial_fd, req->options->compression, req->threads, &c->stream);
-                c->reserved = metadata_reserve(req->pid);
                 if (r >= 0)
                         r = archive_stream_reserve(c->stream, METADATA_FILENAME, c->reserved);
                 if (r < 0)
@@ -538,8 +556,13 @@ static int criu_failed(DumpContext *c, char *criu_error, char **reterr) {
         if (c->staging_fd >= 0 && fstatvfs(c->staging_fd, &sv) >= 0 &&
             (uint64_t) sv.f_bavail * sv.f_frsize < (UINT64_C(1) << 20)) {
                 _cleanup_free_ char *dir = dir_display(req->dir_fd);
-                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s; the process "
-                                   "keeps running.", dir, c->result.final_name);
+                char a[FORMAT_BYTES_MAX];
+                if (c->estimate == 0)
+                        return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s; the "
+                                           "process keeps running.", dir, c->result.final_name);
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s (the process's "
+                                   "memory is about %s before compression); the process keeps running.", dir,
+                                   c->result.final_name, format_bytes(a, sizeof(a), c->estimate));
         }
         return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", criu_error ?: "CRIU failed to dump the process.");
 }
@@ -563,7 +586,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
             !(c.result.path = path_join(dir, c.result.final_name)))
                 return -ENOMEM;
 
-        r = refuse_gpu(req, reterr);
+        r = check_tree(&c, reterr);
         if (r == 0)
                 r = prepare(&c, reterr);
         if (r != 0)

@@ -30,6 +30,7 @@ void dump_spec_done(DumpSpec *s) {
         identity_done(&s->owner);
         safe_close(s->pidfd);
         safe_close(s->dir_fd);
+        safe_close(s->log_fd);
         free(s->dir_path);
         free(s->name);
         dump_options_done(&s->options);
@@ -270,7 +271,7 @@ int dump_operation_start(Manager *m, sd_bus_message *call, DumpSpec *spec, sd_bu
         if (r < 0)
                 return bus_error_setf(error, r, "Failed to create a log directory for CRIU in %s: %s", m->log_dir,
                                       strerror(-r));
-        int keep[] = { d->spec.pidfd, d->spec.dir_fd, d->log_fd, m->log_dir_fd };
+        int keep[] = { d->spec.pidfd, d->spec.dir_fd, d->spec.log_fd, d->log_fd, m->log_dir_fd };
         int valid[ELEMENTSOF(keep)];
         size_t n = 0;
         for (size_t i = 0; i < ELEMENTSOF(keep); i++)

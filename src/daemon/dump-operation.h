@@ -24,11 +24,13 @@ typedef struct DumpSpec {
         int pidfd;
         int dir_fd;      /* opened by the caller; -EBADF: the worker opens dir_path as the caller */
         char *dir_path;
+        bool dir_per_user; /* dir_path is the caller's default directory, made on demand */
         char *name;      /* requested, or NULL for a generated one */
+        int log_fd;      /* the caller's file for a copy of CRIU's log, or -EBADF */
         DumpOptions options;
 } DumpSpec;
 
-#define DUMP_SPEC_NULL { .pidfd = -EBADF, .dir_fd = -EBADF }
+#define DUMP_SPEC_NULL { .pidfd = -EBADF, .dir_fd = -EBADF, .log_fd = -EBADF }
 
 void dump_spec_done(DumpSpec *s);
 

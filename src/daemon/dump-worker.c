@@ -3,11 +3,13 @@
  * asks the daemon to record each step of the commit before it takes the next. */
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bus-error.h"
 #include "checkpoint.h"
+#include "criu.h"
 #include "criu-log.h"
 #include "dump-operation-internal.h"
 #include "fd-util.h"
@@ -54,11 +56,64 @@ static int on_published(const DumpResult *res, void *userdata, char **reterr) {
 }
 
 /* The directory, as the caller: the caller must be allowed to write there, not cedanad. */
+/* The caller's own default directory (Directory= with %u or %U), made on first use: its parents
+ * root's (0755), only ever made or passed where nobody else can change them, and the directory
+ * itself the caller's, private (0700). */
+static int make_user_dir(const char *path, const Identity *owner) {
+        _cleanup_close_ int fd = open_nofollow("/", O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0)
+                return fd;
+        _cleanup_free_ char *copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                bool last = !save || !*save;
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return negative_errno();
+                if (st.st_uid != 0 || (st.st_mode & 0022))
+                        return -EPERM;
+                mode_t mode = last ? 0700 : 0755;
+                bool made = mkdirat(fd, c, mode) >= 0;
+                if (!made && errno != EEXIST)
+                        return negative_errno();
+                int next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return negative_errno();
+                /* Whatever cedanad's umask: users must reach their own directory. */
+                if (made && fchmod(next, mode) < 0) {
+                        safe_close(next);
+                        return negative_errno();
+                }
+                safe_close(fd);
+                fd = next;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        /* Ours, just made (or half made before a crash): the caller's now. */
+        if (st.st_uid == 0 && owner->uid != 0 && fchown(fd, owner->uid, owner->gid) < 0)
+                return negative_errno();
+        return 0;
+}
+
 static int open_dir(const DumpOperation *d, int *ret_fd, char **reterr) {
         int fd;
         if (d->spec.dir_fd >= 0)
                 fd = RET_NERRNO(fcntl(d->spec.dir_fd, F_DUPFD_CLOEXEC, 3));
         else {
+                if (d->spec.dir_per_user) {
+                        int r = make_user_dir(d->spec.dir_path, &d->spec.caller);
+                        if (r == -EPERM)
+                                return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED,
+                                                   "Cannot make your checkpoint directory %s: a directory above it "
+                                                   "is not root's alone. Give --dir, or ask the administrator to "
+                                                   "fix [Checkpoint] Directory=.", d->spec.dir_path);
+                        if (r < 0)
+                                return message_set(reterr, r, "Cannot make your checkpoint directory %s: %s.",
+                                                   d->spec.dir_path, strerror(-r));
+                }
                 int r = identity_set_fs(&d->spec.caller);
                 if (r < 0)
                         return r;
@@ -128,6 +183,8 @@ int dump_worker(int sock, void *userdata) {
                 DumpResult res = {};
                 r = checkpoint_dump(&req, &res, &err);
                 dump_result_done(&res);
+                if (d->spec.log_fd >= 0)
+                        criu_log_copy(d->log_fd, "dump.log", d->spec.log_fd);
         }
         if (r != 0) {
                 /* CRIU's log stays for the caller to read; the message says where. */

@@ -121,6 +121,7 @@ typedef struct DumpArgs {
         bool shell_job;
         char **external;
         bool link_remap;
+        int log_fd;
 } DumpArgs;
 
 static const BusOption dump_options[] = {
@@ -134,6 +135,7 @@ static const BusOption dump_options[] = {
         { "shell_job", BUS_OPTION_BOOL, offsetof(DumpArgs, shell_job) },
         { "external", BUS_OPTION_STRV, offsetof(DumpArgs, external) },
         { "link_remap", BUS_OPTION_BOOL, offsetof(DumpArgs, link_remap) },
+        { "log_fd", BUS_OPTION_FD, offsetof(DumpArgs, log_fd) },
 };
 
 /* CRIU external resources a caller may declare: sockets, terminals and files it keeps outside.
@@ -165,6 +167,12 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
                 if (fstat(a->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'dir_fd' is not a directory.");
         }
+        if (a->log_fd >= 0) {
+                int r = bus_check_output_fd(a->log_fd, "log_fd", true, error);
+                if (r < 0)
+                        return r;
+                spec->log_fd = TAKE_FD(a->log_fd);
+        }
         spec->options = (DumpOptions) {
                 .compression = c,
                 .leave_running = a->leave_running,
@@ -180,7 +188,7 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
                 int r = fd_get_path(spec->dir_fd, &spec->dir_path);
                 if (r < 0)
                         return sd_bus_error_set_errnof(error, r, "Failed to resolve option 'dir_fd': %s", strerror(-r));
-        } else if (!(spec->dir_path = strdup(a->dir ?: m->config.checkpoint_directory)))
+        } else if (a->dir && !(spec->dir_path = strdup(a->dir)))
                 return -ENOMEM;
         return 0;
 }
@@ -226,7 +234,7 @@ static int dump_job_check(Job *j, sd_bus_error *error) {
 /* A dump of j (NULL: of spec->pid): the options are read from the call's current position. */
 static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_bus_error *error) {
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
-        DumpArgs a = { .dir_fd = -EBADF };
+        DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         uid_t owner = 0;
         int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
         if (r >= 0)
@@ -242,6 +250,9 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
                 owner = j->uid == 0 ? 0 : owner;
         if (r >= 0)
                 r = caller_identity(call, &spec.caller, error);
+        /* No directory given: the configured one, which may be the caller's own. */
+        if (r >= 0 && !spec.dir_path)
+                r = config_checkpoint_directory_for(&m->config, spec.caller.uid, &spec.dir_path, &spec.dir_per_user);
         if (r >= 0)
                 r = authorize(m, call, spec.caller.uid, j ? j->uid : owner, false, error);
         if (r <= 0)

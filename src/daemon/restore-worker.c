@@ -10,6 +10,7 @@
 
 #include "bus-error.h"
 #include "checkpoint.h"
+#include "criu.h"
 #include "criu-log.h"
 #include "fd-util.h"
 #include "manager.h"
@@ -90,17 +91,6 @@ static int open_source(const RestoreOperation *r, int *ret_fd, char **reterr) {
         return 0;
 }
 
-/* CRIU's log into the caller's file: a regular file on a local file system (checked when it
- * was given), so the copy cannot block for long. */
-static void copy_log(int log_dir_fd, int to_fd) {
-        _cleanup_close_ int fd = openat(log_dir_fd, "restore.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        char buf[65536];
-        ssize_t n;
-        while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-                if (loop_write(to_fd, buf, (size_t) n) < 0)
-                        break;
-}
-
 int restore_worker(int sock, void *userdata) {
         Operation *op = userdata;
         RestoreOperation *r = op->userdata;
@@ -137,7 +127,7 @@ int restore_worker(int sock, void *userdata) {
                 k = checkpoint_restore(&req, &tree, &err);
         }
         if (r->spec.log_fd >= 0)
-                copy_log(r->log_fd, r->spec.log_fd);
+                criu_log_copy(r->log_fd, "restore.log", r->spec.log_fd);
         if (k != 0)
                 (void) worker_child_send_status(sock, WM_FAILED, k, err ?: strerror(k < 0 ? -k : EIO));
         else {

@@ -217,8 +217,12 @@ def test_user_runs_and_dumps_own_job(c):
     pid, log = run_job(c, "alices", user="alice")
     status = c.read_file(f"/proc/{pid}/status")
     assert re.search(r"^Uid:\s+(\d+)\s+\1\s+\1\s+\1$", status, re.M).group(1) != "0", "job runs as root"
-    cedana(c, "dump", "job", "alices", "--dir", CKDIR, "--compression", "zstd", user="alice")
+    cedana(c, "dump", "job", "alices", "--dir", CKDIR, "--compression", "zstd", "--log", "/tmp/alices-dump.log",
+           user="alice")
     assert jobs(c, user="alice")["alices"]["status"] == "halted"
+    # CRIU's log of her own dump, in a file she opened
+    assert c.run(["stat", "-c", "%U", "/tmp/alices-dump.log"]).stdout.strip() == "alice"
+    assert "Dumping finished successfully" in c.read_file("/tmp/alices-dump.log")
     cedana(c, "restore", "job", "alices", user="alice")
     c.wait_until(lambda: jobs(c, user="alice")["alices"]["status"] == "running", what="alice's job to run again")
     # the restored process is alice's, without capabilities

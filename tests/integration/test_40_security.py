@@ -410,9 +410,17 @@ def test_14_disk_full_keeps_job_and_older_checkpoints(c):
             c.wait_until(lambda: c.path_exists(report), what="the job")
             cedana(c, "dump", "job", job, "--dir", CK, "--name", f"{job}-1", "--leave-running", user=user, check=True)
             for comp in ("none", "zstd"):
-                r = cedana(c, "dump", "job", job, "--dir", "/var/tmp/small", "--compression", comp, user=user)
+                log = f"/tmp/{job}-{comp}.log"
+                r = cedana(c, "dump", "job", job, "--dir", "/var/tmp/small", "--compression", comp, "--log", log,
+                           user=user)
                 assert r.returncode == 9 and "No space left in /var/tmp/small" in r.stderr, \
                     (user, comp, r.returncode, r.stderr)
+                if comp == "none":
+                    # known before CRIU ran: no log to speak of
+                    assert "it needs about 3" in r.stderr and c.read_file(log) == "", r.stderr
+                else:
+                    # found out while writing: --log has CRIU's side of it
+                    assert c.read_file(log).startswith("("), c.read_file(log)[:200]
                 assert c.run(["ls", "-A", "/var/tmp/small"]).stdout.strip() == "", "staging left behind"
             listing = {j["job"]: j for j in json.loads(cedana(c, "job", "list", "--json", user=user, check=True).stdout)}
             assert listing[job]["status"] == "running" and listing[job]["pid"] == pid, listing[job]
@@ -439,3 +447,36 @@ def test_17_caller_disconnects(c):
                  timeout=60, what="the dump to complete without its caller")
     assert c.path_exists(f"{CK}/gone.tar.gz")
     assert cedana(c, "daemon", "status").returncode == 0
+
+
+# The default checkpoint directory: persistent, one per user, private, made on first use
+
+def test_default_directory_is_private_and_per_user(c):
+    base = "/var/lib/cedana-checkpoints"
+    status = json.loads(cedana(c, "daemon", "status", "--json", check=True).stdout)
+    assert status["checkpoint_directory"] == f"{base}/%u", status
+    for user in (None, "alice"):
+        name = user or "root"
+        pid, report = workload(c, f"defdir-{name}", user=user)
+        out = json.loads(cedana(c, "dump", "process", str(pid), "--leave-running", "--json", user=user,
+                                check=True).stdout)
+        assert os.path.dirname(out["path"]) == f"{base}/{name}", out
+        assert c.run(["stat", "-c", "%U %a", f"{base}/{name}"]).stdout.split() == [name, "700"]
+        assert c.run(["stat", "-c", "%U %a", base]).stdout.split() == ["root", "755"]
+        untouched(c, pid, report)
+        c.run(["systemctl", "stop", f"sec-defdir-{name}"])
+    # bob cannot look into alice's
+    r = c.run(["ls", f"{base}/alice"], user="bob", check=False)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+    # a parent others could change is not built upon: refused, nothing made
+    c.run(["rm", "-rf", f"{base}/alice"])
+    c.run(["chmod", "1777", base])
+    try:
+        pid, report = workload(c, "defdir-open", user="alice")
+        r = cedana(c, "dump", "process", str(pid), user="alice")
+        assert r.returncode == 4 and "is not root's alone" in r.stderr, (r.returncode, r.stderr)
+        assert not c.path_exists(f"{base}/alice")
+        untouched(c, pid, report)
+        c.run(["systemctl", "stop", "sec-defdir-open"])
+    finally:
+        c.run(["chmod", "755", base])

@@ -265,6 +265,10 @@ static void test_errors(Fixture *f, gconstpointer data) {
                   "2: Directory=/srv/../etc contains a \"..\" component; use a path without \"..\"." },
                 { "[Checkpoint]\nDirectory=/srv/..\n",
                   "2: Directory=/srv/.. contains a \"..\" component; use a path without \"..\"." },
+                { "[Checkpoint]\nDirectory=/srv/%h\n",
+                  "2: Directory=/srv/%h has an unknown specifier; use %u (user name), %U (uid) or %%." },
+                { "[Checkpoint]\nDirectory=/srv/%\n",
+                  "2: Directory=/srv/% has an unknown specifier; use %u (user name), %U (uid) or %%." },
                 { "[CRIU]\nBinary=criu\n",
                   "2: Binary=criu is not an absolute path; use a path starting with \"/\"." },
                 { "[CRIU]\nLogLevel=5\n",
@@ -453,14 +457,17 @@ static void test_unreadable(Fixture *f, gconstpointer data) {
         g_assert_cmpint(f->config.criu_log_level, ==, 2);
 }
 
-/* conf/cedana.conf as meson installs it: every key is there, commented out, with the value
- * that is the built-in default. */
+#define USER_CHECKPOINT_DIR "/var/lib/cedana-checkpoints/%u"
+
+/* conf/cedana.conf as meson installs it: every key is there, commented out with the value that
+ * is the built-in default, but for the one it sets: per-user checkpoint directories. */
 static char *example_config(void) {
         g_autofree char *in = NULL, *idle = g_strdup_printf("%d", DEFAULT_IDLE_EXIT_SEC);
         GError *error = NULL;
         static const char *const vars[][2] = {
                 { "@pkgsysconfdir@", "/etc/cedana" },
                 { "@DEFAULT_CHECKPOINT_DIR@", DEFAULT_CHECKPOINT_DIR },
+                { "@USER_CHECKPOINT_DIR@", USER_CHECKPOINT_DIR },
                 { "@CRIU_BINARY@", CRIU_BINARY },
                 { "@DEFAULT_IDLE_EXIT_SEC@", NULL },
         };
@@ -489,12 +496,18 @@ static void test_example(Fixture *f, gconstpointer data) {
         write_main(f, example);
         g_assert_cmpint(load(f), ==, 0);
         g_assert_cmpstr(f->log, ==, "");
+        g_assert_cmpstr(f->config.checkpoint_directory, ==, USER_CHECKPOINT_DIR);
+        free(f->config.checkpoint_directory);
+        f->config.checkpoint_directory = strdup(DEFAULT_CHECKPOINT_DIR);
         assert_defaults(&f->config);
 
         lines = g_strsplit(example, "\n", -1);
         for (char **l = lines; *l; l++) {
                 if ((*l)[0] == '#' && g_ascii_isupper((*l)[1]) && strchr(*l, '=')) {
                         g_string_append(uncommented, *l + 1);
+                        n_assignments++;
+                } else if (g_str_has_prefix(*l, "Directory=")) {
+                        g_string_append(uncommented, "Directory=");
                         n_assignments++;
                 } else
                         g_string_append(uncommented, *l);
@@ -518,6 +531,29 @@ static void test_example(Fixture *f, gconstpointer data) {
         g_string_free(uncommented, TRUE);
 }
 
+static void test_user_directory(Fixture *f, gconstpointer data) {
+        Config c = {};
+        g_assert_cmpint(config_init(&c), ==, 0);
+        char *d = NULL;
+        bool per_user = true;
+        /* the built-in default is everybody's */
+        g_assert_cmpint(config_checkpoint_directory_for(&c, 0, &d, &per_user), ==, 0);
+        g_assert_cmpstr(d, ==, DEFAULT_CHECKPOINT_DIR);
+        g_assert_false(per_user);
+        free(d);
+        free(c.checkpoint_directory);
+        c.checkpoint_directory = strdup("/srv/ck/%u/%U/100%%");
+        g_assert_cmpint(config_checkpoint_directory_for(&c, 0, &d, &per_user), ==, 0);
+        g_assert_cmpstr(d, ==, "/srv/ck/root/0/100%");
+        g_assert_true(per_user);
+        free(d);
+        /* a uid without a user name: by number */
+        g_assert_cmpint(config_checkpoint_directory_for(&c, 4242420, &d, &per_user), ==, 0);
+        g_assert_cmpstr(d, ==, "/srv/ck/4242420/4242420/100%");
+        free(d);
+        config_done(&c);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         log_set_target(LOG_TARGET_CONSOLE);
@@ -528,6 +564,7 @@ int main(int argc, char *argv[]) {
         ADD("/config/defaults", test_defaults);
         ADD("/config/overrides", test_overrides);
         ADD("/config/syntax", test_syntax);
+        ADD("/config/user-directory", test_user_directory);
         ADD("/config/dropin-order", test_dropin_order);
         ADD("/config/empty-value-resets", test_empty_value_resets);
         ADD("/config/errors", test_errors);
