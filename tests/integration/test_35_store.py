@@ -5,6 +5,7 @@
 
 import json
 import os
+import re
 import time
 
 TIMEOUT = 300
@@ -34,6 +35,7 @@ def counter_job(c, name, user=None):
 
 def setup(c):
     c.add_user("alice")
+    c.add_user("bob")
     c.run(["mkdir", "-p", D])
     c.run(["chmod", "1777", D])
     c.run(["systemctl", "start", "cedanad.socket"])
@@ -150,6 +152,16 @@ def test_criu_failures_in_plain_words(c):
         r.stderr
     assert "CRIU's log: /var/log/cedana/0/criu/" in r.stderr and "File exists" not in r.stderr, r.stderr
     cedana(c, "job", "kill", "pidtaken", "--signal", "KILL")
+    # the same for alice, who can read the log she is pointed at, and bob cannot
+    made = counter_job(c, "pidtaken-a", user="alice")
+    ck = json.loads(cedana(c, "dump", "job", "pidtaken-a", "--dir", D, "--leave-running", "--json", user="alice").stdout)
+    r = cedana(c, "restore", "process", ck["path"], check=False, user="alice")
+    uid = c.run(["id", "-u", "alice"]).stdout.strip()
+    log = re.search(r"CRIU's log: (\S+?)\)", r.stderr)
+    assert r.returncode == 8 and log and log.group(1).startswith(f"/var/log/cedana/{uid}/criu/"), r.stderr
+    assert "File exists" in c.run(["cat", log.group(1)], user="alice").stdout
+    assert c.run(["cat", log.group(1)], user="bob", check=False).returncode != 0
+    cedana(c, "job", "kill", "pidtaken-a", "--signal", "KILL", user="alice")
     # a process whose output goes to the journal's socket
     pid = c.start_unit_process("to-journal", ["sleep", "1000"], output="journal")
     r = cedana(c, "dump", "process", str(pid), "--dir", D, check=False)
