@@ -33,6 +33,37 @@ static int get_features(CliBus *bus, sd_bus_error *error, char ***ret) {
         return sd_bus_message_read_strv(reply, ret);
 }
 
+/* The Features property ("criu=4.2.1", "compression=zstd" once per format, "polkit",
+ * "gpu=no") as one JSON object: {"criu": "4.2.1", "compression": ["none", ...], "polkit": true,
+ * "gpu": false}, keys with '_' for '-' as in every other JSON of ours. */
+json_t *features_to_json(char **features) {
+        _cleanup_json_ json_t *o = json_object();
+        if (!o)
+                return NULL;
+        STRV_FOREACH(f, features) {
+                char key[64];
+                size_t l = strcspn(*f, "=");
+                snprintf(key, sizeof(key), "%.*s", (int) MIN(l, sizeof(key) - 1), *f);
+                for (char *p = key; *p; p++)
+                        if (*p == '-')
+                                *p = '_';
+                const char *v = (*f)[l] == '=' ? *f + l + 1 : NULL;
+                json_t *value = !v ? json_true() : streq(v, "no") ? json_false() : json_string(v);
+                int r;
+                if (streq(key, "compression")) {
+                        if (!json_object_get(o, key) && json_object_set_new(o, key, json_array()) < 0) {
+                                json_decref(value);
+                                return NULL;
+                        }
+                        r = json_array_append_new(json_object_get(o, key), value);
+                } else
+                        r = json_object_set_new(o, key, value);
+                if (r < 0)
+                        return NULL;
+        }
+        return TAKE_PTR(o);
+}
+
 int verb_features(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -44,7 +75,7 @@ int verb_features(const Verb *verb, int n_args, char **args) {
         if (r < 0)
                 return log_bus_error(&error, r, "read cedanad's features");
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ json_t *v = json_strv(features);
+                _cleanup_json_ json_t *v = features_to_json(features);
                 if (!v)
                         return log_oom();
                 return json_print(v);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json-util.h"
+
 typedef enum CliOptionId {
         /* global: every verb accepts these */
         OPT_HELP,
@@ -169,6 +171,8 @@ int verb_checkpoint_delete(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_prune(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_inspect(const Verb *verb, int n_args, char **args);
 int verb_features(const Verb *verb, int n_args, char **args);
+/* cedanad's Features ("key=value" and "flag" strings) as the JSON object `features --json` prints. */
+json_t *features_to_json(char **features);
 int verb_version(const Verb *verb, int n_args, char **args);
 int verb_daemon_status(const Verb *verb, int n_args, char **args);
 int verb_help(const Verb *verb, int n_args, char **args);

@@ -8,6 +8,7 @@
 #include "cedana-job.h"
 #include "cli-args.h"
 #include "cli-output.h"
+#include "cli-verbs.h"
 #include "json-util.h"
 
 #include <glib.h>
@@ -195,6 +196,16 @@ static void test_property_keys(void) {
         }
 }
 
+static void test_features_json(void) {
+        char *features[] = { "criu=4.2.1", "compression=none", "compression=zstd", "tcp-established",
+                             "private-socket=no", "gpu=no", NULL };
+        _cleanup_json_ json_t *o = features_to_json(features);
+        g_assert_nonnull(o);
+        _cleanup_free_ char *text = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+        g_assert_cmpstr(text, ==, "{\"compression\":[\"none\",\"zstd\"],\"criu\":\"4.2.1\",\"gpu\":false,"
+                                  "\"private_socket\":false,\"tcp_established\":true}");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -209,6 +220,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cli-output/json-print", test_json_print);
         g_test_add_func("/cli-output/table-print", test_table_print);
         g_test_add_func("/cli-output/property-keys", test_property_keys);
+        g_test_add_func("/cli-output/features-json", test_features_json);
 
         return g_test_run();
 }
