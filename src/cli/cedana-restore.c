@@ -44,12 +44,16 @@ static void restore_files_done(RestoreFiles *f) {
         free(f->source_path);
 }
 
+/* Whether the checkpoint came as PATH rather than --path: errors name it the way it was given. */
+static bool path_positional;
+
 static int open_restore_files(RestoreFiles *f) {
         int r;
         *f = (RestoreFiles) { .source_fd = -EBADF, .log_fd = -EBADF, .pid_fd = -EBADF };
         if (arg_path) {
                 /* A directory or an archive; O_RDONLY opens either. */
-                r = open_user_path("--path", arg_path, O_RDONLY, 0, &f->source_fd, &f->source_path);
+                r = open_user_path(path_positional ? "The checkpoint" : "--path", arg_path, O_RDONLY, 0, &f->source_fd,
+                                   &f->source_path);
                 if (r != 0)
                         return r;
         }
@@ -333,6 +337,7 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
                         return log_verb_usage(verb, "Give the checkpoint once: as PATH or with --path, not both.");
                 if (!(arg_path = strdup(args[0])))
                         return log_oom();
+                path_positional = true;
         }
         if (!is_job && !arg_path)
                 return log_verb_usage(verb, "'cedana restore process' needs the checkpoint to restore: PATH or --path PATH.");

@@ -121,7 +121,10 @@ static int on_exec_result(sd_event_source *s, int fd, uint32_t revents, void *us
         if (n > 0) {
                 bool missing = n == sizeof(int) && child_errno == ENOENT;
                 _cleanup_free_ char *msg = NULL;
-                (void) asprintf(&msg, "Failed to start '%s': %s.", c->command, strerror(child_errno));
+                if (missing && !strchr(c->command, '/'))
+                        (void) asprintf(&msg, "Command '%s' was not found in your PATH.", c->command);
+                else
+                        (void) asprintf(&msg, "Failed to start '%s': %s.", c->command, strerror(child_errno));
                 operation_fail(op, missing ? CEDANA_E_NO_SUCH_FILE : -child_errno, msg);
                 return 0;
         }

@@ -206,6 +206,9 @@ def test_archives_repacked_with_standard_tools_restore(c):
         c.wait_until(lambda: int(read_report(c, report)["count"]) > at + 3, what=f"the counter of {job} to continue")
         finish(c, job)
         c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what=f"{job} to end")
+    # a checkpoint given as PATH is named so when it is missing
+    r = cedana(c, "restore", "process", f"{CKDIR}/no-such.tar.gz", check=False)
+    assert r.returncode == 5 and f"The checkpoint {CKDIR}/no-such.tar.gz does not exist." in r.stderr, r.stderr
     # the directory itself archived: refused with the way to do it right
     c.run(["tar", "-C", CKDIR, "-czf", f"{CKDIR}/wrapped.tar.gz", "repack"])
     r = cedana(c, "restore", "process", f"{CKDIR}/wrapped.tar.gz", check=False)

@@ -351,7 +351,7 @@ def test_run_finds_the_command_in_the_callers_path(c):
     # what the caller's PATH does not have is not found, with the caller's words
     r2 = c.run(["cedana", "run", "process", "--", "mytool"], user="alice", env={"PATH": "/usr/bin:/bin"},
                check=False)
-    assert r2.returncode == 5 and "Failed to start 'mytool'" in r2.stderr, (r2.returncode, r2.stderr)
+    assert r2.returncode == 5 and "Command 'mytool' was not found in your PATH." in r2.stderr, (r2.returncode, r2.stderr)
     cedana(c, "job", "kill", "mine", "--signal", "KILL", user="alice")
 
 
