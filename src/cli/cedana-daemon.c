@@ -3,6 +3,7 @@
  * daemon at all. */
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "bus-error.h"
@@ -10,6 +11,7 @@
 #include "cli-args.h"
 #include "cli-bus.h"
 #include "cli-output.h"
+#include "config.h"
 #include "log.h"
 #include "strv.h"
 
@@ -144,7 +146,9 @@ int verb_daemon_status(const Verb *verb, int n_args, char **args) {
         printf("%s%s%s cedanad is running, reached through %s.\n", ansi(ANSI_GREEN), glyph_bullet(), ansi(ANSI_NORMAL),
                cli_bus_describe(&bus));
         print_field("Version", version);
-        print_field("Checkpoints", directory);
+        /* Yours, where the configured one is per user. */
+        _cleanup_free_ char *mine = NULL;
+        print_field("Checkpoints", checkpoint_directory_expand(directory, getuid(), &mine, NULL) >= 0 ? mine : directory);
         print_fieldf("Jobs", "%zu (%zu running)", n, running);
         print_field("Features", strempty(joined));
         return 0;

@@ -134,14 +134,14 @@ static int config_parse_directory(const char *file, unsigned line, const char *k
         return config_parse_path(file, line, key, value, DEFAULT_CHECKPOINT_DIR, &c->checkpoint_directory);
 }
 
-int config_checkpoint_directory_for(const Config *c, uid_t uid, char **ret, bool *ret_per_user) {
+int checkpoint_directory_expand(const char *pattern, uid_t uid, char **ret, bool *ret_per_user) {
         _cleanup_free_ char *out = NULL;
         size_t n = 0;
         FILE *f = open_memstream(&out, &n);
         if (!f)
                 return -ENOMEM;
         bool per_user = false;
-        for (const char *p = c->checkpoint_directory; *p; p++) {
+        for (const char *p = pattern; *p; p++) {
                 if (p[0] != '%' || !p[1]) {
                         fputc(*p, f);
                         continue;

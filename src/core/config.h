@@ -27,9 +27,12 @@ typedef struct Config {
 #define CONFIG_COLLECT_AFTER_DEFAULT_USEC (UINT64_C(7) * 24 * 3600 * 1000000)
 #define CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC 3600
 
-/* c's checkpoint directory for uid, its specifiers expanded. *ret_per_user: whether it had any,
- * and so is a directory cedanad creates for the user on demand. */
-int config_checkpoint_directory_for(const Config *c, uid_t uid, char **ret, bool *ret_per_user);
+/* A Directory= value for uid, its specifiers expanded. *ret_per_user (may be NULL): whether it
+ * had any, and so is a directory cedanad creates for the user on demand. */
+int checkpoint_directory_expand(const char *pattern, uid_t uid, char **ret, bool *ret_per_user);
+static inline int config_checkpoint_directory_for(const Config *c, uid_t uid, char **ret, bool *ret_per_user) {
+        return checkpoint_directory_expand(c->checkpoint_directory, uid, ret, ret_per_user);
+}
 
 /* Fills in the built-in defaults. */
 int config_init(Config *c);

@@ -455,6 +455,7 @@ def test_default_directory_is_private_and_per_user(c):
     base = "/var/lib/cedana-checkpoints"
     status = json.loads(cedana(c, "daemon", "status", "--json", check=True).stdout)
     assert status["checkpoint_directory"] == f"{base}/%u", status
+    assert f"Checkpoints: {base}/alice\n" in cedana(c, "daemon", "status", user="alice", check=True).stdout
     for user in (None, "alice"):
         name = user or "root"
         pid, report = workload(c, f"defdir-{name}", user=user)
