@@ -94,7 +94,7 @@ static int resolve_checkpoint(const char *spec, char **ret_path) {
 static json_t *options_to_json(const DumpOptions *o) {
         return json_pack("{s:b, s:b, s:b, s:b, s:b, s:o, s:b}", "leave_running", o->leave_running, "tcp_established",
                          o->tcp_established, "file_locks", o->file_locks, "shell_job", o->shell_job, "link_remap",
-                         o->link_remap, "external", json_strv(o->external), "attached", o->attach_pipes != NULL);
+                         o->link_remap, "external", json_strv(o->external), "attached", o->attach_pipes != NULL || o->attach_tty != NULL);
 }
 
 static json_t *images_to_json(const CheckpointMetadata *m) {
@@ -182,7 +182,7 @@ static char *options_text(const DumpOptions *o) {
         } flags[] = {
                 { o->leave_running, "leave-running" }, { o->tcp_established, "tcp-established" },
                 { o->file_locks, "file-locks" },       { o->shell_job, "shell-job" },
-                { o->link_remap, "link-remap" },       { o->attach_pipes != NULL, "attached" },
+                { o->link_remap, "link-remap" },       { o->attach_pipes != NULL || o->attach_tty != NULL, "attached" },
         };
         for (size_t i = 0; i < ELEMENTSOF(flags); i++)
                 if (flags[i].set && strv_extend(&l, flags[i].name) < 0)

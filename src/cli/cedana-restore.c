@@ -238,6 +238,7 @@ static int restore_no_server(const Verb *verb) {
                  * reopened where it was. */
                 .attach_stdin_fd = -EBADF,
                 .attach_stdout_fd = -EBADF,
+                .attach_tty_fd = -EBADF,
                 .job_log_fd = -EBADF,
                 .before_resume = NULL,
                 .progress = restore_progress,

@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "bus-error.h"
 #include "cli-args.h"
@@ -72,6 +74,18 @@ static int append_run_options(sd_bus_message *m, int log_fd, const char *log_pat
                 r = bus_append_option_fd(m, "log_fd", log_fd);
         if (r >= 0 && arg_attach)
                 r = bus_append_option_bool(m, "attach", true);
+        /* Typed at a terminal: the job gets one too, as large as ours, so that line editing,
+         * Ctrl-C and full-screen programs work as they would here. */
+        struct winsize ws = {};
+        if (r >= 0 && arg_attach && isatty(STDIN_FILENO)) {
+                r = bus_append_option_bool(m, "tty", true);
+                if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
+                        ws = (struct winsize) {};
+                if (r >= 0 && ws.ws_row > 0 && ws.ws_col > 0)
+                        r = bus_append_option_uint32(m, "tty_rows", ws.ws_row);
+                if (r >= 0 && ws.ws_row > 0 && ws.ws_col > 0)
+                        r = bus_append_option_uint32(m, "tty_cols", ws.ws_col);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;

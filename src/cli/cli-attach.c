@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The attach proxy: one poll loop between the terminal and a job's pipes, with the terminal in
- * raw mode so Ctrl-] can be seen, and put back however the loop ends. */
+/* The attach proxy: one poll loop between the terminal and a job's pipes or pty, with the
+ * terminal in raw mode so Ctrl-] can be seen, and put back however the loop ends. */
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include "cli-attach.h"
 #include "fd-util.h"
 #include "log.h"
+#include "tty-util.h"
 
 bool detach_feed(DetachState *d, const char *buf, size_t n, uint64_t now_usec) {
         for (size_t i = 0; i < n; i++) {
@@ -48,21 +50,13 @@ static void tty_restore(void) {
         termios_changed = false;
 }
 
-static void tty_make_raw(void) {
+static void tty_make_raw(bool job_has_tty) {
         struct termios t;
         if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
                 return;
         t = saved_termios;
-        cfmakeraw(&t);
-        /* The job reads a pipe, not a terminal: nothing on its side echoes what is typed or turns
-         * Enter into a newline, so the terminal keeps doing both, and keeps output processing so
-         * the job's "\n" starts a line. Raw otherwise: Ctrl-C and Ctrl-Z go to the job as bytes,
-         * and we see Ctrl-]. */
-        t.c_iflag |= ICRNL;
-        t.c_lflag |= ECHO;
-        t.c_oflag |= OPOST | ONLCR;
-        t.c_cc[VMIN] = 1;
-        t.c_cc[VTIME] = 0;
+        /* Raw either way, so that we see Ctrl-]; see termios_make_attach() for what stays. */
+        termios_make_attach(&t, job_has_tty);
         if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0)
                 return;
         termios_changed = true;
@@ -70,7 +64,9 @@ static void tty_make_raw(void) {
 }
 
 typedef struct Proxy {
+        CliBus *bus;
         int in_fd, out_fd, signal_fd;
+        bool job_has_tty;
         bool stdin_open;
         char pending[4096]; /* typed, not yet taken by the job */
         size_t n_pending;
@@ -84,13 +80,36 @@ static void proxy_close_input(Proxy *p) {
         p->n_pending = 0;
 }
 
+/* Our stdin ended: a job with a terminal ends its input when Ctrl-D is typed, as on any terminal,
+ * and keeps what it has; a job with pipes reads EOF, once cedanad and its holder closed their
+ * ends too. */
+static void proxy_end_input(Proxy *p, const char *job) {
+        if (p->job_has_tty) {
+                p->stdin_open = false;
+                return;
+        }
+        proxy_close_input(p);
+        if (!p->bus)
+                return;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = cli_bus_new_manager_call(p->bus, "CloseJobInput", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", job);
+        if (r >= 0)
+                r = cli_bus_call(p->bus, m, false, &error, NULL);
+        if (r < 0)
+                log_warning("Failed to end job %s's input: %s", job, error.message ?: strerror(-r));
+}
+
 /* 1 to go on, 0 when done (detached), < 0 on error. */
 static int proxy_read_stdin(Proxy *p, const char *job) {
         ssize_t n = read(STDIN_FILENO, p->pending, sizeof(p->pending));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return 1;
         if (n <= 0) {
-                proxy_close_input(p);
+                /* Nothing typed is pending: stdin is read only once the job took it all. */
+                proxy_end_input(p, job);
                 return 1;
         }
         if (detach_feed(&p->detach, p->pending, (size_t) n, now_monotonic_usec())) {
@@ -127,6 +146,29 @@ static int proxy_copy_output(Proxy *p) {
         return 1;
 }
 
+/* Our window's size to the job's pty, whose foreground process group gets SIGWINCH when it
+ * changes. */
+static void proxy_pass_window_size(Proxy *p) {
+        struct winsize ws;
+        if (!p->job_has_tty || p->in_fd < 0)
+                return;
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+                return;
+        (void) ioctl(p->in_fd, TIOCSWINSZ, &ws);
+}
+
+/* 1 to go on, else the exit status. */
+static int proxy_signal(Proxy *p) {
+        struct signalfd_siginfo si;
+        if (read(p->signal_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                return 1;
+        if (si.ssi_signo == SIGWINCH) {
+                proxy_pass_window_size(p);
+                return 1;
+        }
+        return 128 + (int) si.ssi_signo;
+}
+
 static int proxy_loop(Proxy *p, const char *job) {
         for (;;) {
                 struct pollfd fds[4] = {
@@ -142,9 +184,9 @@ static int proxy_loop(Proxy *p, const char *job) {
                         return log_error_errno(negative_errno(), "Failed to wait for job %s: %m", job);
                 }
                 if (fds[0].revents) {
-                        struct signalfd_siginfo si;
-                        if (read(p->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
-                                return 128 + (int) si.ssi_signo;
+                        int r = proxy_signal(p);
+                        if (r != 1)
+                                return r;
                 }
                 if (fds[3].revents)
                         proxy_write_job(p);
@@ -155,10 +197,11 @@ static int proxy_loop(Proxy *p, const char *job) {
         }
 }
 
-int attach_fds(const char *job, int in_fd, int out_fd) {
+int attach_fds(CliBus *b, const char *job, int in_fd, int out_fd) {
         _cleanup_close_ int signal_fd = -EBADF;
         sigset_t mask, old;
-        Proxy p = { .in_fd = in_fd, .out_fd = out_fd, .stdin_open = true };
+        /* cedanad hands out a pty's master as the job's input: then the job has a terminal. */
+        Proxy p = { .bus = b, .in_fd = in_fd, .out_fd = out_fd, .stdin_open = true, .job_has_tty = isatty(in_fd) };
         int r;
 
         /* Signals become events of the loop, so the terminal is restored on the way out. */
@@ -167,6 +210,7 @@ int attach_fds(const char *job, int in_fd, int out_fd) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGWINCH);
         (void) sigprocmask(SIG_BLOCK, &mask, &old);
         (void) signal(SIGPIPE, SIG_IGN); /* a closed job input is EPIPE, not death */
         signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -179,7 +223,8 @@ int attach_fds(const char *job, int in_fd, int out_fd) {
 
         if (!arg_quiet && isatty(STDIN_FILENO))
                 fprintf(stderr, "Attached to job %s; press Ctrl-] three times within a second to detach.\n", job);
-        tty_make_raw();
+        tty_make_raw(p.job_has_tty);
+        proxy_pass_window_size(&p);
         r = proxy_loop(&p, job);
         tty_restore();
 
@@ -215,6 +260,8 @@ int attach_job(CliBus *b, const char *job) {
                 safe_close(out_copy);
                 return log_error_errno(r, "Failed to take the job's input and output: %m");
         }
-        /* The proxy may run for days; the bus connection is not needed for it. */
-        return attach_fds(job, in_copy, out_copy);
+        /* The reply's own copies would keep the job's input open after ours is closed. */
+        reply = sd_bus_message_unref(reply);
+        /* The proxy may run for days; the bus is needed again only to end the job's input. */
+        return attach_fds(b, job, in_copy, out_copy);
 }

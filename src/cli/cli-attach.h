@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `cedana job attach` and --attach: the terminal wired to a job's input and output, until the
- * job's output ends or the user presses Ctrl-] three times within a second. */
+ * job's output ends or the user presses Ctrl-] three times within a second. A job with a pty
+ * of its own gets every byte typed and the window size; a job with pipes gets EOF when ours
+ * ends. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,8 +24,10 @@ typedef struct DetachState {
 bool detach_feed(DetachState *d, const char *buf, size_t n, uint64_t now_usec);
 
 /* Proxies stdin to in_fd and out_fd to stdout (taking both fds) with the terminal in raw mode,
- * restored on every way out, signals included. Returns an exit status: 0 when the job's output
- * ended or the user detached, 128+signal when a signal ended it. */
-int attach_fds(const char *job, int in_fd, int out_fd);
+ * restored on every way out, signals included. in_fd is the job's pty master when the job has a
+ * terminal: the window size goes there too. Otherwise EOF on stdin ends the job's input
+ * (CloseJobInput on b). Returns an exit status: 0 when the job's output ended or the user
+ * detached, 128+signal when a signal ended it. */
+int attach_fds(CliBus *b, const char *job, int in_fd, int out_fd);
 /* AttachJob(job), then attach_fds(). */
 int attach_job(CliBus *b, const char *job);

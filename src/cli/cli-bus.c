@@ -180,6 +180,7 @@ const char *cli_bus_describe(const CliBus *b) {
 static bool member_is_authorized(const char *member) {
         static const char *const members[] = {
                 "Dump", "Restore", "Run", "Manage", "KillJob", "DeleteJob", "DeleteCheckpoint", "AttachJob",
+                "CloseJobInput",
         };
         for (size_t i = 0; i < ELEMENTSOF(members); i++)
                 if (streq(member, members[i]))

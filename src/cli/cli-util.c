@@ -111,6 +111,10 @@ int bus_append_option_bool(sd_bus_message *m, const char *key, bool value) {
         return sd_bus_message_append(m, "{sv}", key, "b", (int) value);
 }
 
+int bus_append_option_uint32(sd_bus_message *m, const char *key, uint32_t value) {
+        return sd_bus_message_append(m, "{sv}", key, "u", value);
+}
+
 int bus_append_option_fd(sd_bus_message *m, const char *key, int fd) {
         return sd_bus_message_append(m, "{sv}", key, "h", fd);
 }

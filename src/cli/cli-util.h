@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
@@ -16,6 +17,7 @@ int open_user_path(const char *option, const char *path, int flags, mode_t mode,
 /* {sv} entries of an a{sv} being built. */
 int bus_append_option_string(sd_bus_message *m, const char *key, const char *value);
 int bus_append_option_bool(sd_bus_message *m, const char *key, bool value);
+int bus_append_option_uint32(sd_bus_message *m, const char *key, uint32_t value);
 int bus_append_option_fd(sd_bus_message *m, const char *key, int fd);
 int bus_append_option_strv(sd_bus_message *m, const char *key, char **l);
 

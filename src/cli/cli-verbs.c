@@ -46,7 +46,7 @@ const CliOption cli_options[_OPT_MAX] = {
         [OPT_NO_SERVER] = { OPT_NO_SERVER, "no-server", 0, no_argument, NULL, VALUE_NONE,
                             "Restore without cedanad, as a child of this command (needs root)" },
         [OPT_ATTACH] = { OPT_ATTACH, "attach", 0, no_argument, NULL, VALUE_NONE,
-                         "Connect this terminal to the job's input and output" },
+                         "Connect this terminal to the job's input and output (a pty when stdin is a terminal)" },
         [OPT_LOG] = { OPT_LOG, "log", 0, required_argument, "FILE", VALUE_FILE, "Write the log to FILE" },
         [OPT_PID_FILE] = { OPT_PID_FILE, "pid-file", 0, required_argument, "FILE", VALUE_FILE,
                            "Write the restored process's PID to FILE" },
@@ -128,6 +128,10 @@ const Verb cli_verbs[] = {
           "Start COMMAND as a managed job, as you, in the current directory, with PATH, HOME, USER, "
           "LOGNAME, LANG and TERM of this environment and what -E adds; nothing else is inherited. "
           "COMMAND is looked up in that PATH, as your shell would. Its output goes to a log file. "
+          "With --attach its input and output go through cedanad to this command as well: when stdin is a "
+          "terminal the job gets a terminal of its own (line editing, Ctrl-C, Ctrl-Z, Ctrl-D and window size "
+          "as in this one, which is in raw mode while attached); otherwise pipes, and the end of this "
+          "command's input ends the job's. Press Ctrl-] three times within a second to detach. "
           "--json prints {\"job\", \"pid\", \"log\"}." },
         { "manage", "process", 1, 1, verb_manage, OPT_BIT(OPT_NAME), VERB_ARG_PID, 0, SECTION_JOBS,
           "PID [--name JOB]", "Make a running process a managed job", NULL },
@@ -161,7 +165,10 @@ const Verb cli_verbs[] = {
         { "job", "attach", 1, 1, verb_job_attach, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
           "Connect the terminal to a job's input and output",
           "Connect this terminal to the input and output of JOB, which must have been started or "
-          "restored with --attach. Press Ctrl-] three times within a second to detach." },
+          "restored with --attach, starting with the last 64 KiB of its output. For a job with a terminal, "
+          "this one is put in raw mode and its size passed on; for a job with pipes, the end of this "
+          "command's input ends the job's input for good. Press Ctrl-] three times within a second to "
+          "detach." },
         { NULL, "features", 0, 0, verb_features, 0, VERB_ARG_NONE, 0, SECTION_SERVICE, "",
           "Show what cedanad can do", NULL },
         { NULL, "version", 0, 0, verb_version, 0, VERB_ARG_NONE, 0, SECTION_SERVICE, "",

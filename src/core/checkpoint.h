@@ -88,6 +88,13 @@ typedef struct DumpRequest {
  * GPU. */
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr);
 
+/* What a restored job's stdio is connected to, when it was an attached job. */
+typedef enum AttachKind {
+        ATTACH_NONE,
+        ATTACH_PIPES, /* attach_stdin_fd and attach_stdout_fd */
+        ATTACH_TTY,   /* attach_tty_fd */
+} AttachKind;
+
 typedef struct RestoreRequest {
         int source_fd;   /* a checkpoint directory, or an archive file */
         /* "sha256:<hex>" of the cedana.json a job-store record vouches for; NULL when none does */
@@ -108,7 +115,10 @@ typedef struct RestoreRequest {
          * a checkpoint is refused. */
         int attach_stdin_fd;
         int attach_stdout_fd;
-        bool *ret_attached; /* set to whether the checkpoint used the attach fds */
+        /* For a checkpoint of a job attached through a pty (options.attach_tty): the slave of
+         * a new pty, the restored job's terminal; -EBADF when not offered (then refused). */
+        int attach_tty_fd;
+        AttachKind *ret_attached; /* set to which of the attach fds the checkpoint used */
         /* For a checkpoint of a job with its own log (options.job_log): the file the restored
          * job writes to instead; -EBADF: CRIU reopens the recorded path. */
         int job_log_fd;

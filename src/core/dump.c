@@ -112,6 +112,8 @@ static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
                 return -ENOMEM;
         if (req->options->attach_pipes && !(m->options.attach_pipes = strv_copy(req->options->attach_pipes)))
                 return -ENOMEM;
+        if (req->options->attach_tty && !(m->options.attach_tty = strdup(req->options->attach_tty)))
+                return -ENOMEM;
         if (req->options->job_log && !(m->options.job_log = strdup(req->options->job_log)))
                 return -ENOMEM;
         *ret = TAKE_PTR(m);
@@ -586,6 +588,13 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
             !(c.result.path = path_join(dir, c.result.final_name)))
                 return -ENOMEM;
 
+        /* An attached job's terminal is a pty whose master cedanad holds, outside the tree: CRIU
+         * dumps it as external, and a restore hands the job a new one. */
+        _cleanup_strv_free_ char **external = strv_copy(req->options->external);
+        if ((req->options->external && !external) ||
+            (req->options->attach_tty && strv_extend(&external, req->options->attach_tty) < 0))
+                return -ENOMEM;
+
         r = check_tree(&c, reterr);
         if (r == 0)
                 r = prepare(&c, reterr);
@@ -606,7 +615,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .file_locks = req->options->file_locks,
                 .link_remap = req->options->link_remap,
                 .leave_running = req->options->leave_running,
-                .external = req->options->external,
+                .external = external,
                 .post_dump = post_dump,
                 .userdata = &c,
         };

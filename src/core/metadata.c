@@ -14,6 +14,7 @@
 #include "json-util.h"
 #include "metadata.h"
 #include "strv.h"
+#include "tty-util.h"
 
 #define FILE_NAME_MAX 255
 /* What ends every format 2 document: the checksum member, then the closing brace (and in
@@ -29,7 +30,7 @@ static const char *const top_members[] = {
 };
 static const char *const option_members[] = {
         "compression", "leave_running", "tcp_established", "file_locks", "shell_job",
-        "link_remap", "external", "attach_pipes", "job_log",
+        "link_remap", "external", "attach_pipes", "attach_tty", "job_log",
 };
 
 bool checkpoint_file_name_is_plain(const char *s) {
@@ -168,6 +169,8 @@ static int build_options(const DumpOptions *o, json_t **ret) {
                 r = set(j, "external", json_strv(o->external));
         if (r >= 0 && o->attach_pipes)
                 r = set(j, "attach_pipes", json_strv(o->attach_pipes));
+        if (r >= 0 && o->attach_tty)
+                r = set(j, "attach_tty", json_string(o->attach_tty));
         if (r >= 0 && o->job_log)
                 r = set(j, "job_log", json_string(o->job_log));
         if (r < 0)
@@ -461,6 +464,17 @@ static int parse_options(const json_t *v, DumpOptions *o, char **reterr) {
                         if (sscanf(*s, "pipe:[%lu]%n", &ino, &end) != 1 || end <= 0 || (*s)[end] != 0)
                                 return metadata_invalid(reterr, "member \"options.attach_pipes\" contains an invalid entry");
                 }
+        }
+        /* Optional: the terminal of an attached job, as CRIU names it. */
+        if (json_object_get(v, "attach_tty")) {
+                r = get_string(v, "attach_tty", false, &o->attach_tty, reterr);
+                if (r < 0)
+                        return r;
+                if (!tty_key_is_valid(o->attach_tty))
+                        return metadata_invalid(reterr, "member \"options.attach_tty\" is not a terminal");
+                if (o->attach_pipes)
+                        return metadata_invalid(reterr, "members \"options.attach_pipes\" and \"options.attach_tty\" "
+                                                "exclude each other");
         }
         /* Optional: the job's log as CRIU names it, a key for --inherit-fd, never opened by us. */
         if (json_object_get(v, "job_log")) {

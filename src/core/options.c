@@ -15,6 +15,7 @@ void dump_options_done(DumpOptions *o) {
         free(o->name);
         strv_free(o->external);
         strv_free(o->attach_pipes);
+        free(o->attach_tty);
         free(o->job_log);
         *o = (DumpOptions) {};
 }

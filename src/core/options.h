@@ -20,6 +20,10 @@ typedef struct DumpOptions {
         /* An attached job's stdin and stdout pipes ("pipe:[inode]"), which the daemon holds:
          * a restore must hand the restored job new pipes in their place. NULL otherwise. */
         char **attach_pipes;
+        /* An attached job's terminal, the pty slave whose master the daemon holds, as CRIU names
+         * it ("tty[rdev:dev]"): dumped as external, a restore hands the job a new slave in its
+         * place. NULL otherwise. */
+        char *attach_tty;
         /* A job's own log, its stdout and stderr, as CRIU names it (the path without its leading
          * '/'): a restore may hand the job another file in its place. NULL otherwise. */
         char *job_log;

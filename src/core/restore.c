@@ -272,17 +272,29 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                                 "with --attach, or with 'cedana restore job'.");
                 goto finish;
         }
+        if (m->options.attach_tty && req->attach_tty_fd < 0) {
+                r = message_set(reterr, CEDANA_E_INVALID_ARGS,
+                                "This is a checkpoint of an attached job, whose terminal was cedanad's: restore it "
+                                "with --attach, or with 'cedana restore job'.");
+                goto finish;
+        }
         if (req->ret_attached)
-                *req->ret_attached = m->options.attach_pipes != NULL;
+                *req->ret_attached = m->options.attach_pipes ? ATTACH_PIPES :
+                                     m->options.attach_tty   ? ATTACH_TTY :
+                                                               ATTACH_NONE;
         /* CRIU hands these fds to the tasks in place of the resources the keys name. */
-        int inherit_fds[3];
-        char *inherit_keys[4] = {};
+        int inherit_fds[4];
+        char *inherit_keys[5] = {};
         size_t n_inherit = 0;
         if (m->options.attach_pipes)
                 for (size_t i = 0; i < 2; i++) {
                         inherit_fds[n_inherit] = attach_fds[i];
                         inherit_keys[n_inherit++] = m->options.attach_pipes[i];
                 }
+        if (m->options.attach_tty) {
+                inherit_fds[n_inherit] = req->attach_tty_fd;
+                inherit_keys[n_inherit++] = m->options.attach_tty;
+        }
         bool job_log_used = m->options.job_log && req->job_log_fd >= 0;
         if (job_log_used) {
                 inherit_fds[n_inherit] = req->job_log_fd;

@@ -63,6 +63,8 @@ static const char *type_signature(BusOptionType t) {
                 return "h";
         case BUS_OPTION_STRV:
                 return "as";
+        case BUS_OPTION_UINT32:
+                return "u";
         }
         return "?";
 }
@@ -94,6 +96,8 @@ static int read_one(sd_bus_message *m, const BusOption *o, void *base, sd_bus_er
                 *(bool *) field = b;
                 return 0;
         }
+        case BUS_OPTION_UINT32:
+                return sd_bus_message_read(m, "u", (uint32_t *) field);
         case BUS_OPTION_FD: {
                 int fd;
                 r = sd_bus_message_read(m, "h", &fd);
@@ -184,6 +188,7 @@ void bus_options_done(const BusOption *table, size_t n_table, void *base) {
                         *(char ***) field = strv_free(*(char ***) field);
                         break;
                 case BUS_OPTION_BOOL:
+                case BUS_OPTION_UINT32:
                         break;
                 }
         }

@@ -17,6 +17,7 @@ typedef enum BusOptionType {
         BUS_OPTION_BOOL,   /* bool */
         BUS_OPTION_FD,     /* int, a private duplicate (O_CLOEXEC); -EBADF when absent */
         BUS_OPTION_STRV,   /* char **, NULL when absent */
+        BUS_OPTION_UINT32, /* uint32_t */
 } BusOptionType;
 
 typedef struct BusOption {

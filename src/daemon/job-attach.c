@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The daemon's half of attached jobs: the pipe ends, their holder, the output pump. */
+/* The daemon's half of attached jobs: the pipe ends or pty master, their holder, the output pump. */
 
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
+#include "tty-util.h"
 
 typedef struct AttachClient {
         int fd;
@@ -70,6 +72,44 @@ int attach_pipes_new(AttachPipes *ret) {
                 return r;
         }
         *ret = p;
+        return 0;
+}
+
+bool attach_key_is_tty(const char *key) {
+        return key && startswith(key, "tty[");
+}
+
+int attach_pty_new(uid_t uid, unsigned rows, unsigned cols, AttachPipes *ret) {
+        _cleanup_(attach_pipes_done) AttachPipes p = ATTACH_PIPES_NULL;
+        int unlock = 0;
+        p.daemon_stdin = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (p.daemon_stdin < 0)
+                return negative_errno();
+        if (ioctl(p.daemon_stdin, TIOCSPTLCK, &unlock) < 0)
+                return negative_errno();
+        /* The slave by the master, not by its name in /dev/pts, which another user could race. */
+        p.job_stdin = ioctl(p.daemon_stdin, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (p.job_stdin < 0)
+                return negative_errno();
+        /* The job's user owns its terminal, as after a login; nobody else may open it. */
+        if (fchown(p.job_stdin, uid, (gid_t) -1) < 0 || fchmod(p.job_stdin, 0600) < 0)
+                return negative_errno();
+        if (rows > 0 && cols > 0) {
+                struct winsize ws = { .ws_row = (unsigned short) MIN(rows, 0xffffU),
+                                      .ws_col = (unsigned short) MIN(cols, 0xffffU) };
+                (void) ioctl(p.daemon_stdin, TIOCSWINSZ, &ws);
+        }
+        p.job_stdout = fcntl(p.job_stdin, F_DUPFD_CLOEXEC, 3);
+        p.daemon_stdout = fcntl(p.daemon_stdin, F_DUPFD_CLOEXEC, 3);
+        if (p.job_stdout < 0 || p.daemon_stdout < 0)
+                return negative_errno();
+        int r = tty_key_from_fd(p.job_stdin, &p.stdin_key);
+        if (r < 0)
+                return r;
+        if (!(p.stdout_key = strdup(p.stdin_key)))
+                return -ENOMEM;
+        *ret = p;
+        p = (AttachPipes) ATTACH_PIPES_NULL;
         return 0;
 }
 
@@ -180,7 +220,7 @@ static int open_log(Job *j) {
 
 int job_attach_start(Job *j) {
         Manager *m = j->manager;
-        if (j->attach_out_fd < 0 || j->attach_in_fd < 0)
+        if (j->attach_out_fd < 0)
                 return -EBADF;
         if (j->attach_source)
                 return 0;
@@ -204,9 +244,30 @@ void job_attach_stop(Job *j, bool forget) {
         /* The scrollback stays: a restored job's first attacher sees what it said before. */
 }
 
+/* What a client writes to once the job's input is closed: a pipe without a reader, so its first
+ * write fails with EPIPE and it stops reading its own input. */
+static int closed_input(int *ret) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        safe_close(p[0]);
+        *ret = p[1];
+        return 0;
+}
+
 int job_attach_client(Job *j, int *ret_stdin, int *ret_stdout) {
-        if (!j->attach_source || j->attach_in_fd < 0)
+        if (!j->attach_source)
                 return -ENOTCONN;
+        _cleanup_close_ int in = -EBADF;
+        if (j->attach_in_fd >= 0) {
+                in = fcntl(j->attach_in_fd, F_DUPFD_CLOEXEC, 3);
+                if (in < 0)
+                        return negative_errno();
+        } else {
+                int r = closed_input(&in);
+                if (r < 0)
+                        return r;
+        }
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return negative_errno();
@@ -223,22 +284,22 @@ int job_attach_client(Job *j, int *ret_stdin, int *ret_stdout) {
         }
         c->fd = p[1];
         LIST_PREPEND(clients, j->attach_clients, c);
-        *ret_stdin = j->attach_in_fd;
+        *ret_stdin = TAKE_FD(in);
         *ret_stdout = p[0];
         return 0;
 }
 
-/* One of the holder's fds, if it is the pipe recorded as key. */
+/* One of the holder's fds, if it is the pipe, or the master of the pty, recorded as key. */
 static int reclaim_fd(int pidfd, int target, const char *key, int *ret) {
         _cleanup_close_ int fd = (int) syscall(SYS_pidfd_getfd, pidfd, target, 0);
         if (fd < 0)
                 return negative_errno();
         _cleanup_free_ char *k = NULL;
-        int r = pipe_key(fd, &k);
+        int r = attach_key_is_tty(key) ? tty_key_from_master(fd, &k) : pipe_key(fd, &k);
         if (r < 0)
                 return r;
         if (!key || !streq(k, key))
-                return -EBADF;
+                return -ESTALE; /* not what the job had: whatever it is, it is not taken */
         *ret = TAKE_FD(fd);
         return 0;
 }
@@ -251,9 +312,13 @@ int job_attach_reclaim(Job *j) {
                 return negative_errno();
         /* Whatever runs under that pid now: only the pipes recorded for this job are taken. */
         _cleanup_close_ int in = -EBADF, out = -EBADF;
-        int r = reclaim_fd(pidfd, HOLD_STDIN_FD, j->attach_in_key, &in);
-        if (r >= 0)
-                r = reclaim_fd(pidfd, HOLD_OUTPUT_FD, j->attach_out_key, &out);
+        int r = reclaim_fd(pidfd, HOLD_OUTPUT_FD, j->attach_out_key, &out);
+        if (r < 0)
+                return r;
+        r = reclaim_fd(pidfd, HOLD_STDIN_FD, j->attach_in_key, &in);
+        /* The holder that has the job's output but no stdin closed it when asked (CloseJobInput). */
+        if (r == -EBADF && !attach_key_is_tty(j->attach_in_key))
+                r = 0;
         if (r < 0)
                 return r;
         safe_close(j->attach_in_fd);
@@ -261,4 +326,34 @@ int job_attach_reclaim(Job *j) {
         j->attach_in_fd = TAKE_FD(in);
         j->attach_out_fd = TAKE_FD(out);
         return job_attach_start(j);
+}
+
+int job_attach_close_input(Job *j) {
+        if (attach_key_is_tty(j->attach_in_key))
+                return -ENOTTY;
+        if (!j->attach_source)
+                return -ENOTCONN;
+        if (j->attach_in_fd < 0)
+                return 0; /* closed already */
+        j->attach_in_fd = safe_close(j->attach_in_fd);
+        if (j->attach_holder <= 0)
+                return 0;
+        /* The holder's copy too, asked by pidfd once it proved to hold the job's output (a
+         * recycled pid is never signalled). Only root may signal the holder at all; the queued
+         * value tells our request from a scope-wide kill. */
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, j->attach_holder, 0);
+        if (pidfd < 0)
+                return negative_errno();
+        /* Still the job's holder: it has the job's output. */
+        _cleanup_close_ int out = -EBADF;
+        int r = reclaim_fd(pidfd, HOLD_OUTPUT_FD, j->attach_out_key, &out);
+        if (r < 0)
+                return r;
+        siginfo_t si = { .si_signo = HOLD_CLOSE_STDIN_SIGNAL, .si_code = SI_QUEUE };
+        si.si_pid = getpid();
+        si.si_uid = getuid();
+        si.si_value.sival_int = HOLD_CLOSE_STDIN_VALUE;
+        if (syscall(SYS_pidfd_send_signal, pidfd, HOLD_CLOSE_STDIN_SIGNAL, &si, 0) < 0)
+                return negative_errno();
+        return 0;
 }

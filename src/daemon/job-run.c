@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -74,6 +75,8 @@ int run_args_validate(Manager *m, RunArgs *a, char **argv, sd_bus_error *error) 
         if (a->log && !path_is_normalized(a->log))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Log file '%.64s' must be an absolute path without '.' or '..'.", a->log);
+        if (a->tty && !a->attach)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'tty' needs 'attach'.");
         /* The job writes to it, not cedanad: any file system will do. */
         if (a->log_fd >= 0)
                 return bus_check_output_fd(a->log_fd, "log_fd", false, error);
@@ -173,6 +176,10 @@ static _noreturn_ void run_child(const Identity *caller, char **argv, RunArgs *a
                 if (sig != SIGKILL && sig != SIGSTOP)
                         (void) signal(sig, SIG_DFL);
         (void) setsid();
+        /* A pty's slave becomes the controlling terminal of the job's new session: Ctrl-C,
+         * Ctrl-Z and window size changes reach its foreground process group. */
+        if (a->tty && ioctl(stdio_in, TIOCSCTTY, 0) < 0)
+                goto fail;
 
         if (identity_drop(caller) < 0)
                 goto fail;
@@ -264,7 +271,8 @@ int job_run_start(Manager *m, sd_bus_message *call, const Identity *caller, char
                 return r;
         if (a->attach) {
                 /* The job's output goes through cedanad, which appends it to the log. */
-                r = attach_pipes_new(&c->pipes);
+                r = a->tty ? attach_pty_new(caller->uid, a->tty_rows, a->tty_cols, &c->pipes)
+                           : attach_pipes_new(&c->pipes);
                 if (r < 0)
                         return r;
                 log_fd = safe_close(log_fd);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
@@ -20,6 +21,8 @@ typedef struct RunArgs {
         char *log;
         int log_fd;
         bool attach;
+        bool tty; /* with attach: a pty instead of pipes */
+        uint32_t tty_rows, tty_cols;
 } RunArgs;
 
 int run_args_validate(Manager *m, RunArgs *a, char **argv, sd_bus_error *error);

@@ -258,7 +258,11 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
         if (r <= 0)
                 goto finish;
         r = identity_from_uid(owner, &spec.owner);
-        if (r >= 0 && j && j->attach && j->attach_in_key && j->attach_out_key) {
+        if (r >= 0 && j && j->attach && attach_key_is_tty(j->attach_in_key)) {
+                /* Recorded in the checkpoint, so any restore can hand the job a new terminal. */
+                if (!(spec.options.attach_tty = strdup(j->attach_in_key)))
+                        r = -ENOMEM;
+        } else if (r >= 0 && j && j->attach && j->attach_in_key && j->attach_out_key) {
                 /* Recorded in the checkpoint, so any restore can hand the job new pipes. */
                 char *pipes[] = { j->attach_in_key, j->attach_out_key, NULL };
                 if (!(spec.options.attach_pipes = strv_copy(pipes)))
@@ -465,6 +469,9 @@ static const BusOption run_options[] = {
         { "log", BUS_OPTION_STRING, offsetof(RunArgs, log) },
         { "log_fd", BUS_OPTION_FD, offsetof(RunArgs, log_fd) },
         { "attach", BUS_OPTION_BOOL, offsetof(RunArgs, attach) },
+        { "tty", BUS_OPTION_BOOL, offsetof(RunArgs, tty) },
+        { "tty_rows", BUS_OPTION_UINT32, offsetof(RunArgs, tty_rows) },
+        { "tty_cols", BUS_OPTION_UINT32, offsetof(RunArgs, tty_cols) },
 };
 
 static int method_run(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -715,8 +722,41 @@ static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error 
                 return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Job %s is not running (%s).", j->id,
                                       job_state_to_string(j->state));
         r = sd_bus_reply_method_return(call, "hh", in, out);
-        safe_close(out); /* the caller has its copy; ours would keep the pipe from ending */
+        /* The caller has its copies; ours would keep the pipes from ending. */
+        safe_close(in);
+        safe_close(out);
         return r;
+}
+
+static int method_close_job_input(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        Job *j;
+        uid_t uid;
+        int r = sd_bus_message_read(call, "s", &name);
+        if (r >= 0)
+                r = bus_caller_uid(call, &uid);
+        if (r >= 0)
+                r = called_job(m, call, name, &j, error);
+        if (r <= 0)
+                return pending(r);
+        /* Whoever may attach may end the input, as an attached client could by closing it. */
+        r = authorize(m, call, uid, j->uid, false, error);
+        if (r <= 0)
+                return pending(r);
+        if (!j->attach)
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "Job %s was not started with --attach.", j->id);
+        r = job_attach_close_input(j);
+        if (r == -ENOTTY)
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED,
+                                      "Job %s has a terminal; its input ends when Ctrl-D is typed.", j->id);
+        if (r == -ENOTCONN)
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Job %s is not running (%s).", j->id,
+                                      job_state_to_string(j->state));
+        if (r < 0)
+                log_ctx_errno(LOG_WARNING, r, LOG_CTX(.job = j->id),
+                              "Failed to ask job %s's holder to close its input: %m", j->id);
+        return sd_bus_reply_method_return(call, NULL);
 }
 
 /* ---- checkpoints ---- */
@@ -901,6 +941,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("as", checkpoints), method_prune_checkpoints, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttachJob", SD_BUS_ARGS("s", job), SD_BUS_RESULT("h", stdin, "h", stdout),
                                 method_attach_job, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CloseJobInput", SD_BUS_ARGS("s", job), SD_BUS_NO_RESULT, method_close_job_input,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("s", job, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("JobRemoved", SD_BUS_ARGS("s", job, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("CheckpointNew", SD_BUS_ARGS("s", job, "s", checkpoint_id, "s", path), 0),

@@ -17,7 +17,10 @@ typedef struct RestoreOperation {
         char *staging_name;
         int log_fd;           /* CRIU's log directory */
         char *log_path;
+        /* With attach, both: the checkpoint says which the job needs (the worker tells with the
+         * tree); the other is dropped then, and pipes holds what the job got. */
         AttachPipes pipes;
+        AttachPipes pty;
         /* The job's log, handed to CRIU for the one the checkpoint names: the job's own (restore
          * job), or a new one (a new job), removed unless the job takes it. */
         int job_log_fd;

@@ -12,6 +12,7 @@
 #include "bus-error.h"
 #include "criu-log.h"
 #include "fd-util.h"
+#include "checkpoint.h"
 #include "job-attach.h"
 #include "job-dbus.h"
 #include "job-log.h"
@@ -77,6 +78,7 @@ static void restore_free(Operation *op) {
         safe_close(r->job_log_fd);
         free(r->job_log_path);
         attach_pipes_done(&r->pipes);
+        attach_pipes_done(&r->pty);
         for (size_t i = 0; i < r->n_pids; i++)
                 safe_close(r->pidfds[i]);
         free(r->pids);
@@ -153,6 +155,16 @@ static int on_tree(Operation *op, const WmTree *t) {
         Manager *m = op->manager;
         if (r->n_pids > 0)
                 return -EBADMSG;
+        /* What the checkpoint's stdio was: the job keeps that kind, the other goes. */
+        if (t->attached == ATTACH_TTY) {
+                attach_pipes_done(&r->pipes);
+                r->pipes = r->pty;
+                r->pty = (AttachPipes) ATTACH_PIPES_NULL;
+        } else {
+                attach_pipes_done(&r->pty);
+                if (t->attached != ATTACH_PIPES)
+                        attach_pipes_done(&r->pipes);
+        }
         size_t n = t->n;
         if (!(r->pids = calloc(n, sizeof(pid_t))) || !(r->start_times = calloc(n, sizeof(uint64_t))) ||
             !(r->pidfds = calloc(n, sizeof(int))) || !(r->resume = calloc(n, sizeof(bool))))
@@ -253,7 +265,7 @@ static int record_job(Operation *op, const WmRestored *res, Job **ret) {
         /* Its new pipes and their holder are recorded with it, for a cedanad that starts before
          * the tree runs. */
         int k = 0;
-        if (res->attached)
+        if (res->attached != ATTACH_NONE)
                 k = job_attach_take(j, &r->pipes);
         else
                 j->attach = false;
@@ -381,7 +393,7 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         r->spec = *spec;
         *spec = (RestoreSpec) RESTORE_SPEC_NULL;
         r->staging_fd = r->log_fd = r->job_log_fd = -EBADF;
-        r->pipes = (AttachPipes) ATTACH_PIPES_NULL;
+        r->pipes = r->pty = (AttachPipes) ATTACH_PIPES_NULL;
         op->userdata = r;
         op->on_free = restore_free;
         op->on_message = restore_on_message;
@@ -412,16 +424,21 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         if (k < 0)
                 return bus_error_setf(error, k, "Failed to create a log directory for CRIU in %s: %s", m->log_dir,
                                       strerror(-k));
-        /* An attached job gets new stdio pipes; a restored process too, if asked (its checkpoint
-         * says whether it needs them). */
-        if ((r->spec.job ? r->spec.job->attach : r->spec.attach) && (k = attach_pipes_new(&r->pipes)) < 0)
-                return k;
+        /* An attached job gets new stdio pipes, or a new pty if it had one; a restored process
+         * too, if asked (its checkpoint says whether it needs them, and which). */
+        if (r->spec.job ? r->spec.job->attach : r->spec.attach) {
+                k = attach_pipes_new(&r->pipes);
+                if (k >= 0)
+                        k = attach_pty_new(r->spec.owner.uid, 0, 0, &r->pty);
+                if (k < 0)
+                        return k;
+        }
         k = open_job_log(m, r);
         if (k < 0)
                 return bus_error_setf(error, k, "Failed to create the log of job %s: %s", r->job_name, strerror(-k));
 
         int keep[] = { r->spec.source_fd, r->spec.log_fd, r->log_fd, r->staging_fd, m->state_dir_fd, m->log_dir_fd,
-                       r->pipes.job_stdin, r->pipes.job_stdout, r->job_log_fd };
+                       r->pipes.job_stdin, r->pipes.job_stdout, r->pty.job_stdin, r->job_log_fd };
         int valid[ELEMENTSOF(keep)];
         size_t n = 0;
         for (size_t i = 0; i < ELEMENTSOF(keep); i++)
@@ -437,6 +454,8 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         /* The worker has its own copies of the job's ends now. */
         r->pipes.job_stdin = safe_close(r->pipes.job_stdin);
         r->pipes.job_stdout = safe_close(r->pipes.job_stdout);
+        r->pty.job_stdin = safe_close(r->pty.job_stdin);
+        r->pty.job_stdout = safe_close(r->pty.job_stdout);
         TAKE_PTR(op);
         return 1;
 }

@@ -22,6 +22,7 @@
 typedef struct RestoreWorker {
         int sock;
         RestoreOperation *r;
+        const AttachKind *attached; /* known before the tree exists */
 } RestoreWorker;
 
 static void send_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
@@ -41,6 +42,7 @@ static int send_tree(const RestoredTree *tree, void *userdata, char **reterr) {
         m->type = WM_TREE;
         if (tree->source_job && job_name_is_valid(tree->source_job))
                 snprintf(m->tree.source_job, sizeof(m->tree.source_job), "%s", tree->source_job);
+        m->tree.attached = (uint32_t) *w->attached;
         m->tree.n = (uint32_t) tree->n_pids;
         for (size_t i = 0; i < tree->n_pids; i++)
                 m->tree.entries[i] = (WmTreeEntry) { .pid = tree->pids[i], .resume = tree->resume[i] };
@@ -95,11 +97,12 @@ int restore_worker(int sock, void *userdata) {
         Operation *op = userdata;
         RestoreOperation *r = op->userdata;
         Manager *m = op->manager;
-        RestoreWorker w = { .sock = sock, .r = r };
+        AttachKind attached = ATTACH_NONE;
+        RestoreWorker w = { .sock = sock, .r = r, .attached = &attached };
         _cleanup_free_ char *err = NULL;
         _cleanup_close_ int source_fd = -EBADF;
         RestoredTree tree = {};
-        bool attached = false, job_log_used = false;
+        bool job_log_used = false;
 
         int k = open_source(r, &source_fd, &err);
         if (k == 0) {
@@ -117,6 +120,7 @@ int restore_worker(int sock, void *userdata) {
                         .timeout_sec = m->config.restore_timeout_sec,
                         .attach_stdin_fd = r->pipes.job_stdin,
                         .attach_stdout_fd = r->pipes.job_stdout,
+                        .attach_tty_fd = r->pty.job_stdin,
                         .ret_attached = &attached,
                         .job_log_fd = r->job_log_fd,
                         .ret_job_log_used = &job_log_used,

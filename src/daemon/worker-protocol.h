@@ -44,13 +44,14 @@ typedef struct WmTreeEntry {
 
 typedef struct WmTree {
         char source_job[NAME_MAX_LEN + 1]; /* the dumped job's name; "" if none or not a valid name */
+        uint32_t attached; /* AttachKind: which attach fds CRIU hands the tree */
         uint32_t n;
         WmTreeEntry entries[WM_TREE_MAX];
 } WmTree;
 
 typedef struct WmRestored {
         int32_t pid;
-        uint32_t attached;
+        uint32_t attached; /* AttachKind */
         uint32_t job_log_used; /* the job writes to the log the daemon handed the restore */
 } WmRestored;
 

@@ -271,6 +271,9 @@ def test_attach_run_detach_reattach_across_dump_restore(c):
     # cedanad stopped, and killed: the job neither notices nor loses a line; the next cedanad
     # takes its pipes back from the holder, and a new attach carries on the conversation
     pid = jobs(c)["att"]["pid"]
+    # started from a terminal, it has a pty, and a new one after the restore: its controlling terminal
+    assert c.run(["readlink", f"/proc/{pid}/fd/0"]).stdout.startswith("/dev/pts/")
+    assert c.read_file(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()[4] != "0", "no controlling terminal"
     holder = c.run(["pgrep", "-x", "cedana-hold"]).stdout.split()
     assert len(holder) == 1, holder
     assert "cedana-0-att.scope" in c.read_file(f"/proc/{holder[0]}/cgroup")
@@ -300,6 +303,83 @@ def test_attach_run_detach_reattach_across_dump_restore(c):
     # the holder goes with its job
     c.wait_until(lambda: not c.run(["pgrep", "-x", "cedana-hold"], check=False).stdout, what="the holder to end")
     tmux(c, "kill-server", check=False)
+
+
+def test_attach_from_a_terminal_gives_the_job_a_terminal(c):
+    # Started from a tmux pane: the job gets a pty of its own, as large as the pane
+    c.run(["systemd-run", "--unit=tmux-pty", "-p", "Type=forking", "--", "tmux", "-L", "att", "new-session", "-d",
+           "-s", "pty", "-x", "120", "-y", "30", "cedana run process --attach --name pty -- python3 -q -i; sleep 60"])
+    c.wait_until(lambda: ">>> " in screen(c, "pty"), what="python's prompt")
+    # a typo mended with Backspace: the pty's line editing (and readline) take it
+    tmux(c, "send-keys", "-t", "pty", "print(6*7)x", "BSpace", "Enter")
+    c.wait_until(lambda: re.search(r"^42\s*$", screen(c, "pty"), re.M), what="the mended line's result")
+    assert "U+007F" not in screen(c, "pty") and "SyntaxError" not in screen(c, "pty"), screen(c, "pty")
+    # Ctrl-C is SIGINT for the job's foreground group: a loop is interrupted, the job goes on
+    tmux(c, "send-keys", "-t", "pty", "import time", "Enter", "while True: time.sleep(0.1)", "Enter", "Enter")
+    time.sleep(1)
+    tmux(c, "send-keys", "-t", "pty", "C-c")
+    c.wait_until(lambda: "KeyboardInterrupt" in screen(c, "pty"), what="the loop to be interrupted")
+    assert jobs(c)["pty"]["status"] == "running"
+    # the window size, and its changes
+    size = "import shutil; print('cols=%d' % shutil.get_terminal_size().columns)"
+    tmux(c, "send-keys", "-t", "pty", size, "Enter")
+    c.wait_until(lambda: "cols=120" in screen(c, "pty"), what="the job to see the pane's width")
+    tmux(c, "resize-window", "-t", "pty", "-x", "100", "-y", "30")
+    time.sleep(0.5)
+    tmux(c, "send-keys", "-t", "pty", size, "Enter")
+    c.wait_until(lambda: "cols=100" in screen(c, "pty"), what="the job to see the resized pane")
+    # detached, re-attached from a narrower pane: raw mode and the new size there too
+    tmux(c, "send-keys", "-t", "pty", "C-]", "C-]", "C-]")
+    c.wait_until(lambda: "Detached from job pty." in screen(c, "pty"), what="the detach")
+    assert jobs(c)["pty"]["status"] == "running"
+    tmux(c, "new-session", "-d", "-s", "pty2", "-x", "90", "-y", "30", "cedana job attach pty; sleep 60")
+    c.wait_until(lambda: "Attached to job pty" in screen(c, "pty2"), what="the re-attach")
+    tmux(c, "send-keys", "-t", "pty2", size, "Enter")
+    c.wait_until(lambda: "cols=90" in screen(c, "pty2"), what="the re-attached job to see the new pane's width")
+    tmux(c, "send-keys", "-t", "pty2", "print(1+2)xy", "BSpace", "BSpace", "Enter")
+    c.wait_until(lambda: re.search(r"^3\s*$", screen(c, "pty2"), re.M), what="line editing after the re-attach")
+    # Ctrl-D is EOF: python ends, and so does the job
+    tmux(c, "send-keys", "-t", "pty2", "C-d")
+    c.wait_until(lambda: jobs(c)["pty"]["status"] == "exited", what="the job to end on Ctrl-D")
+    assert "cols=100" in c.read_file("/var/log/cedana/0/pty.log")
+    cedana(c, "job", "delete", "pty")
+    tmux(c, "kill-session", "-t", "pty", check=False)
+    tmux(c, "kill-session", "-t", "pty2", check=False)
+
+
+def test_attach_from_a_pipe_passes_eof_on(c):
+    # Not a terminal: pipes, and the end of our input is the end of the job's
+    r = c.run("echo hi | cedana run process --attach --name eof1 -- cat", timeout=30)
+    assert r.stdout == "hi\n", (r.stdout, r.stderr)
+    r = c.run("cedana run process --attach --name eof2 -- cat </dev/null", timeout=30)
+    assert r.stdout == "", (r.stdout, r.stderr)
+    r = c.run("printf 'a\\nb\\n' | cedana run process --attach --name eof3 -- sh -c 'wc -l; echo done'", timeout=30)
+    assert r.stdout.split() == ["2", "done"], (r.stdout, r.stderr)
+    c.wait_until(lambda: all(jobs(c)[j]["status"] == "exited" for j in ("eof1", "eof2", "eof3")),
+                 what="the jobs to end")
+    for j in ("eof1", "eof2", "eof3"):
+        cedana(c, "job", "delete", j)
+
+
+def test_attach_through_pipes_across_dump_restore(c):
+    # Started from a pipe (no terminal): the job reads a pipe; dumped and restored, it gets new
+    # pipes, and a client attached from a pipe carries on the conversation
+    echo = "while read l; do echo got:$l; done"
+    c.run(["mkfifo", "/tmp/pin1", "/tmp/pin2"])
+    c.start_unit_process("pipe-client1", ["sh", "-c", "tail -f /tmp/pin1 | cedana run process --attach --name patt "
+                                          f"-- sh -c '{echo}' >/tmp/pout1 2>&1"])
+    c.wait_until(lambda: "patt" in jobs(c), what="the attached job to start")
+    c.run("echo hello >/tmp/pin1")
+    c.wait_until(lambda: "got:hello" in c.read_file("/tmp/pout1"), what="the job to answer")
+    cedana(c, "dump", "job", "patt", "--dir", CKDIR)
+    cedana(c, "restore", "job", "patt")
+    c.start_unit_process("pipe-client2", ["sh", "-c", "tail -f /tmp/pin2 | cedana job attach patt >/tmp/pout2 2>&1"])
+    c.run("echo again >/tmp/pin2")
+    c.wait_until(lambda: "got:again" in c.read_file("/tmp/pout2"), what="the restored job to answer")
+    log = c.read_file("/var/log/cedana/0/patt.log")
+    assert "\r" not in log and log.index("got:hello") < log.index("got:again"), log
+    cedana(c, "job", "kill", "patt", "--signal", "KILL")
+    c.run(["systemctl", "stop", "pipe-client1.service", "pipe-client2.service"], check=False)
 
 
 def service_state(c):

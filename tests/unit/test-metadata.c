@@ -241,6 +241,33 @@ static void test_v1_fixture(void) {
         assert_parse_fails(text, n, -EBADMSG, "checksum mismatch");
 }
 
+/* An attached job's terminal round-trips; a malformed one, or one beside pipes, is refused. */
+static void test_attach_tty(void) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = new_metadata();
+        m->options.attach_tty = g_strdup("tty[8803:19]");
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t n = 0;
+        char digest[METADATA_DIGEST_SIZE];
+        g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
+        _cleanup_(metadata_freep) CheckpointMetadata *back = NULL;
+        g_assert_cmpint(metadata_parse(text, n, &back, &err), ==, 0);
+        g_assert_cmpstr(back->options.attach_tty, ==, "tty[8803:19]");
+
+        free(m->options.attach_tty);
+        m->options.attach_tty = g_strdup("tty[8803:19]/../x");
+        _cleanup_free_ char *bad = NULL;
+        g_assert_cmpint(metadata_format(m, &bad, &n, digest), ==, 0);
+        assert_parse_fails(bad, n, -EBADMSG, "member \"options.attach_tty\" is not a terminal");
+
+        free(m->options.attach_tty);
+        m->options.attach_tty = g_strdup("tty[8803:19]");
+        g_assert_cmpint(strv_extend(&m->options.attach_pipes, "pipe:[1]"), ==, 0);
+        g_assert_cmpint(strv_extend(&m->options.attach_pipes, "pipe:[2]"), ==, 0);
+        _cleanup_free_ char *both = NULL;
+        g_assert_cmpint(metadata_format(m, &both, &n, digest), ==, 0);
+        assert_parse_fails(both, n, -EBADMSG, "exclude each other");
+}
+
 static void test_newer_version(void) {
         const char *text = "{\"format_version\": 3, \"checksum\": \"sha512:whatever\"}";
         assert_parse_fails(text, strlen(text), -EPROTONOSUPPORT,
@@ -485,6 +512,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/metadata/layout-and-digest", test_layout_and_digest);
         g_test_add_func("/metadata/v1-fixture", test_v1_fixture);
         g_test_add_func("/metadata/newer-version", test_newer_version);
+        g_test_add_func("/metadata/attach-tty", test_attach_tty);
         g_test_add_func("/metadata/add-file", test_add_file);
         g_test_add_func("/metadata/refused-edits", test_refused_edits);
         g_test_add("/verifier/dir-ok", Fixture, NULL, fixture_setup, test_dir_ok, fixture_teardown);
