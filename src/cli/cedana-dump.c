@@ -60,11 +60,13 @@ static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir, i
         return r;
 }
 
-static int print_dump_result(const char *id, const char *path, uint64_t size) {
+static int print_dump_result(const char *id, const char *path, uint64_t size, json_t *stats) {
+        if (stats && stats_add_ratio(stats) < 0)
+                return log_oom();
         if (arg_json != JSON_MODE_OFF) {
                 _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:I}", "checkpoint", id, "path", path, "size",
                                                      (json_int_t) size);
-                if (!v)
+                if (!v || (arg_print_stats && json_object_set(v, "stats", stats ?: json_null()) < 0))
                         return log_oom();
                 return json_print(v);
         }
@@ -72,13 +74,14 @@ static int print_dump_result(const char *id, const char *path, uint64_t size) {
                 char buf[FORMAT_BYTES_MAX];
                 printf("Checkpoint %s written to %s (%s).\n", id, path, format_bytes(buf, sizeof(buf), size));
         }
-        return 0;
+        return print_stats(stats);
 }
 
 int verb_dump(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(cli_call_info_done) CliCallInfo info = {};
         _cleanup_close_ int dir_fd = -EBADF, log_fd = -EBADF;
         _cleanup_free_ char *dir = NULL;
         const char *target = args[0], *id, *path;
@@ -111,11 +114,15 @@ int verb_dump(const Verb *verb, int n_args, char **args) {
         if (r < 0)
                 return log_error_errno(r, "Failed to build the request: %m");
 
-        r = cli_bus_call(&bus, m, true, &error, &reply);
+        r = cli_bus_call_long(&bus, m, &info, &error, &reply);
+        if (r == -ECANCELED && !sd_bus_error_is_set(&error))
+                return CEDANA_EXIT_CANCELLED;
         if (r < 0)
                 return log_bus_error(&error, r, "dump %s %s", verb->name, target);
         r = sd_bus_message_read(reply, "sst", &id, &path, &size);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse cedanad's reply: %m");
-        return print_dump_result(id, path, size);
+        if (info.cancel_requested)
+                log_warning("Too late to cancel: checkpoint %s was complete already.", id);
+        return print_dump_result(id, path, size, info.stats);
 }

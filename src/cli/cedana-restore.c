@@ -71,11 +71,11 @@ static int open_restore_files(RestoreFiles *f) {
         return 0;
 }
 
-static int print_restore_result(const char *path, const char *job, uint32_t pid) {
+static int print_restore_result(const char *path, const char *job, uint32_t pid, json_t *stats) {
         if (arg_json != JSON_MODE_OFF) {
                 _cleanup_json_ json_t *v = json_pack("{s:o, s:I, s:s}", "job", json_string_or_null(job), "pid",
                                                      (json_int_t) pid, "path", path);
-                if (!v)
+                if (!v || (arg_print_stats && json_object_set(v, "stats", stats ?: json_null()) < 0))
                         return log_oom();
                 return json_print(v);
         }
@@ -87,8 +87,9 @@ static int print_restore_result(const char *path, const char *job, uint32_t pid)
                 printf("Restored %s as job %s (PID %" PRIu32 ").\n", path, job, pid);
         else
                 printf("Restored job %s (PID %" PRIu32 ").\n", job, pid);
+        int r = print_stats(stats);
         fflush(stdout);
-        return 0;
+        return r;
 }
 
 /* ---- without the daemon ---- */
@@ -190,6 +191,9 @@ static int restore_no_server(const Verb *verb) {
                 return log_verb_usage(verb, "--attach needs cedanad and cannot be combined with --no-server.");
         if (arg_name)
                 return log_verb_usage(verb, "--name names a job of cedanad and cannot be combined with --no-server.");
+        if (arg_print_stats)
+                return log_verb_usage(verb, "--print-stats shows what cedanad measured and cannot be combined with "
+                                      "--no-server.");
         if (geteuid() != 0 && !have_checkpoint_restore_capability()) {
                 log_error("'cedana restore process --no-server' needs root (or CAP_CHECKPOINT_RESTORE); drop "
                           "--no-server to let cedanad restore it.");
@@ -267,7 +271,7 @@ static int restore_no_server(const Verb *verb) {
         restored_tree_resume(&tree);
         if (f.pid_fd >= 0)
                 (void) write_pid_file(f.pid_fd, arg_pid_file, tree.pids[0]);
-        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) tree.pids[0]);
+        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) tree.pids[0], NULL);
         r = 0;
 finish:
         if (staging.name)
@@ -324,6 +328,7 @@ static int append_restore_options(sd_bus_message *m, const RestoreFiles *f) {
 
 int verb_restore(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
+        _cleanup_(cli_call_info_done) CliCallInfo info = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(restore_files_done) RestoreFiles f = { .source_fd = -EBADF, .log_fd = -EBADF, .pid_fd = -EBADF };
@@ -370,17 +375,21 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
                 r = append_restore_options(m, &f);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the request: %m");
-        r = cli_bus_call(&bus, m, true, &error, &reply);
+        r = cli_bus_call_long(&bus, m, &info, &error, &reply);
+        if (r == -ECANCELED && !sd_bus_error_is_set(&error))
+                return CEDANA_EXIT_CANCELLED;
         if (r < 0)
                 return is_job ? log_bus_error(&error, r, "restore job %s", args[0])
                               : log_bus_error(&error, r, "restore %s", arg_path);
         r = sd_bus_message_read(reply, "su", &job, &pid);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse cedanad's reply: %m");
+        if (info.cancel_requested)
+                log_warning("Too late to cancel: job %s was restored and runs already.", job);
 
         if (f.pid_fd >= 0)
                 (void) write_pid_file(f.pid_fd, arg_pid_file, (pid_t) pid);
-        r = print_restore_result(f.source_path ?: (arg_path ?: latest), job, pid);
+        r = print_restore_result(f.source_path ?: (arg_path ?: latest), job, pid, info.stats);
         if (r < 0 || !arg_attach)
                 return r;
         return attach_job(&bus, job);

@@ -30,6 +30,7 @@ bool arg_file_locks = false;
 bool arg_shell_job = false;
 char **arg_external = NULL;
 bool arg_link_remap = false;
+bool arg_print_stats = false;
 char *arg_path = NULL;
 bool arg_no_server = false;
 bool arg_attach = false;
@@ -57,6 +58,7 @@ void cli_args_reset(void) {
         arg_setenv = strv_free(arg_setenv);
         arg_compression = _COMPRESSION_INVALID;
         arg_leave_running = arg_tcp_established = arg_file_locks = arg_shell_job = arg_link_remap = false;
+        arg_print_stats = false;
         arg_no_server = arg_attach = arg_all = arg_with_checkpoints = false;
         arg_signal = SIGTERM;
         arg_keep = UINT32_MAX;
@@ -158,6 +160,9 @@ static int apply_option(const CliOption *o, const char *value, const char *help_
                         return log_usage(help_word, "--external needs a resource, e.g. unix[12345].");
                 r = strv_extend(&arg_external, value);
                 return r < 0 ? log_oom() : 0;
+        case OPT_PRINT_STATS:
+                arg_print_stats = true;
+                return 0;
         case OPT_LINK_REMAP:
                 arg_link_remap = true;
                 return 0;

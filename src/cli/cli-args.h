@@ -31,6 +31,7 @@ extern bool arg_file_locks;
 extern bool arg_shell_job;
 extern char **arg_external;
 extern bool arg_link_remap;
+extern bool arg_print_stats;
 extern char *arg_path;
 extern bool arg_no_server;
 extern bool arg_attach;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #include "build-config.h"
@@ -17,6 +18,7 @@
 #include "cli-output.h"
 #include "fd-util.h"
 #include "log.h"
+#include "progress.h"
 
 #define POLKIT_AGENT_BINARY "/usr/bin/pkttyagent"
 /* Long enough for cedanad to be started by activation. */
@@ -202,7 +204,12 @@ int cli_bus_new_call(CliBus *b, const char *path, const char *interface, const c
 }
 
 typedef struct CallState {
+        CliBus *bus;
         sd_bus_message *reply;
+        CliCallInfo *info;       /* NULL for a plain call with progress */
+        ProgressRate rate;
+        sd_event_source *retry;  /* a Cancel sent again, until the operation exists */
+        bool leave;              /* a second interrupt: stop waiting */
 } CallState;
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -212,10 +219,97 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
 }
 
 static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CallState *s = userdata;
         const char *operation, *phase;
         uint64_t done, total;
-        if (sd_bus_message_read(m, "sstt", &operation, &phase, &done, &total) >= 0)
-                progress_show(phase, done, total);
+        if (sd_bus_message_read(m, "sstt", &operation, &phase, &done, &total) < 0)
+                return 0;
+        if (!s->info || !s->info->cancel_requested)
+                progress_show_rate(phase, done, total, progress_rate_update(&s->rate, phase, done, now_monotonic_usec()));
+        return 0;
+}
+
+static int on_statistics(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CallState *s = userdata;
+        const char *operation, *key;
+        uint64_t value;
+        if (!s->info || sd_bus_message_read(m, "s", &operation) < 0 ||
+            sd_bus_message_enter_container(m, 'a', "{st}") <= 0)
+                return 0;
+        _cleanup_json_ json_t *stats = json_object();
+        if (!stats)
+                return 0;
+        while (sd_bus_message_read(m, "{st}", &key, &value) > 0)
+                (void) json_object_set_new(stats, key, json_integer((json_int_t) value));
+        json_decref(s->info->stats);
+        s->info->stats = TAKE_PTR(stats);
+        return 0;
+}
+
+static int send_cancel(CallState *s);
+
+static int on_cancel_retry(sd_event_source *es, uint64_t usec, void *userdata) {
+        CallState *s = userdata;
+        s->retry = sd_event_source_disable_unref(s->retry);
+        if (!s->reply)
+                (void) send_cancel(s);
+        return 0;
+}
+
+static int on_cancel_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CallState *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        if (!e || s->reply)
+                return 0;
+        /* The call may not have become an operation yet (polkit still asking): again shortly. */
+        if (sd_bus_error_has_name(e, BUS_ERROR_NO_SUCH_OPERATION)) {
+                sd_event *ev = sd_bus_get_event(s->bus->bus);
+                if (ev && !s->retry)
+                        (void) sd_event_add_time_relative(ev, &s->retry, CLOCK_MONOTONIC, USEC_PER_SEC / 4, 0,
+                                                          on_cancel_retry, s);
+                return 0;
+        }
+        log_warning("Could not cancel: %s", e->message ?: e->name);
+        return 0;
+}
+
+/* Cancel("") stops what this connection started, and nothing else; no need to know its name. */
+static int send_cancel(CallState *s) {
+        CliBus *b = s->bus;
+        int r = sd_bus_call_method_async(b->bus, NULL, b->destination, CEDANA_MANAGER_PATH, CEDANA_MANAGER_INTERFACE,
+                                         "Cancel", on_cancel_reply, s, "s", "");
+        if (r >= 0)
+                r = sd_bus_flush(b->bus);
+        return r;
+}
+
+static int on_interrupt(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+        CallState *s = userdata;
+        progress_clear();
+        if (s->info->cancel_requested) {
+                fprintf(stderr, "Leaving; cedanad finishes cancelling on its own.\n");
+                s->leave = true;
+                return 0;
+        }
+        s->info->cancel_requested = true;
+        int r = send_cancel(s);
+        if (r < 0) {
+                log_error("Failed to ask cedanad to cancel: %s; it goes on.", strerror(-r));
+                s->info->cancel_requested = false;
+                return 0;
+        }
+        fprintf(stderr, "Cancelling... (interrupt again to leave without waiting)\n");
+        return 0;
+}
+
+static int reply_to_result(sd_bus_message *reply, sd_bus_error *error, sd_bus_message **ret_reply) {
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                (void) sd_bus_error_copy(error, e);
+                return -sd_bus_error_get_errno(e) ?: -EIO;
+        }
+        if (ret_reply)
+                *ret_reply = sd_bus_message_ref(reply);
         return 0;
 }
 
@@ -223,12 +317,12 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
  * signals meanwhile the call is asynchronous and we run the loop ourselves. */
 static int call_with_progress(CliBus *b, sd_bus_message *m, sd_bus_error *error, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *slot = NULL;
-        CallState state = {};
+        CallState state = { .bus = b };
         int r;
 
         /* Progress is unicast to us; anything else spoofing it only changes what we draw. */
         r = sd_bus_match_signal(b->bus, &match, NULL, CEDANA_MANAGER_PATH, CEDANA_MANAGER_INTERFACE, "Progress",
-                                on_progress, NULL);
+                                on_progress, &state);
         if (r < 0)
                 log_debug("Failed to subscribe to progress signals, continuing without: %s", strerror(-r));
 
@@ -248,16 +342,8 @@ static int call_with_progress(CliBus *b, sd_bus_message *m, sd_bus_error *error,
         progress_clear();
         if (!state.reply)
                 return r < 0 ? r : -EIO;
-
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = state.reply;
-        if (sd_bus_message_is_method_error(reply, NULL)) {
-                const sd_bus_error *e = sd_bus_message_get_error(reply);
-                (void) sd_bus_error_copy(error, e);
-                return -sd_bus_error_get_errno(e) ?: -EIO;
-        }
-        if (ret_reply)
-                *ret_reply = TAKE_PTR(reply);
-        return 0;
+        return reply_to_result(reply, error, ret_reply);
 }
 
 int cli_bus_call(CliBus *b, sd_bus_message *m, bool progress, sd_bus_error *error, sd_bus_message **ret_reply) {
@@ -266,6 +352,56 @@ int cli_bus_call(CliBus *b, sd_bus_message *m, bool progress, sd_bus_error *erro
         if (progress && !arg_quiet && isatty(STDERR_FILENO))
                 return call_with_progress(b, m, error, ret_reply);
         return sd_bus_call(b->bus, m, CLI_CALL_TIMEOUT_USEC, error, ret_reply);
+}
+
+void cli_call_info_done(CliCallInfo *info) {
+        json_decref(info->stats);
+        info->stats = NULL;
+}
+
+int cli_bus_call_long(CliBus *b, sd_bus_message *m, CliCallInfo *info, sd_bus_error *error,
+                      sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *progress = NULL, *statistics = NULL, *slot = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        CallState state = { .bus = b, .info = info };
+        sigset_t mask, saved;
+        int r;
+
+        if (sd_bus_message_get_allow_interactive_authorization(m) > 0)
+                polkit_agent_open();
+        r = sd_event_new(&e);
+        if (r < 0)
+                return r;
+        /* Blocked, so that sd-event takes them through its signalfd: Ctrl-C becomes a Cancel. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &mask, &saved) < 0)
+                return negative_errno();
+        r = sd_event_add_signal(e, NULL, SIGINT, on_interrupt, &state);
+        if (r >= 0)
+                r = sd_event_add_signal(e, NULL, SIGTERM, on_interrupt, &state);
+        if (r >= 0)
+                r = sd_bus_attach_event(b->bus, e, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0 && (r = sd_bus_match_signal(b->bus, &progress, NULL, CEDANA_MANAGER_PATH, CEDANA_MANAGER_INTERFACE,
+                                               "Progress", on_progress, &state)) < 0)
+                log_debug("Failed to subscribe to progress signals, continuing without: %s", strerror(-r));
+        if (r >= 0 && (r = sd_bus_match_signal(b->bus, &statistics, NULL, CEDANA_MANAGER_PATH,
+                                               CEDANA_MANAGER_INTERFACE, "Statistics", on_statistics, &state)) < 0)
+                log_debug("Failed to subscribe to statistics signals, continuing without: %s", strerror(-r));
+        r = sd_bus_call_async(b->bus, &slot, m, on_reply, &state, CLI_CALL_TIMEOUT_USEC);
+        while (r >= 0 && !state.reply && !state.leave)
+                r = sd_event_run(e, UINT64_MAX);
+        progress_clear();
+        state.retry = sd_event_source_disable_unref(state.retry);
+        (void) sd_bus_detach_event(b->bus);
+        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+        if (state.leave)
+                return -ECANCELED;
+        if (!state.reply)
+                return r < 0 ? r : -EIO;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = state.reply;
+        return reply_to_result(reply, error, ret_reply);
 }
 
 int cli_bus_get_property(CliBus *b, const char *path, const char *interface, const char *member,

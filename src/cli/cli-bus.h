@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "json-util.h"
 #include "macro.h"
 
 #define CEDANA_BUS_NAME "org.cedana.Checkpoint1"
@@ -45,6 +46,20 @@ static inline int cli_bus_new_manager_call(CliBus *b, const char *member, sd_bus
 /* Sends m and waits for the reply, starting a polkit agent first when a password may be asked
  * for. With progress, Progress signals are shown on stderr meanwhile. */
 int cli_bus_call(CliBus *b, sd_bus_message *m, bool progress, sd_bus_error *error, sd_bus_message **ret_reply);
+/* What a long call (Dump, Restore) learned beside its reply. */
+typedef struct CliCallInfo {
+        bool cancel_requested; /* interrupted: cedanad was asked to cancel */
+        json_t *stats;         /* its Statistics signal, as an object; NULL if none came */
+} CliCallInfo;
+
+void cli_call_info_done(CliCallInfo *info);
+
+/* Like cli_bus_call() with progress, and more: the progress line shows the rate; the Statistics
+ * signal is kept in info; SIGINT and SIGTERM ask cedanad to Cancel the operation (and a second
+ * one stops waiting: -ECANCELED, after saying so). The reply tells how it ended: an error
+ * Cancelled, or success when the cancel came too late (info->cancel_requested is set then). */
+int cli_bus_call_long(CliBus *b, sd_bus_message *m, CliCallInfo *info, sd_bus_error *error,
+                      sd_bus_message **ret_reply);
 int cli_bus_get_property(CliBus *b, const char *path, const char *interface, const char *member,
                          sd_bus_error *error, sd_bus_message **ret_reply, const char *type);
 

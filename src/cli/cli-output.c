@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "format-util.h"
 #include "log.h"
+#include "progress.h"
 
 /* ---- colours ---- */
 
@@ -356,23 +357,109 @@ void pager_close(void) {
         pager_pid = 0;
 }
 
+/* ---- statistics ---- */
+
+typedef enum StatKind {
+        STAT_USEC,
+        STAT_BYTES,
+        STAT_COUNT,
+        STAT_RATIO,
+} StatKind;
+
+static const struct {
+        const char *key, *label;
+        StatKind kind;
+} stat_rows[] = {
+        { "total_usec", "Total time", STAT_USEC },
+        { "frozen_usec", "Frozen", STAT_USEC },
+        { "freezing_usec", "Freezing", STAT_USEC },
+        { "memdump_usec", "Memory dump", STAT_USEC },
+        { "memwrite_usec", "Memory write", STAT_USEC },
+        { "commit_usec", "Commit", STAT_USEC },
+        { "prepare_usec", "Preparing", STAT_USEC },
+        { "forking_usec", "Forking", STAT_USEC },
+        { "restore_usec", "Restoring", STAT_USEC },
+        { "criu_usec", "CRIU", STAT_USEC },
+        { "pages_scanned", "Pages scanned", STAT_COUNT },
+        { "pages_written", "Pages written", STAT_COUNT },
+        { "pages_restored", "Pages restored", STAT_COUNT },
+        { "image_bytes", "Images", STAT_BYTES },
+        { "written_bytes", "Written", STAT_BYTES },
+        { "read_bytes", "Read", STAT_BYTES },
+        { "compression_ratio", "Ratio", STAT_RATIO },
+};
+
+int stats_add_ratio(json_t *stats) {
+        json_t *images = json_object_get(stats, "image_bytes"), *written = json_object_get(stats, "written_bytes");
+        if (!json_is_integer(images) || !json_is_integer(written) || json_integer_value(images) <= 0)
+                return 0;
+        double ratio = (double) json_integer_value(written) / (double) json_integer_value(images);
+        return json_object_set_new(stats, "compression_ratio", json_real(ratio)) < 0 ? -ENOMEM : 0;
+}
+
+int stats_format(const json_t *stats, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(stat_rows); i++) {
+                json_t *v = json_object_get(stats, stat_rows[i].key);
+                char buf[FORMAT_TIMESPAN_MAX];
+                if (!json_is_number(v))
+                        continue;
+                uint64_t u = json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t) json_integer_value(v) : 0;
+                fprintf(f, "%*s: ", FIELD_LABEL_WIDTH, stat_rows[i].label);
+                switch (stat_rows[i].kind) {
+                case STAT_USEC:
+                        fprintf(f, "%s\n", format_timespan(buf, sizeof(buf), u));
+                        break;
+                case STAT_BYTES:
+                        fprintf(f, "%s\n", format_bytes(buf, sizeof(buf), u));
+                        break;
+                case STAT_COUNT:
+                        fprintf(f, "%" PRIu64 "\n", u);
+                        break;
+                case STAT_RATIO:
+                        fprintf(f, "%.3f (written / images)\n", json_number_value(v));
+                        break;
+                }
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int print_stats(const json_t *stats) {
+        if (!arg_print_stats || arg_json != JSON_MODE_OFF || arg_quiet)
+                return 0;
+        if (!stats) {
+                printf("No statistics: cedanad sent none.\n");
+                return 0;
+        }
+        _cleanup_free_ char *text = NULL;
+        if (stats_format(stats, &text) < 0)
+                return log_oom();
+        printf("Statistics:\n%s", text);
+        return 0;
+}
+
 /* ---- progress ---- */
 
 static bool progress_shown = false;
 
 void progress_show(const char *phase, uint64_t done, uint64_t total) {
-        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
+        progress_show_rate(phase, done, total, 0);
+}
+
+void progress_show_rate(const char *phase, uint64_t done, uint64_t total, uint64_t rate) {
+        char line[FORMAT_PROGRESS_MAX];
 
         if (arg_quiet || !isatty(STDERR_FILENO))
                 return;
         fputs("\r\x1B[K", stderr);
-        if (total > 0)
-                fprintf(stderr, "%s: %s of %s (%u%%)", phase, format_bytes(a, sizeof(a), done),
-                        format_bytes(b, sizeof(b), total), (unsigned) (MIN(done, total) * 100 / total));
-        else if (done > 0)
-                fprintf(stderr, "%s: %s", phase, format_bytes(a, sizeof(a), done));
-        else
-                fprintf(stderr, "%s...", phase);
+        fputs(format_progress(line, sizeof(line), phase, done, total, rate), stderr);
         fflush(stderr);
         progress_shown = true;
 }

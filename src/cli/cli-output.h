@@ -90,6 +90,18 @@ int table_print(const Table *t, const char *singular, const char *plural);
 /* Prints v to stdout, compact or pretty per --json, with a trailing newline. */
 int json_print(const json_t *v);
 
+/* ---- statistics ---- */
+
+/* Adds "compression_ratio" (written_bytes / image_bytes, a real) to a dump's statistics object
+ * when both are there and image_bytes is not 0. */
+int stats_add_ratio(json_t *stats);
+/* The statistics object of a dump or restore (cedanad's Statistics signal) as "Label: value"
+ * lines, durations and sizes for people, in a fixed order; keys it does not know are left out. */
+int stats_format(const json_t *stats, char **ret);
+/* With --print-stats (and without --json or --quiet): "Statistics:" and stats_format()'s lines on
+ * stdout; "No statistics" when cedanad sent none. */
+int print_stats(const json_t *stats);
+
 /* ---- pager ---- */
 
 /* With stdout on a terminal and no --no-pager: from now on stdout goes through $CEDANA_PAGER,
@@ -99,8 +111,9 @@ void pager_close(void);
 
 /* ---- progress ---- */
 
-/* "dumping 120 MiB of 1.0 GiB (11%)" on one line of stderr, redrawn in place; only when stderr is a
- * terminal and --quiet is not given. */
+/* "dumping: 120 MiB of 1.0 GiB (11%)" on one line of stderr, redrawn in place; only when stderr is
+ * a terminal and --quiet is not given. With a rate (bytes/s, 0: none) ", 205 MiB/s" follows. */
 void progress_show(const char *phase, uint64_t done, uint64_t total);
+void progress_show_rate(const char *phase, uint64_t done, uint64_t total, uint64_t rate);
 /* Erases the progress line, if one is shown. */
 void progress_clear(void);

@@ -62,15 +62,17 @@ const CliOption cli_options[_OPT_MAX] = {
         [OPT_JOB] = { OPT_JOB, "job", 0, required_argument, "JOB", VALUE_JOB, "Only the checkpoints of JOB" },
         [OPT_FOLLOW] = { OPT_FOLLOW, "follow", 'f', no_argument, NULL, VALUE_NONE,
                          "Keep printing what is written, until interrupted" },
+        [OPT_PRINT_STATS] = { OPT_PRINT_STATS, "print-stats", 0, no_argument, NULL, VALUE_NONE,
+                              "After success, print how long each phase took and how many bytes it wrote" },
 };
 
 #define DUMP_OPTIONS                                                                                  \
         (OPT_BIT(OPT_DIR) | OPT_BIT(OPT_NAME) | OPT_BIT(OPT_COMPRESSION) | OPT_BIT(OPT_LEAVE_RUNNING) | \
          OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_FILE_LOCKS) | OPT_BIT(OPT_SHELL_JOB) |              \
-         OPT_BIT(OPT_EXTERNAL) | OPT_BIT(OPT_LINK_REMAP) | OPT_BIT(OPT_LOG))
+         OPT_BIT(OPT_EXTERNAL) | OPT_BIT(OPT_LINK_REMAP) | OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PRINT_STATS))
 #define RESTORE_JOB_OPTIONS                                                                    \
         (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_SHELL_JOB) | OPT_BIT(OPT_ATTACH) | \
-         OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PID_FILE))
+         OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PID_FILE) | OPT_BIT(OPT_PRINT_STATS))
 #define RESTORE_PROCESS_OPTIONS (RESTORE_JOB_OPTIONS | OPT_BIT(OPT_NO_SERVER) | OPT_BIT(OPT_NAME))
 
 #define SECTION_CHECKPOINTS "Checkpoints"
@@ -81,21 +83,33 @@ const Verb cli_verbs[] = {
         { "dump", "process", 1, 1, verb_dump, DUMP_OPTIONS, VERB_ARG_PID, 0, SECTION_CHECKPOINTS,
           "PID [OPTIONS...]", "Checkpoint a process and its children",
           "Checkpoint process PID and every process below it. By default the processes end once the "
-          "checkpoint is complete on disk; --leave-running lets them continue. --json prints "
-          "{\"checkpoint\", \"path\", \"size\"}." },
+          "checkpoint is complete on disk; --leave-running lets them continue. On a terminal a line on "
+          "stderr shows the phase, bytes, percentage and rate. Ctrl-C cancels: the process keeps running "
+          "untouched and nothing is written (exit 130), unless the checkpoint was complete already. "
+          "--print-stats prints CRIU's and cedana's figures afterwards (frozen time, time per phase, pages, "
+          "bytes, compression ratio). --json prints {\"checkpoint\", \"path\", \"size\"}, with "
+          "--print-stats also \"stats\": {\"total_usec\", \"frozen_usec\", \"freezing_usec\", "
+          "\"memdump_usec\", \"memwrite_usec\", \"criu_usec\", \"commit_usec\", \"pages_scanned\", "
+          "\"pages_skipped_parent\", \"pages_written\", \"image_bytes\", \"written_bytes\", "
+          "\"compression_ratio\"}." },
         { "dump", "job", 1, 1, verb_dump, DUMP_OPTIONS, VERB_ARG_JOB, 0, SECTION_CHECKPOINTS,
           "JOB [OPTIONS...]", "Checkpoint a managed job",
           "Checkpoint the managed job JOB. The job is halted afterwards unless --leave-running is given; "
-          "'cedana restore job JOB' brings it back. --json prints {\"checkpoint\", \"path\", \"size\"}." },
+          "'cedana restore job JOB' brings it back. Progress, Ctrl-C, --print-stats and --json as for "
+          "'dump process'." },
         { "restore", "process", 0, 1, verb_restore, RESTORE_PROCESS_OPTIONS, VERB_ARG_PATH, 0, SECTION_CHECKPOINTS,
           "PATH|--path PATH [OPTIONS...]", "Restore a checkpoint as a new job",
           "Restore the checkpoint at PATH (a directory or an archive; the format is detected from the "
           "content) as a new managed job. PATH may be given as the argument or with --path. With --no-server cedana restores it itself, without cedanad, "
-          "as a child of this command, waits for it and exits with its status. --json prints "
-          "{\"job\", \"pid\", \"path\"}." },
+          "as a child of this command, waits for it and exits with its status. Through cedanad, Ctrl-C "
+          "cancels: nothing restored runs, the checkpoint is unchanged (exit 130). --json prints "
+          "{\"job\", \"pid\", \"path\"}, with --print-stats also \"stats\": {\"total_usec\", "
+          "\"prepare_usec\", \"forking_usec\", \"restore_usec\", \"criu_usec\", \"pages_restored\", "
+          "\"pages_compared\", \"pages_skipped_cow\", \"image_bytes\", \"read_bytes\"}." },
         { "restore", "job", 1, 1, verb_restore, RESTORE_JOB_OPTIONS, VERB_ARG_JOB, 0, SECTION_CHECKPOINTS,
           "JOB [--path PATH] [OPTIONS...]", "Restore a halted job",
-          "Restore the job JOB from its latest checkpoint, or from PATH." },
+          "Restore the job JOB from its latest checkpoint, or from PATH. Ctrl-C, --print-stats and --json "
+          "as for 'restore process'." },
         { "checkpoint", "list", 0, 0, verb_checkpoint_list, 0, VERB_ARG_NONE, 0, SECTION_CHECKPOINTS,
           "", "List checkpoints",
           "List the checkpoints cedanad knows of, newest first. --json prints an array of {\"id\", \"job\", "
@@ -201,6 +215,8 @@ const CliExitStatus cli_exit_statuses[] = {
         { CEDANA_EXIT_UNSUPPORTED, "unsupported", "Not supported, e.g. a GPU job without CRIU's CUDA plugin." },
         { CEDANA_EXIT_EXISTS, "already exists", "A job or checkpoint of that name exists." },
         { CEDANA_EXIT_LIMITS, "over a limit", "Too many operations at once, or a request too large." },
+        { CEDANA_EXIT_CANCELLED, "cancelled", "Cancelled with Ctrl-C (SIGINT or SIGTERM): nothing of the dump or "
+          "restore is left." },
         { CEDANA_EXIT_FAILURE, "any other failure", "Any other failure." },
 };
 

@@ -40,6 +40,7 @@ typedef enum CliOptionId {
         OPT_KEEP,
         OPT_JOB,
         OPT_FOLLOW,
+        OPT_PRINT_STATS,
         _OPT_MAX,
 } CliOptionId;
 

@@ -404,6 +404,8 @@ typedef struct ReadContext {
         uint64_t nonzero_end; /* stream offset just past the last non-zero byte handed over */
         bool eof;
         int error;
+        int in_fd;
+        const ArchiveLimits *limits; /* for its on_read */
 } ReadContext;
 
 /* Index just past the last non-zero byte, 0 if all are zero. Scans backwards: real data rarely
@@ -447,6 +449,16 @@ static la_ssize_t read_callback(struct archive *a, void *userdata, const void **
         if (e > 0)
                 c->nonzero_end = c->fed + e;
         c->fed += (uint64_t) k;
+
+        if (c->limits && c->limits->on_read) {
+                off_t pos = lseek(c->in_fd, 0, SEEK_CUR);
+                int r = c->limits->on_read(pos > 0 ? (uint64_t) pos : c->fed, c->limits->userdata);
+                if (r < 0) {
+                        c->error = r;
+                        archive_set_error(a, -r, "%s", strerror(-r));
+                        return -1;
+                }
+        }
 
         *ret_buf = c->buf;
         return k;
@@ -769,7 +781,7 @@ static int walk(int in_fd, const ArchiveLimits *limits, Compression *ret_format,
         r = codec_reader_new(in_fd, c, &reader);
         if (r < 0)
                 return r;
-        ReadContext ctx = { .reader = reader, .buf = buf };
+        ReadContext ctx = { .reader = reader, .buf = buf, .in_fd = in_fd, .limits = w.limits };
 
         a = archive_read_new();
         if (!a)

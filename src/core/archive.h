@@ -17,6 +17,10 @@ typedef struct ArchiveLimits {
         uint64_t max_bytes;       /* total of all entries */
         uint64_t max_entries;
         uint64_t max_entry_bytes; /* one entry */
+        /* Called as the input is read, with the bytes of in_fd read so far; a negative return
+         * (-ECANCELED) stops the read with that error. May be NULL. */
+        int (*on_read)(uint64_t in_bytes, void *userdata);
+        void *userdata;
 } ArchiveLimits;
 
 #define ARCHIVE_LIMITS_DEFAULT                                                  \

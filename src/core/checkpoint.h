@@ -13,6 +13,7 @@
 
 #include "bus-error.h"
 #include "compression.h"
+#include "criu-stats.h"
 #include "identity.h"
 #include "metadata.h"
 #include "options.h"
@@ -33,6 +34,12 @@ void restored_tree_kill(const RestoredTree *t);
 /* Called with a phase ("dumping", "compressing", "syncing", "recording"; "extracting",
  * "verifying", "restoring") and bytes done/total (total 0 when unknown). */
 typedef void (*ProgressFunc)(const char *phase, uint64_t done, uint64_t total, void *userdata);
+/* Whether the caller asked to stop; asked at the points where stopping leaves nothing behind.
+ * May be called from another thread than the one that called the dump or restore. */
+typedef bool (*CancelledFunc)(void *userdata);
+
+#define DUMP_CANCELLED_MESSAGE "Cancelled; process %i keeps running, nothing was written."
+#define RESTORE_CANCELLED_MESSAGE "Cancelled; nothing was restored and the checkpoint is unchanged."
 
 /* What a dump wrote, as its record needs it. */
 typedef struct DumpResult {
@@ -44,6 +51,7 @@ typedef struct DumpResult {
         char digest[METADATA_DIGEST_SIZE]; /* of its cedana.json: what the record vouches for */
         dev_t dev;               /* of the directory or archive, before and after publication */
         ino_t ino;
+        CheckpointStats stats;   /* CRIU's figures where it wrote them, and ours */
 } DumpResult;
 
 void dump_result_done(DumpResult *r);
@@ -77,6 +85,9 @@ typedef struct DumpRequest {
         int (*synced)(const DumpResult *result, void *userdata, char **reterr);
         int (*published)(const DumpResult *result, void *userdata, char **reterr);
         ProgressFunc progress;
+        /* Asked while CRIU writes and while the checkpoint is committed, up to publication: a
+         * cancelled dump ends as CANCELLED, the tasks running, nothing written. */
+        CancelledFunc cancelled;
         void *userdata;
 } DumpRequest;
 
@@ -85,7 +96,7 @@ typedef struct DumpRequest {
  * kill them (or let them run with leave_running). On any failure the tasks keep running and
  * nothing named like a checkpoint is left behind.
  * Outcomes: EXISTS, PATH_NOT_ALLOWED, NO_SUCH_PROCESS, PROCESS_EXITED, NO_SPACE, CRIU_FAILED,
- * GPU. */
+ * GPU, CANCELLED. */
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr);
 
 /* What a restored job's stdio is connected to, when it was an attached job. */
@@ -127,6 +138,10 @@ typedef struct RestoreRequest {
          * its scope and records it. < 0 kills the tree and fails the restore. */
         int (*before_resume)(const RestoredTree *tree, void *userdata, char **reterr);
         ProgressFunc progress;
+        /* Asked while the checkpoint is read and until the tree is handed to before_resume: a
+         * cancelled restore ends as CANCELLED, anything restored killed before it ran. */
+        CancelledFunc cancelled;
+        CheckpointStats *ret_stats; /* filled in on success, if given */
         void *userdata;
 } RestoreRequest;
 
@@ -137,7 +152,8 @@ typedef struct RestoreRequest {
  * stopped in *ret, for the caller to record and resume. The restored root is orphaned when CRIU
  * exits: the caller must be a subreaper (PR_SET_CHILD_SUBREAPER) to get it as its child.
  * Outcomes: CHECKPOINT_CORRUPT, CHECKPOINT_CHANGED, NOT_A_CHECKPOINT, FORMAT_TOO_NEW, NO_SPACE,
- * CRIU_FAILED, PRIVILEGE, INVALID_ARGS (an attached job's checkpoint without attach fds). */
+ * CRIU_FAILED, PRIVILEGE, INVALID_ARGS (an attached job's checkpoint without attach fds),
+ * CANCELLED. */
 int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr);
 
 /* What reading a checkpoint's content failed with, as an outcome: -EBADMSG and -EFBIG are

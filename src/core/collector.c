@@ -44,6 +44,9 @@ struct Collector {
         ssize_t active; /* the file being streamed, or -1 */
         int error;
         char *buf;
+        uint64_t bytes; /* taken in, all files together */
+        CollectorProgress progress;
+        void *userdata;
 };
 
 static bool streamed_while_growing(const char *name) {
@@ -113,6 +116,9 @@ static int take_available(Collector *c, CollectedFile *f) {
                                 return r;
                 }
                 f->offset += (uint64_t) n;
+                c->bytes += (uint64_t) n;
+                if (c->progress && (r = c->progress(c->bytes, c->userdata)) < 0)
+                        return r;
         }
 }
 
@@ -210,10 +216,13 @@ static void *collector_thread(void *userdata) {
         return NULL;
 }
 
-int collector_start(int staging_fd, ArchiveStream *stream, Collector **ret) {
+int collector_start(int staging_fd, ArchiveStream *stream, CollectorProgress progress, void *userdata,
+                    Collector **ret) {
         Collector *c = calloc(1, sizeof(Collector));
         if (!c)
                 return -ENOMEM;
+        c->progress = progress;
+        c->userdata = userdata;
         c->staging_fd = staging_fd;
         c->stream = stream;
         c->active = -1;

@@ -4,6 +4,7 @@
  * tasks frozen. Shared directories are hostile: everything is done through fds we hold. */
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "message.h"
 #include "path-util.h"
 #include "process.h"
+#include "progress.h"
 #include "strv.h"
 
 #define CUDA_PLUGIN_PATHS "/usr/local/lib/criu/cuda_plugin.so", "/usr/lib/criu/cuda_plugin.so"
@@ -59,6 +61,10 @@ static void progress(const DumpRequest *req, const char *phase, uint64_t done, u
                 req->progress(phase, done, total, req->userdata);
 }
 
+static bool cancelled(const DumpRequest *req) {
+        return req->cancelled && req->cancelled(req->userdata);
+}
+
 static bool cuda_plugin_installed(void) {
         static const char *const paths[] = { CUDA_PLUGIN_PATHS };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++)
@@ -75,11 +81,13 @@ typedef struct DumpContext {
         int partial_fd;         /* the archive being written, for compressed checkpoints */
         bool partial_named;     /* ... under partial_name, where the file system has no O_TMPFILE */
         size_t reserved;        /* ... with this much room for cedana.json at its start */
-        uint64_t estimate;      /* bytes of memory CRIU will write, about; 0: unknown */
+        uint64_t estimate;      /* bytes of images CRIU will write, about, from the tree's memory; 0: unknown */
         ArchiveStream *stream;  /* ... and its writer */
         Collector *collector;   /* takes images in while CRIU writes them */
         bool published;
         bool recorded;          /* published() accepted it: from here on the dump has succeeded */
+        _Atomic(const char *) phase; /* what the collector's bytes count towards */
+        uint64_t commit_start_usec;
         DumpResult result;
         Outcome outcome; /* the first failure */
 } DumpContext;
@@ -338,6 +346,8 @@ static int publish(DumpContext *c) {
 static int commit_failed(DumpContext *c, int r) {
         const DumpRequest *req = c->req;
         _cleanup_free_ char *dir = dir_display(req->dir_fd);
+        if (r == -ECANCELED)
+                return outcome_set(&c->outcome, CEDANA_E_CANCELLED, DUMP_CANCELLED_MESSAGE, (int) req->pid);
         if (r == -ENOSPC || r == -EDQUOT)
                 return outcome_set(&c->outcome, CEDANA_E_NO_SPACE,
                                  "No space left in %s while writing checkpoint %s; the process keeps running.", dir,
@@ -368,19 +378,28 @@ static int post_dump(void *userdata) {
                                  "Process %i exited while it was being dumped; no checkpoint was written.",
                                  (int) req->pid);
 
+        c->commit_start_usec = now_monotonic_usec();
+        if (cancelled(req))
+                return commit_failed(c, -ECANCELED);
         /* Written with root's file system rights: staging and the archive were opened as the
          * caller already; publication is done as the caller again. */
         int r = identity_reset_fs();
         if (r >= 0) {
+                atomic_store(&c->phase, "checksumming");
                 progress(req, "checksumming", 0, 0);
                 r = write_checkpoint(c);
         }
+        if (r >= 0 && cancelled(req))
+                r = -ECANCELED;
         if (r < 0)
                 return commit_failed(c, r);
 
         progress(req, "recording", 0, 0);
         if (req->synced && (r = req->synced(&c->result, req->userdata, &err)) != 0)
                 goto refused;
+        /* The last point a cancel is taken here; the daemon refuses to record one after it. */
+        if (cancelled(req))
+                return commit_failed(c, -ECANCELED);
         r = publish(c);
         if (r < 0)
                 return commit_failed(c, r);
@@ -392,6 +411,7 @@ static int post_dump(void *userdata) {
         if (req->published && (r = req->published(&c->result, req->userdata, &err)) != 0)
                 goto refused;
         c->recorded = true;
+        c->result.stats.commit_usec = now_monotonic_usec() - c->commit_start_usec;
         return 0;
 
 refused:
@@ -438,7 +458,8 @@ static int check_tree(DumpContext *c, char **reterr) {
                                    (int) req->pid);
         c->reserved = metadata_reserve(pids, n);
         struct statvfs sv;
-        if (process_tree_resident(pids, n, &c->estimate) < 0 || fstatvfs(req->dir_fd, &sv) < 0)
+        c->estimate = process_tree_dump_estimate(pids, n);
+        if (c->estimate == 0 || fstatvfs(req->dir_fd, &sv) < 0)
                 return 0; /* no estimate: the dump finds out */
         uint64_t free_bytes = (uint64_t) sv.f_bavail * sv.f_frsize;
         if (req->options->compression <= COMPRESSION_TAR && c->estimate > free_bytes) {
@@ -479,6 +500,14 @@ static int prepare_failed(const DumpRequest *req, int r, char **reterr) {
                                    "Someone else changed cedana's files in %s during the dump; nothing was written. "
                                    "Dump into a directory only you can write to.", dir);
         return message_set(reterr, r, "Failed to prepare the checkpoint in %s: %s.", dir, strerror(-r));
+}
+
+/* Bytes of images taken in: the dump's progress, and where a cancel stops the collector (CRIU
+ * cannot be stopped while it writes; the commit refuses once it is done). */
+static int on_collected(uint64_t bytes, void *userdata) {
+        DumpContext *c = userdata;
+        progress(c->req, atomic_load(&c->phase), bytes, MAX(c->estimate, bytes));
+        return cancelled(c->req) ? -ECANCELED : 0;
 }
 
 /* Staging directory and (for archives) the archive, created as the caller, and the collector. */
@@ -522,8 +551,9 @@ static int prepare(DumpContext *c, char **reterr) {
                 if (r < 0)
                         return r;
         }
+        atomic_store(&c->phase, "dumping");
         /* Images are hashed (and for archives compressed) while CRIU writes them. */
-        return collector_start(c->staging_fd, c->stream, &c->collector);
+        return collector_start(c->staging_fd, c->stream, on_collected, c, &c->collector);
 }
 
 /* Whether name below dir_fd is the file fd refers to. */
@@ -619,8 +649,10 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .post_dump = post_dump,
                 .userdata = &c,
         };
-        progress(req, "dumping", 0, 0);
+        progress(req, "dumping", 0, c.estimate);
+        uint64_t criu_start = now_monotonic_usec();
         r = criu_run_dump(&p, log_path ?: req->log_name, &criu_error);
+        uint64_t criu_end = now_monotonic_usec();
         /* A recorded checkpoint is a done dump, whatever CRIU did afterwards. */
         if (c.recorded)
                 r = 0;
@@ -632,6 +664,14 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 r = criu_failed(&c, criu_error, reterr);
                 goto finish;
         }
+        /* CRIU wrote its figures after it let go of the tasks, into its working directory: the
+         * log directory. */
+        CheckpointStats *st = &c.result.stats;
+        if (criu_stats_read(req->log_dir_fd, CRIU_STATS_DUMP, &st->criu) < 0)
+                st->criu = (CriuStats) {};
+        st->image_bytes = c.result.image_size;
+        st->stored_bytes = c.result.size;
+        st->criu_usec = criu_end - criu_start;
         /* The published checkpoint is in the caller's hands now; staging is what is left of it. */
         if (!c.directory && name_is_fd(req->dir_fd, req->staging_name, c.staging_fd))
                 (void) rm_rf_at(req->dir_fd, req->staging_name);

@@ -189,26 +189,27 @@ int process_tree(pid_t pid, pid_t **ret, size_t *ret_n) {
         return 0;
 }
 
-int process_tree_resident(const pid_t *pids, size_t n, uint64_t *ret) {
-        uint64_t total = 0;
+uint64_t process_status_dump_estimate(const char *status) {
+        static const char *const fields[] = { "\nRssAnon:", "\nRssShmem:" };
+        uint64_t bytes = 0;
+        for (size_t i = 0; status && i < ELEMENTSOF(fields); i++) {
+                const char *v = strstr(status, fields[i]);
+                if (v)
+                        bytes += strtoull(v + strlen(fields[i]), NULL, 10) * 1024; /* in kB */
+        }
+        return bytes;
+}
+
+uint64_t process_tree_dump_estimate(const pid_t *pids, size_t n) {
+        uint64_t bytes = 0;
         for (size_t i = 0; i < n; i++) {
                 char path[64];
                 snprintf(path, sizeof(path), "/proc/%i/status", (int) pids[i]);
                 _cleanup_free_ char *text = NULL;
-                int r = read_full_file_at(AT_FDCWD, path, 1 << 16, &text, NULL);
-                if (r == -ENOENT || r == -ESRCH)
-                        continue; /* gone meanwhile: nothing of it to write */
-                if (r < 0)
-                        return r;
-                for (const char *l = text; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-                        const char *v = startswith(l, "RssAnon:") ?: startswith(l, "RssShmem:");
-                        unsigned long long kib;
-                        if (v && sscanf(v, "%llu kB", &kib) == 1)
-                                total += (uint64_t) kib * 1024;
-                }
+                if (read_full_file_at(AT_FDCWD, path, 1 << 16, &text, NULL) >= 0)
+                        bytes += process_status_dump_estimate(text);
         }
-        *ret = total;
-        return 0;
+        return bytes;
 }
 
 int process_tree_uses_gpu(const pid_t *pids, size_t n) {

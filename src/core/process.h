@@ -33,9 +33,11 @@ bool pidfd_is_alive(int pidfd);
 int process_start_time(pid_t pid, uint64_t *ret);
 /* pid and every descendant (threads excluded), pid first; from /proc/<pid>/task/<tid>/children. */
 int process_tree(pid_t pid, pid_t **ret, size_t *ret_n);
-/* What CRIU will write of the tree's memory, about: each process's resident anonymous and shared
- * memory (RssAnon + RssShmem), memory shared between them counted each time. */
-int process_tree_resident(const pid_t *pids, size_t n, uint64_t *ret);
+/* The memory CRIU writes pages of, summed over pids: anonymous and shmem resident bytes
+ * (RssAnon + RssShmem of /proc/PID/status); an estimate of a dump's size, 0 when unknown. */
+uint64_t process_tree_dump_estimate(const pid_t *pids, size_t n);
+/* The same from a status file's text: its RssAnon and RssShmem, in bytes. */
+uint64_t process_status_dump_estimate(const char *status);
 /* Whether any process of the tree has an NVIDIA device open (/dev/nvidia*). */
 int process_tree_uses_gpu(const pid_t *pids, size_t n);
 /* Every thread of every process in pids (/proc/PID/task/TID/status) against what id may hold:

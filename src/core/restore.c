@@ -19,6 +19,7 @@
 #include "message.h"
 #include "path-util.h"
 #include "process.h"
+#include "progress.h"
 #include "verifier.h"
 
 void restored_tree_done(RestoredTree *t) {
@@ -44,6 +45,23 @@ void restored_tree_kill(const RestoredTree *t) {
 static void progress(const RestoreRequest *req, const char *phase) {
         if (req->progress)
                 req->progress(phase, 0, 0, req->userdata);
+}
+
+static bool cancelled(const RestoreRequest *req) {
+        return req->cancelled && req->cancelled(req->userdata);
+}
+
+typedef struct ExtractProgress {
+        const RestoreRequest *req;
+        uint64_t total;
+} ExtractProgress;
+
+/* Bytes of the archive read: the restore's progress, and where a cancel stops the extraction. */
+static int on_read(uint64_t in_bytes, void *userdata) {
+        ExtractProgress *p = userdata;
+        if (p->req->progress)
+                p->req->progress("extracting", in_bytes, MAX(p->total, in_bytes), p->req->userdata);
+        return cancelled(p->req) ? -ECANCELED : 0;
 }
 
 int checkpoint_content_outcome(int r) {
@@ -72,6 +90,10 @@ static int extract(const RestoreRequest *req, Verifier *v, char **reterr) {
         ArchiveLimits limits = ARCHIVE_LIMITS_DEFAULT;
         if (req->max_archive_bytes > 0)
                 limits.max_bytes = limits.max_entry_bytes = req->max_archive_bytes;
+        struct stat st;
+        ExtractProgress p = { .req = req, .total = fstat(req->source_fd, &st) >= 0 ? (uint64_t) st.st_size : 0 };
+        limits.on_read = on_read;
+        limits.userdata = &p;
         int r = archive_extract(req->source_fd, req->staging_fd, &limits, v, NULL, reterr);
         if (r == -EAGAIN) {
                 /* Repacked by hand, with cedana.json somewhere else: found first, so that every
@@ -88,6 +110,11 @@ static int extract(const RestoreRequest *req, Verifier *v, char **reterr) {
                 free(*reterr);
                 *reterr = NULL;
                 return message_set(reterr, CEDANA_E_NO_SPACE, "No space left to extract the checkpoint.");
+        }
+        if (r < 0 && cancelled(req)) {
+                free(*reterr);
+                *reterr = NULL;
+                return message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
         }
         return r;
 }
@@ -162,6 +189,8 @@ static bool stopped_when_dumped(pid_t pid) {
  * at its last system call): nothing of the checkpoint's code has run yet. */
 static int check_before_resume(RestoreContext *c, pid_t root) {
         const RestoreRequest *req = c->req;
+        if (cancelled(req))
+                return outcome_set(&c->outcome, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
         int r = process_tree(root, &c->tree.pids, &c->tree.n_pids);
         if (r < 0)
                 return outcome_set(&c->outcome, r, "Failed to list the restored processes: %s.", strerror(-r));
@@ -245,9 +274,12 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
 
         if (fd_get_path(req->log_dir_fd, &log_dir) >= 0)
                 log_path = path_join(log_dir, req->log_name);
+        uint64_t start = now_monotonic_usec();
         int r = verifier_new(req->expected_digest, &v);
         if (r == 0)
                 r = open_images(req, v, &images_fd, reterr);
+        if (r == 0 && cancelled(req))
+                r = message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
         if (r != 0)
                 goto finish;
         const CheckpointMetadata *m = verifier_get_metadata(v);
@@ -323,7 +355,9 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         };
         progress(req, "restoring");
         pid_t root = 0;
+        uint64_t criu_start = now_monotonic_usec();
         r = criu_run_restore(&p, log_path ?: req->log_name, &root, &criu_error);
+        uint64_t criu_end = now_monotonic_usec();
         if (c.outcome.code != 0 && r != -ETIME) {
                 restored_tree_kill(&c.tree);
                 r = message_set(reterr, c.outcome.code, "%s", strna(c.outcome.message));
@@ -338,6 +372,19 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         if (r != 0) {
                 restored_tree_kill(&c.tree);
                 goto finish;
+        }
+        if (req->ret_stats) {
+                CheckpointStats *st = req->ret_stats;
+                *st = (CheckpointStats) {};
+                /* CRIU wrote its figures into its working directory (the log directory) once it
+                 * let go of the tree. */
+                (void) criu_stats_read(req->log_dir_fd, CRIU_STATS_RESTORE, &st->criu);
+                struct stat sst;
+                st->image_bytes = m->size;
+                st->stored_bytes = fstat(req->source_fd, &sst) >= 0 && S_ISREG(sst.st_mode) ? (uint64_t) sst.st_size
+                                                                                            : m->size;
+                st->prepare_usec = criu_start - start;
+                st->criu_usec = criu_end - criu_start;
         }
         *ret = c.tree;
         c.tree = (RestoredTree) {};

@@ -3,6 +3,7 @@
  * is forked). */
 #pragma once
 
+#include "criu-stats.h"
 #include "message.h"
 
 #include "dump-operation.h"
@@ -18,4 +19,7 @@ typedef struct DumpOperation {
         int log_fd;              /* CRIU's log directory for this dump */
         char *log_path;
         Outcome outcome;         /* why it failed, as the worker said */
+        bool cancelled;          /* the caller asked to stop: nothing more is recorded */
+        bool have_stats;
+        CheckpointStats stats;   /* as the worker measured them */
 } DumpOperation;

@@ -10,6 +10,7 @@
 
 #include "bus-error.h"
 #include "checkpoint-files.h"
+#include "checkpoint.h"
 #include "criu-log.h"
 #include "dump-operation-internal.h"
 #include "fd-util.h"
@@ -23,6 +24,7 @@
 #include "names.h"
 #include "operation.h"
 #include "path-util.h"
+#include "progress.h"
 #include "strv.h"
 
 void dump_spec_done(DumpSpec *s) {
@@ -79,6 +81,33 @@ static void take_commit(DumpOperation *d, const WmCommit *c) {
         d->record.digest = strdup(c->digest);
 }
 
+static const char *dump_get_name(Operation *op) {
+        DumpOperation *d = op->userdata;
+        return d->record.id;
+}
+
+/* The worker stops where that leaves nothing behind; whatever it asks to record from now on is
+ * refused, so the dump ends cancelled unless it was recorded complete already. */
+static void dump_cancel(Operation *op) {
+        DumpOperation *d = op->userdata;
+        if (d->published || d->cancelled)
+                return;
+        d->cancelled = true;
+        log_ctx(LOG_INFO, LOG_CTX(.checkpoint = d->record.id, .job = op->job ? op->job->id : NULL),
+                "Cancelling dump %s at its caller's request.", d->record.id);
+        if (op->worker)
+                (void) worker_send_cancel(op->worker);
+}
+
+static int refuse_cancelled(Operation *op) {
+        DumpOperation *d = op->userdata;
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(&msg, DUMP_CANCELLED_MESSAGE, (int) d->spec.pid) < 0)
+                msg = NULL;
+        reply_worker(op, CEDANA_E_CANCELLED, msg);
+        return 0;
+}
+
 /* Complete and durable, not yet under its final name: recorded with what identifies it. */
 static int on_synced(Operation *op, const WmCommit *c) {
         DumpOperation *d = op->userdata;
@@ -125,8 +154,14 @@ static int dump_on_message(Operation *op, const WorkerMessage *msg) {
                 manager_send_progress(op->manager, op->call, d->record.id, msg->progress.phase, msg->progress.done,
                                       msg->progress.total);
                 return 0;
+        case WM_STATS:
+                d->stats = msg->stats;
+                d->have_stats = true;
+                return 0;
         case WM_SYNCED:
         case WM_PUBLISHED:
+                if (d->cancelled)
+                        return refuse_cancelled(op);
                 r = msg->type == WM_SYNCED ? on_synced(op, &msg->commit) : on_published(op, &msg->commit);
                 if (r < 0)
                         log_ctx_errno(LOG_ERR, r, LOG_CTX(.checkpoint = d->record.id), "Failed to record checkpoint %s: %m",
@@ -156,11 +191,19 @@ static void dump_succeeded(Operation *op, uint64_t max_rss_kib) {
                 if (!d->spec.options.leave_running)
                         job_set_state(op->job, JOB_HALTED, -1);
         }
+        StatsPair pairs[STATS_PAIRS_MAX];
+        size_t n = d->have_stats ? checkpoint_stats_pairs(&d->stats, true, now_monotonic_usec() - op->start_usec,
+                                                          pairs)
+                                 : 0;
+        _cleanup_strv_free_ char **fields = NULL;
+        (void) operation_stats_fields(pairs, n, &fields);
         log_ctx(LOG_INFO,
                 LOG_CTX(.message_id = MESSAGE_ID_CHECKPOINT_WRITTEN, .job = op->job ? op->job->id : NULL,
-                        .checkpoint = d->record.id, .pid = d->spec.pid),
+                        .checkpoint = d->record.id, .pid = d->spec.pid, .fields = fields),
                 "Checkpoint %s of %s written to %s (%" PRIu64 " bytes; worker peak RSS %" PRIu64 " KiB).",
                 d->record.id, what, d->record.path, d->record.size, max_rss_kib);
+        if (n > 0)
+                manager_send_statistics(m, op->call, d->record.id, pairs, n);
         manager_send_checkpoint_new(m, op->job ? op->job->id : "", d->record.id, d->record.path);
         int r = sd_bus_reply_method_return(op->call, "sst", d->record.id, d->record.path, d->record.size);
         if (r < 0)
@@ -250,6 +293,8 @@ int dump_operation_start(Manager *m, sd_bus_message *call, DumpSpec *spec, sd_bu
         op->on_free = dump_free;
         op->on_message = dump_on_message;
         op->on_exit = dump_on_exit;
+        op->get_name = dump_get_name;
+        op->on_cancel = dump_cancel;
         if (d->spec.job)
                 operation_set_job(op, d->spec.job);
 

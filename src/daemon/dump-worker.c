@@ -28,6 +28,11 @@ static void send_progress(const char *phase, uint64_t done, uint64_t total, void
         worker_child_send_progress(w->sock, phase, done, total);
 }
 
+static bool is_cancelled(void *userdata) {
+        DumpWorker *w = userdata;
+        return worker_child_cancelled(w->sock);
+}
+
 /* Tells the daemon a step of the commit and waits until it has recorded it. */
 static int ask_record(DumpWorker *w, WorkerMessageType type, const DumpResult *res, char **reterr) {
         _cleanup_free_ WorkerMessage *m = calloc(1, sizeof(WorkerMessage));
@@ -178,10 +183,15 @@ int dump_worker(int sock, void *userdata) {
                         .synced = on_synced,
                         .published = on_published,
                         .progress = send_progress,
+                        .cancelled = is_cancelled,
                         .userdata = &w,
                 };
                 DumpResult res = {};
                 r = checkpoint_dump(&req, &res, &err);
+                if (r == 0) {
+                        WorkerMessage msg = { .type = WM_STATS, .stats = res.stats };
+                        (void) worker_child_send(sock, &msg);
+                }
                 dump_result_done(&res);
                 if (d->spec.log_fd >= 0)
                         criu_log_copy(d->log_fd, "dump.log", d->spec.log_fd);

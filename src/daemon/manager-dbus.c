@@ -697,6 +697,31 @@ static int method_delete_job(sd_bus_message *call, void *userdata, sd_bus_error 
         return r <= 0 ? pending(r) : bus_delete_job(call, m, j, with_checkpoints, error);
 }
 
+/* ---- Cancel ---- */
+
+/* No polkit: a caller only ever stops its own dumps and restores (root anybody's), and stopping
+ * one leaves things as they were before it began. Another user's are invisible. */
+static int method_cancel(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *spec;
+        uid_t caller;
+        int r = sd_bus_message_read(call, "s", &spec);
+        if (r < 0)
+                return r;
+        if (strlen(spec) > 512)
+                return bus_error_setf(error, CEDANA_E_INVALID_ARGS, "The operation name is too long.");
+        r = bus_caller_uid(call, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to identify the caller: %s", strerror(-r));
+        if (operation_cancel_matching(m, call, caller, spec) > 0)
+                return sd_bus_reply_method_return(call, NULL);
+        if (isempty(spec))
+                return bus_error_setf(error, CEDANA_E_NO_SUCH_OPERATION,
+                                      "You have no dump or restore in progress on this connection.");
+        return bus_error_setf(error, CEDANA_E_NO_SUCH_OPERATION, "You have no dump or restore named %.200s in "
+                              "progress.", spec);
+}
+
 static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *name;
@@ -937,6 +962,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_delete_checkpoint, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PruneJobs", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", jobs), method_prune_jobs,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("s", operation), SD_BUS_NO_RESULT, method_cancel,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PruneCheckpoints", SD_BUS_ARGS("s", job, "u", keep),
                                 SD_BUS_RESULT("as", checkpoints), method_prune_checkpoints, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttachJob", SD_BUS_ARGS("s", job), SD_BUS_RESULT("h", stdin, "h", stdout),
@@ -947,6 +974,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("JobRemoved", SD_BUS_ARGS("s", job, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("CheckpointNew", SD_BUS_ARGS("s", job, "s", checkpoint_id, "s", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("Progress", SD_BUS_ARGS("s", operation, "s", phase, "t", done, "t", total), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("Statistics", SD_BUS_ARGS("s", operation, "a{st}", statistics), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -984,6 +1012,27 @@ void manager_send_progress(Manager *m, sd_bus_message *call, const char *operati
                 r = sd_bus_message_set_destination(s, sd_bus_message_get_sender(call));
         if (r >= 0)
                 r = sd_bus_message_append(s, "sstt", strempty(operation), phase, done, total);
+        if (r >= 0)
+                (void) sd_bus_send(bus, s, NULL);
+}
+
+void manager_send_statistics(Manager *m, sd_bus_message *call, const char *operation, const StatsPair *pairs,
+                             size_t n) {
+        if (!call)
+                return;
+        sd_bus *bus = sd_bus_message_get_bus(call);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        int r = sd_bus_message_new_signal(bus, &s, MANAGER_OBJECT_PATH, MANAGER_INTERFACE, "Statistics");
+        if (r >= 0 && sd_bus_message_get_sender(call))
+                r = sd_bus_message_set_destination(s, sd_bus_message_get_sender(call));
+        if (r >= 0)
+                r = sd_bus_message_append(s, "s", strempty(operation));
+        if (r >= 0)
+                r = sd_bus_message_open_container(s, 'a', "{st}");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(s, "{st}", pairs[i].key, pairs[i].value);
+        if (r >= 0)
+                r = sd_bus_message_close_container(s);
         if (r >= 0)
                 (void) sd_bus_send(bus, s, NULL);
 }

@@ -4,6 +4,8 @@
  * checkpoint-files.c). */
 #pragma once
 
+#include "criu-stats.h"
+
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
@@ -17,6 +19,9 @@ typedef struct Manager Manager;
 int manager_bus_add_objects(Manager *m, sd_bus *bus);
 
 /* Progress of a long call, sent to that call's sender only. */
+/* Unicast to call's sender, like Progress: what a dump or restore measured, before its reply. */
+void manager_send_statistics(Manager *m, sd_bus_message *call, const char *operation, const StatsPair *pairs,
+                             size_t n);
 void manager_send_progress(Manager *m, sd_bus_message *call, const char *operation, const char *phase,
                            uint64_t done, uint64_t total);
 void manager_send_checkpoint_new(Manager *m, const char *job, const char *id, const char *path);

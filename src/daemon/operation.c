@@ -2,6 +2,8 @@
 /* The generic operation: creation under limits, hand-over of a job and a reserved name, the
  * worker, and the one place a failed operation is answered and logged. */
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "bus-error.h"
@@ -9,6 +11,8 @@
 #include "log.h"
 #include "manager.h"
 #include "operation.h"
+#include "progress.h"
+#include "strv.h"
 
 static const char *const kind_table[_OPERATION_KIND_MAX] = {
         [OPERATION_DUMP] = "dump",       [OPERATION_RESTORE] = "restore", [OPERATION_RUN] = "run",
@@ -47,6 +51,7 @@ int operation_new(Manager *m, OperationKind kind, sd_bus_message *call, uid_t ui
         op->kind = kind;
         op->uid = uid;
         op->call = sd_bus_message_ref(call);
+        op->start_usec = now_monotonic_usec();
         LIST_PREPEND(operations, m->operations, op);
         *ret = op;
         return 0;
@@ -73,6 +78,45 @@ Operation *operation_free(Operation *op) {
         free(op);
         manager_check_idle(m);
         return NULL;
+}
+
+/* Started on the connection that sent call: the same bus (the private socket has one per client)
+ * and the same unique name (the system bus). */
+static bool same_connection(sd_bus_message *a, sd_bus_message *b) {
+        return sd_bus_message_get_bus(a) == sd_bus_message_get_bus(b) &&
+               streq_ptr(sd_bus_message_get_sender(a), sd_bus_message_get_sender(b));
+}
+
+unsigned operation_cancel_matching(Manager *m, sd_bus_message *call, uid_t caller, const char *spec) {
+        unsigned n = 0;
+        LIST_FOREACH(operations, op, m->operations) {
+                if (!op->call || !op->on_cancel || !op->get_name)
+                        continue;
+                if (isempty(spec) ? !same_connection(op->call, call)
+                                  : (caller != 0 && op->uid != caller) || !streq_ptr(op->get_name(op), spec))
+                        continue;
+                op->on_cancel(op);
+                n++;
+        }
+        return n;
+}
+
+int operation_stats_fields(const StatsPair *pairs, size_t n, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        for (size_t i = 0; i < n; i++) {
+                char *f = NULL;
+                if (asprintf(&f, "CEDANA_%s=%" PRIu64, pairs[i].key, pairs[i].value) < 0)
+                        return -ENOMEM;
+                for (char *c = f; *c != '='; c++)
+                        *c = (char) toupper((unsigned char) *c);
+                int r = strv_push(&l, f);
+                if (r < 0) {
+                        free(f);
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 void operation_set_job(Operation *op, Job *j) {

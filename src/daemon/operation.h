@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "criu-stats.h"
 #include "list.h"
 #include "worker.h"
 
@@ -44,6 +45,12 @@ struct Operation {
         /* the worker's messages, and its end (op->worker is NULL by then) */
         int (*on_message)(Operation *op, const WorkerMessage *msg);
         void (*on_exit)(Operation *op, int wait_status, uint64_t max_rss_kib);
+        /* Kinds that can be cancelled (dump, restore): the name their Progress signals carry,
+         * and the request to stop (the call is then answered Cancelled, or normally when it
+         * was too late). */
+        const char *(*get_name)(Operation *op);
+        void (*on_cancel)(Operation *op);
+        uint64_t start_usec;  /* CLOCK_MONOTONIC */
         LIST_FIELDS(Operation, operations);
 };
 
@@ -68,5 +75,11 @@ void operation_detach_worker(Operation *op);
 /* Answers op's call with r (a CedanaError or -errno) and message (NULL: strerror), logs it once,
  * and frees op. */
 void operation_fail(Operation *op, int r, const char *message);
+/* Asks every operation that call's sender may cancel, of the name spec, to stop: its own (caller's
+ * uid; root: anybody's) named spec, or with spec "" those started on the very connection that
+ * sends call. Returns how many were asked. */
+unsigned operation_cancel_matching(Manager *m, sd_bus_message *call, uid_t caller, const char *spec);
+/* The pairs as journal fields, "CEDANA_FROZEN_USEC=1234", in a new strv. */
+int operation_stats_fields(const StatsPair *pairs, size_t n, char ***ret);
 /* How many operations uid has in flight. */
 unsigned manager_operations_of(Manager *m, uid_t uid);

@@ -2,6 +2,7 @@
 /* The state a restore shares between the daemon's half and the worker's copy. */
 #pragma once
 
+#include "criu-stats.h"
 #include "message.h"
 
 #include "job-attach.h"
@@ -34,4 +35,7 @@ typedef struct RestoreOperation {
         size_t n_pids;
         bool recorded;
         Outcome outcome;         /* why it failed, as the worker said */
+        bool cancelled;          /* the caller asked to stop: the tree is killed, not recorded */
+        bool have_stats;
+        CheckpointStats stats;   /* as the worker measured them */
 } RestoreOperation;

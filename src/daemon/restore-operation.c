@@ -24,7 +24,9 @@
 #include "message-ids.h"
 #include "names.h"
 #include "operation.h"
+#include "checkpoint.h"
 #include "process.h"
+#include "progress.h"
 #include "restore-operation-internal.h"
 #include "scope.h"
 #include "strv.h"
@@ -99,6 +101,24 @@ static void reply_worker(Operation *op, int code, const char *message) {
         (void) worker_send(op->worker, m);
 }
 
+static const char *restore_get_name(Operation *op) {
+        RestoreOperation *r = op->userdata;
+        return r->job_name;
+}
+
+/* Until the tree is recorded nothing of it runs: the worker stops where it is, a tree already
+ * made is killed instead of recorded. */
+static void restore_cancel(Operation *op) {
+        RestoreOperation *r = op->userdata;
+        if (r->recorded || r->cancelled)
+                return;
+        r->cancelled = true;
+        log_ctx(LOG_INFO, LOG_CTX(.job = r->job_name), "Cancelling the restore of job %s at its caller's request.",
+                strna(r->job_name));
+        if (op->worker)
+                (void) worker_send_cancel(op->worker);
+}
+
 static void on_scope_started(Manager *m, int error, const char *message, void *userdata) {
         Operation *op = userdata;
         reply_worker(op, error, message);
@@ -155,6 +175,10 @@ static int on_tree(Operation *op, const WmTree *t) {
         Manager *m = op->manager;
         if (r->n_pids > 0)
                 return -EBADMSG;
+        if (r->cancelled) {
+                reply_worker(op, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
+                return 0;
+        }
         /* What the checkpoint's stdio was: the job keeps that kind, the other goes. */
         if (t->attached == ATTACH_TTY) {
                 attach_pipes_done(&r->pipes);
@@ -298,6 +322,13 @@ static int record_job(Operation *op, const WmRestored *res, Job **ret) {
 static void restore_succeeded(Operation *op, const WmRestored *res) {
         RestoreOperation *r = op->userdata;
         Job *j = NULL;
+        if (r->cancelled) {
+                /* Not recorded: freeing the operation kills the tree, still stopped. The worker
+                 * removes its staging directory on its own. */
+                operation_detach_worker(op);
+                operation_fail(op, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
+                return;
+        }
         int created = record_job(op, res, &j);
         if (created < 0) {
                 operation_fail(op, created, "The restored job could not be recorded in cedanad's job store; it was "
@@ -314,10 +345,19 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         job_send_changed(j, "State", "PID", "Unit", "RestoredFrom", NULL);
         if (created)
                 job_announce(j);
+        StatsPair pairs[STATS_PAIRS_MAX];
+        size_t n = r->have_stats ? checkpoint_stats_pairs(&r->stats, false, now_monotonic_usec() - op->start_usec,
+                                                          pairs)
+                                 : 0;
+        _cleanup_strv_free_ char **fields = NULL;
+        (void) operation_stats_fields(pairs, n, &fields);
         log_ctx(LOG_INFO,
-                LOG_CTX(.message_id = MESSAGE_ID_JOB_RESTORED, .job = j->id, .unit = j->unit, .pid = j->pid),
+                LOG_CTX(.message_id = MESSAGE_ID_JOB_RESTORED, .job = j->id, .unit = j->unit, .pid = j->pid,
+                        .fields = fields),
                 "Restored %s as job %s (PID %i) in %s.", strna(r->spec.source_path), j->id, (int) j->pid,
                 strna(j->unit));
+        if (n > 0)
+                manager_send_statistics(op->manager, op->call, j->id, pairs, n);
         k = sd_bus_reply_method_return(op->call, "su", j->id, (uint32_t) j->pid);
         if (k < 0)
                 log_debug_errno(k, "Failed to reply (the caller may be gone): %m");
@@ -335,6 +375,10 @@ static int restore_on_message(Operation *op, const WorkerMessage *msg) {
                 return 0;
         case WM_TREE:
                 return on_tree(op, &msg->tree);
+        case WM_STATS:
+                r->stats = msg->stats;
+                r->have_stats = true;
+                return 0;
         case WM_RESTORED:
                 if (r->n_pids == 0)
                         return -EBADMSG;
@@ -398,6 +442,8 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         op->on_free = restore_free;
         op->on_message = restore_on_message;
         op->on_exit = restore_on_exit;
+        op->get_name = restore_get_name;
+        op->on_cancel = restore_cancel;
 
         if (r->spec.job) {
                 operation_set_job(op, r->spec.job);

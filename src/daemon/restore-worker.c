@@ -30,6 +30,11 @@ static void send_progress(const char *phase, uint64_t done, uint64_t total, void
         worker_child_send_progress(w->sock, phase, done, total);
 }
 
+static bool is_cancelled(void *userdata) {
+        RestoreWorker *w = userdata;
+        return worker_child_cancelled(w->sock);
+}
+
 /* The tree is verified and held: the daemon puts it into its scope and records it. */
 static int send_tree(const RestoredTree *tree, void *userdata, char **reterr) {
         RestoreWorker *w = userdata;
@@ -102,6 +107,7 @@ int restore_worker(int sock, void *userdata) {
         _cleanup_free_ char *err = NULL;
         _cleanup_close_ int source_fd = -EBADF;
         RestoredTree tree = {};
+        CheckpointStats stats = {};
         bool job_log_used = false;
 
         int k = open_source(r, &source_fd, &err);
@@ -126,6 +132,8 @@ int restore_worker(int sock, void *userdata) {
                         .ret_job_log_used = &job_log_used,
                         .before_resume = send_tree,
                         .progress = send_progress,
+                        .cancelled = is_cancelled,
+                        .ret_stats = &stats,
                         .userdata = &w,
                 };
                 k = checkpoint_restore(&req, &tree, &err);
@@ -135,6 +143,8 @@ int restore_worker(int sock, void *userdata) {
         if (k != 0)
                 (void) worker_child_send_status(sock, WM_FAILED, k, err ?: strerror(k < 0 ? -k : EIO));
         else {
+                WorkerMessage st = { .type = WM_STATS, .stats = stats };
+                (void) worker_child_send(sock, &st);
                 WorkerMessage msg = { .type = WM_RESTORED };
                 msg.restored.pid = tree.pids[0];
                 msg.restored.attached = attached;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "criu-stats.h"
 #include "metadata.h"
 #include "naming.h"
 
@@ -18,8 +19,10 @@ typedef enum WorkerMessageType {
         WM_RESTORED,     /* restore: CRIU let go of the tree, still stopped; record and continue it */
         WM_FAILED,       /* the work failed: why */
         WM_RECORD_DONE,  /* a checkpoint record's files were reconciled or deleted */
+        WM_STATS,        /* dump or restore: what it measured, sent before it ends well */
         /* daemon -> worker */
         WM_REPLY,        /* the answer to SYNCED, PUBLISHED and TREE: 0, or why not */
+        WM_CANCEL,       /* the caller cancelled: stop where that leaves nothing behind */
 } WorkerMessageType;
 
 #define WM_PHASE_MAX 32
@@ -75,6 +78,10 @@ typedef struct WmStatus {
         char message[WM_MESSAGE_MAX];
 } WmStatus;
 
+typedef struct WmCancel {
+        uint32_t reserved;
+} WmCancel;
+
 typedef struct WorkerMessage {
         uint32_t type;
         union {
@@ -84,6 +91,8 @@ typedef struct WorkerMessage {
                 WmRestored restored;
                 WmStatus status; /* FAILED, REPLY */
                 WmRecordDone record;
+                CheckpointStats stats;
+                WmCancel cancel;
         };
 } WorkerMessage;
 

@@ -2,7 +2,9 @@
 /* Forked workers and their message channel. A worker dies with the daemon (PDEATHSIG), so a
  * killed daemon never leaves half an operation running on its own. */
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "manager.h"
+#include "progress.h"
 #include "worker.h"
 
 size_t worker_message_size(const WorkerMessage *m) {
@@ -31,6 +34,10 @@ size_t worker_message_size(const WorkerMessage *m) {
                 return header + sizeof(WmStatus);
         case WM_RECORD_DONE:
                 return header + sizeof(WmRecordDone);
+        case WM_STATS:
+                return header + sizeof(CheckpointStats);
+        case WM_CANCEL:
+                return header + sizeof(WmCancel);
         default:
                 return 0;
         }
@@ -177,6 +184,11 @@ int worker_send(Worker *w, const WorkerMessage *msg) {
         return worker_child_send(w->sock, msg);
 }
 
+int worker_send_cancel(Worker *w) {
+        WorkerMessage m = { .type = WM_CANCEL };
+        return worker_send(w, &m);
+}
+
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
@@ -227,7 +239,17 @@ int worker_child_send_status(int sock, WorkerMessageType type, int code, const c
         return worker_child_send(sock, m);
 }
 
+/* A worker does one operation; its reports come from its main thread and from the collector's. */
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+static ProgressThrottle child_throttle;
+static atomic_bool child_cancelled;
+
 void worker_child_send_progress(int sock, const char *phase, uint64_t done, uint64_t total) {
+        pthread_mutex_lock(&child_lock);
+        bool send = progress_throttle_test(&child_throttle, phase, done, total, now_monotonic_usec());
+        pthread_mutex_unlock(&child_lock);
+        if (!send)
+                return;
         WorkerMessage m = { .type = WM_PROGRESS };
         snprintf(m.progress.phase, sizeof(m.progress.phase), "%s", phase);
         m.progress.done = done;
@@ -235,20 +257,46 @@ void worker_child_send_progress(int sock, const char *phase, uint64_t done, uint
         (void) worker_child_send(sock, &m);
 }
 
+bool worker_child_cancelled(int sock) {
+        if (atomic_load(&child_cancelled))
+                return true;
+        pthread_mutex_lock(&child_lock);
+        /* Only a WM_CANCEL is taken off the socket here; anything else waits for its reader. */
+        uint32_t type = 0;
+        ssize_t n = recv(sock, &type, sizeof(type), MSG_PEEK | MSG_DONTWAIT);
+        if (n == (ssize_t) sizeof(type) && type == WM_CANCEL) {
+                char rest[64];
+                (void) recv(sock, rest, sizeof(rest), MSG_DONTWAIT);
+                atomic_store(&child_cancelled, true);
+        }
+        pthread_mutex_unlock(&child_lock);
+        return atomic_load(&child_cancelled);
+}
+
 int worker_child_wait_reply(int sock, char **reterr) {
         _cleanup_free_ WorkerMessage *m = malloc(sizeof(WorkerMessage));
         if (!m)
                 return -ENOMEM;
-        ssize_t n;
-        do
-                n = recv(sock, m, sizeof(WorkerMessage), 0);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return negative_errno();
-        if (n == 0)
-                return -EPIPE;
-        if (validate(m, (size_t) n) < 0 || m->type != WM_REPLY)
-                return -EBADMSG;
+        for (;;) {
+                ssize_t n;
+                do
+                        n = recv(sock, m, sizeof(WorkerMessage), 0);
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        return -EPIPE;
+                if (validate(m, (size_t) n) < 0)
+                        return -EBADMSG;
+                /* A cancel crossing a question: the answer still comes, and says so too. */
+                if (m->type == WM_CANCEL) {
+                        atomic_store(&child_cancelled, true);
+                        continue;
+                }
+                if (m->type != WM_REPLY)
+                        return -EBADMSG;
+                break;
+        }
         if (m->status.code != 0 && reterr && !*reterr)
                 *reterr = strdup(m->status.message);
         return m->status.code;

@@ -40,6 +40,8 @@ struct Worker {
 int worker_spawn(Manager *m, const char *description, const int *keep_fds, size_t n_keep, WorkerRun run,
                  void *run_userdata, WorkerOnMessage on_message, WorkerOnExit on_exit, void *userdata, Worker **ret);
 int worker_send(Worker *w, const WorkerMessage *msg);
+/* Tells the child the caller cancelled (WM_CANCEL). */
+int worker_send_cancel(Worker *w);
 /* Kills the child if it still runs (SIGKILL) and forgets it. */
 Worker *worker_free(Worker *w);
 /* The manager reaped pid: if it is a worker, its on_exit runs and true is returned. */
@@ -48,8 +50,13 @@ bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, uint64_t max_r
 /* Child side, blocking. */
 int worker_child_send(int sock, const WorkerMessage *msg);
 int worker_child_send_status(int sock, WorkerMessageType type, int code, const char *message);
-/* A phase of the work and how far it got, for the caller's Progress signals. */
+/* A phase of the work and how far it got, for the caller's Progress signals; throttled
+ * (progress_throttle_test()), so it may be called for every chunk of work. Thread-safe. */
 void worker_child_send_progress(int sock, const char *phase, uint64_t done, uint64_t total);
+/* Whether the daemon sent WM_CANCEL: takes it off the socket if it is next there (without
+ * blocking, leaving any other message), or remembers one worker_child_wait_reply() met.
+ * Thread-safe. */
+bool worker_child_cancelled(int sock);
 /* Waits for the daemon's WM_REPLY: its code, and its message in *reterr when not 0. */
 int worker_child_wait_reply(int sock, char **reterr);
 

@@ -22,6 +22,7 @@ enum {
         CEDANA_EXIT_UNSUPPORTED = 10,   /* e.g. a GPU job without CRIU's CUDA plugin */
         CEDANA_EXIT_EXISTS = 11,        /* a checkpoint or job of that name exists */
         CEDANA_EXIT_LIMITS = 12,        /* too many operations at once, or a request too large */
+        CEDANA_EXIT_CANCELLED = 130,    /* cancelled by Ctrl-C (128 + SIGINT, as shells report it) */
 };
 
 /* Documented outcomes: positive values, returned beside negative errnos (which stay unexpected
@@ -49,6 +50,8 @@ typedef enum CedanaError {
         CEDANA_E_NOT_SUPPORTED,
         CEDANA_E_EXISTS,             /* the name is taken */
         CEDANA_E_LIMITS,             /* too many operations in flight, or a request too large */
+        CEDANA_E_CANCELLED,          /* the caller cancelled it; nothing of it is left */
+        CEDANA_E_NO_SUCH_OPERATION,  /* nothing of that name in flight (or not the caller's) */
         _CEDANA_E_MAX,
 } CedanaError;
 
@@ -70,6 +73,8 @@ typedef enum CedanaError {
 #define BUS_ERROR_GPU_NOT_SUPPORTED BUS_ERROR_PREFIX "GPUNotSupported"
 #define BUS_ERROR_NOT_PERMITTED BUS_ERROR_PREFIX "NotPermitted"
 #define BUS_ERROR_PRIVILEGE BUS_ERROR_PREFIX "PrivilegeRefused"
+#define BUS_ERROR_CANCELLED BUS_ERROR_PREFIX "Cancelled"
+#define BUS_ERROR_NO_SUCH_OPERATION BUS_ERROR_PREFIX "NoSuchOperation"
 #define BUS_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"
 
 /* The bus error name of an outcome (NULL for anything else). */

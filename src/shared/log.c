@@ -60,7 +60,7 @@ int log_level_from_string(const char *s) {
 static void log_to_journal(int level, int error, const LogContext *ctx, const char *file, int line,
                            const char *func, const char *message) {
         char buf[10][256];
-        struct iovec iov[12];
+        struct iovec iov[12 + LOG_FIELDS_MAX];
         size_t n = 0;
 
 #define ADD(...)                                                                        \
@@ -87,6 +87,8 @@ static void log_to_journal(int level, int error, const LogContext *ctx, const ch
                         ADD("CEDANA_CHECKPOINT=%s", ctx->checkpoint);
                 if (ctx->pid > 0)
                         ADD("CEDANA_PID=%i", (int) ctx->pid);
+                for (size_t i = 0; ctx->fields && ctx->fields[i] && i < LOG_FIELDS_MAX; i++)
+                        iov[n++] = (struct iovec) { ctx->fields[i], strlen(ctx->fields[i]) };
         }
 #undef ADD
         /* The message itself may be long (CRIU's error lines, paths): not truncated. */

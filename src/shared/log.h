@@ -21,7 +21,11 @@ typedef struct LogContext {
         const char *unit;
         const char *checkpoint;
         pid_t pid;
+        /* more fields, "CEDANA_FROZEN_USEC=1234" (NULL-terminated; at most LOG_FIELDS_MAX) */
+        char *const *fields;
 } LogContext;
+
+#define LOG_FIELDS_MAX 32
 
 void log_set_target(LogTarget target);
 LogTarget log_get_target(void);

@@ -327,3 +327,69 @@ def test_checkpoint_inspect_by_id_and_path(c):
     assert r.returncode == 7 and "not a cedana checkpoint" in r.stderr, (r.returncode, r.stderr)
     assert c.path_exists(f"/proc/{pid}")
     c.run(["systemctl", "stop", "wl-inspect"])
+
+
+# Progress with bytes, and --print-stats, on a big process
+
+def progress_signals(monitor_output, operation):
+    """The (phase, done, total) of every Progress signal busctl monitor saw for operation."""
+    seen = []
+    for line in monitor_output.splitlines():
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if m.get("member") == "Progress" and m["payload"]["data"][0] == operation:
+            seen.append(tuple(m["payload"]["data"][1:]))
+    return seen
+
+
+def test_big_dump_progress_and_statistics(c):
+    report = "/run/wl-big.report"
+    c.run(["rm", "-f", report])
+    pid = c.start_unit_process("wl-big", [os.path.join(c.build_dir, "bench/bigmem"), "768", report])
+    c.wait_until(lambda: read_report(c, report).get("ready"), timeout=120, what="the big process")
+    # Progress is unicast to the caller; a monitor sees it all the same.
+    c.run("busctl monitor --json=short org.cedana.Checkpoint1 >/run/progress.mon 2>/dev/null & "
+          "echo $! >/run/progress.pid")
+    time.sleep(1)
+    r = cedana(c, "dump", "process", str(pid), "--name", "big-zstd", "--compression", "zstd", "--dir", CKDIR,
+               "--json", "--print-stats")
+    time.sleep(1)
+    c.run("kill $(cat /run/progress.pid)")
+    gone(c, pid)
+
+    out = json.loads(r.stdout)
+    st = out["stats"]
+    assert st["written_bytes"] == out["size"] > 0, st
+    assert st["image_bytes"] >= 768 << 20, st
+    assert 0 < st["compression_ratio"] < 1, st
+    assert st["pages_written"] >= (768 << 20) // 4096 and st["pages_scanned"] >= st["pages_written"], st
+    for key in ("total_usec", "freezing_usec", "frozen_usec", "memdump_usec", "memwrite_usec", "criu_usec",
+                "commit_usec"):
+        assert st[key] > 0, (key, st)
+    assert st["total_usec"] >= st["criu_usec"] >= st["frozen_usec"] >= st["memdump_usec"], st
+
+    seen = progress_signals(c.read_file("/run/progress.mon"), "big-zstd")
+    counted = [(phase, done, total) for phase, done, total in seen if done > 0]
+    assert len(counted) >= 3, seen
+    assert [d for _, d, _ in counted] == sorted(d for _, d, _ in counted), seen
+    assert counted[-1][1] > counted[0][1], seen
+    assert all(total >= done > 0 for _, done, total in counted), seen
+    assert max(total for _, _, total in counted) >= 700 << 20, seen
+    # at most ten a second, and one per phase beyond that
+    assert len(seen) <= st["total_usec"] / 100000 + 8, (len(seen), st["total_usec"])
+
+    lines = [json.loads(l) for l in c.journal(["CEDANA_CHECKPOINT=big-zstd", "-o", "json"]).splitlines()]
+    written = [l for l in lines if "CEDANA_FROZEN_USEC" in l]
+    assert written, lines
+    assert int(written[-1]["CEDANA_FROZEN_USEC"]) == st["frozen_usec"], written[-1]
+    assert int(written[-1]["CEDANA_WRITTEN_BYTES"]) == out["size"], written[-1]
+
+    # and back, with the table for people
+    r = cedana(c, "restore", "process", "--path", out["path"], "--name", "big", "--print-stats")
+    assert "Restored" in r.stdout and "Statistics:" in r.stdout, r.stdout
+    fields = dict(l.strip().split(": ", 1) for l in r.stdout.splitlines()[2:] if ": " in l)
+    for label in ("Total time", "Restoring", "Preparing", "CRIU", "Images", "Read"):
+        assert label in fields, (label, r.stdout)
+    finish(c, "big")

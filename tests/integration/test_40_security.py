@@ -481,3 +481,83 @@ def test_default_directory_is_private_and_per_user(c):
         c.run(["systemctl", "stop", "sec-defdir-open"])
     finally:
         c.run(["chmod", "755", base])
+
+
+# Ctrl-C: a dump or restore cancelled leaves everything as it was before it began
+
+INTERRUPT = ("import json, signal, subprocess, sys, time; "
+             "p = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True); "
+             "time.sleep(float(sys.argv[1])); p.send_signal(signal.SIGINT); "
+             "out, err = p.communicate(); print(json.dumps([p.returncode, out, err]))")
+
+
+def interrupted(c, after, *argv, user=None):
+    """Runs cedana with argv and sends it SIGINT after `after` seconds, as Ctrl-C does."""
+    return json.loads(c.run(["python3", "-c", INTERRUPT, str(after), "cedana", *argv], user=user,
+                            timeout=240).stdout)
+
+
+def big_process(c, name, user=None):
+    report = f"{REPORTS}/{name}.report"
+    pid = c.start_unit_process(f"sec-{name}", [os.path.join(c.build_dir, "bench/bigmem"), "768", report], user=user)
+    c.wait_until(lambda: c.path_exists(report), timeout=120, what="the big process")
+    return pid, report
+
+
+def big_untouched(c, pid, report):
+    """Not stopped, not traced, and it answers: bigmem writes its checksum on SIGUSR1."""
+    status = c.read_file(f"/proc/{pid}/status")
+    assert re.search(r"^State:\s+[RS]", status, re.M), status
+    assert re.search(r"^TracerPid:\s+0$", status, re.M), status
+    c.run(["kill", "-USR1", str(pid)])
+    c.wait_until(lambda: "checksum" in c.read_file(report), timeout=60, what=f"process {pid} to answer")
+
+
+def test_18_ctrl_c_cancels_a_dump(c):
+    for user in (None, "alice"):
+        name = f"cancel-{user or 'root'}"
+        pid, report = big_process(c, name, user=user)
+        rc, out, err = interrupted(c, 0.8, "dump", "process", str(pid), "--dir", CK, "--name", name,
+                                   "--compression", "gzip", user=user)
+        assert rc == 130, (user, rc, out, err)
+        assert f"Cancelled; process {pid} keeps running, nothing was written." in err, err
+        big_untouched(c, pid, report)
+        assert not [f for f in c.run(["ls", "-A", CK]).stdout.split() if name in f]
+        listing = json.loads(cedana(c, "checkpoint", "list", "--json", check=True).stdout)
+        assert name not in [x["id"] for x in listing], listing
+        c.wait_until(lambda: store_rows(c, f"select count(*) from checkpoints where id = '{name}'") == [[0]],
+                     timeout=30, what="the dump's intent record to go")
+        c.run(["kill", "-KILL", str(pid)])
+
+
+def test_18_ctrl_c_cancels_a_restore(c):
+    name = "cancel-restore"
+    pid, report = big_process(c, name)
+    cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", name, "--compression", "gzip",
+           check=True)
+    path = f"{CK}/{name}.tar.gz"
+    before = c.run(["sha256sum", path]).stdout
+    rc, out, err = interrupted(c, 0.5, "restore", "process", "--path", path, "--name", name)
+    assert rc == 130, (rc, out, err)
+    assert "Cancelled; nothing was restored and the checkpoint is unchanged." in err, err
+    assert c.run(["sha256sum", path]).stdout == before
+    jobs = json.loads(cedana(c, "job", "list", "--all", "--json", check=True).stdout)
+    assert name not in [j["job"] for j in jobs], jobs
+    # bigmem answers SIGUSR1 by rewriting its report: no restored copy of it runs
+    assert c.run(["pgrep", "-f", f"bigmem 768 {report}"], check=False).stdout.strip() == ""
+    c.wait_until(lambda: store_rows(c, "select count(*) from restores") == [[0]], timeout=30,
+                 what="the restore's intent record to go")
+
+
+def test_18_cancel_of_another_users_dump_is_refused(c):
+    pid, report = big_process(c, "long-alice", user="alice")
+    c.start_unit_process("sec-long-dump", ["cedana", "dump", "process", str(pid), "--dir", CK, "--name",
+                                           "long-alice", "--compression", "gzip"], user="alice")
+    time.sleep(0.3)
+    for user in ("mallory", "carol"):
+        r = busctl(c, "Cancel", "s", "long-alice", user=user)
+        assert r.returncode != 0 and "no dump or restore named long-alice" in r.stderr, (user, r.stderr)
+    c.wait_until(lambda: "long-alice" in [x["id"] for x in json.loads(
+        cedana(c, "checkpoint", "list", "--json", user="alice", check=True).stdout)],
+        timeout=120, what="alice's dump to complete")
+    assert c.path_exists(f"{CK}/long-alice.tar.gz")

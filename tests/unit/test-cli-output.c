@@ -206,6 +206,32 @@ static void test_features_json(void) {
                                   "\"private_socket\":false,\"tcp_established\":true}");
 }
 
+/* --print-stats: cedanad's keys in a fixed order, for people; the ratio computed here. */
+static void test_stats(void) {
+        _cleanup_json_ json_t *s = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "written_bytes",
+                                             (json_int_t) (40 << 20), "image_bytes", (json_int_t) (800 << 20),
+                                             "total_usec", (json_int_t) 2410000, "frozen_usec", (json_int_t) 1980000,
+                                             "freezing_usec", (json_int_t) 4000, "pages_written", (json_int_t) 204800,
+                                             "unknown_key", (json_int_t) 1);
+        g_assert_nonnull(s);
+        g_assert_cmpint(stats_add_ratio(s), ==, 0);
+        g_assert_cmpfloat_with_epsilon(json_real_value(json_object_get(s, "compression_ratio")), 0.05, 1e-9);
+        _cleanup_free_ char *text = NULL;
+        g_assert_cmpint(stats_format(s, &text), ==, 0);
+        g_assert_cmpstr(text, ==,
+                        "   Total time: 2.41s\n"
+                        "       Frozen: 1.98s\n"
+                        "     Freezing: 4ms\n"
+                        "Pages written: 204800\n"
+                        "       Images: 800 MiB\n"
+                        "      Written: 40 MiB\n"
+                        "        Ratio: 0.050 (written / images)\n");
+        /* no images: no ratio */
+        _cleanup_json_ json_t *r = json_pack("{s:I}", "read_bytes", (json_int_t) 5);
+        g_assert_cmpint(stats_add_ratio(r), ==, 0);
+        g_assert_null(json_object_get(r, "compression_ratio"));
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -221,6 +247,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/cli-output/table-print", test_table_print);
         g_test_add_func("/cli-output/property-keys", test_property_keys);
         g_test_add_func("/cli-output/features-json", test_features_json);
+        g_test_add_func("/cli-output/stats", test_stats);
 
         return g_test_run();
 }

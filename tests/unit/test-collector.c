@@ -147,7 +147,7 @@ static void test_collector(Fixture *f, gconstpointer data) {
                 if (c != COMPRESSION_NONE)
                         g_assert_cmpint(archive_stream_new(fd, c, 2, &s), ==, 0);
                 _cleanup_(collector_freep) Collector *col = NULL;
-                g_assert_cmpint(collector_start(staging, s, &col), ==, 0);
+                g_assert_cmpint(collector_start(staging, s, NULL, NULL, &col), ==, 0);
 
                 Writer w = { staging, pages, pages_len, small };
                 pthread_t t;
@@ -183,7 +183,7 @@ static void test_collector(Fixture *f, gconstpointer data) {
 static void test_collector_changed_file(Fixture *f, gconstpointer data) {
         _cleanup_close_ int staging = open_dir(f, "staging");
         _cleanup_(collector_freep) Collector *col = NULL;
-        g_assert_cmpint(collector_start(staging, NULL, &col), ==, 0);
+        g_assert_cmpint(collector_start(staging, NULL, NULL, NULL, &col), ==, 0);
         _cleanup_close_ int fd = openat(staging, "inventory.img", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         g_assert_cmpint(loop_write(fd, "abc", 3), ==, 0);
         fd = safe_close(fd);
@@ -193,6 +193,46 @@ static void test_collector_changed_file(Fixture *f, gconstpointer data) {
         _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
         g_assert_cmpint(metadata_new(&m), ==, 0);
         g_assert_cmpint(collector_finish(col, m), ==, -EAGAIN);
+}
+
+typedef struct Seen {
+        uint64_t last;
+        unsigned calls;
+        uint64_t stop_after; /* bytes after which the hook asks to stop */
+} Seen;
+
+static int on_bytes(uint64_t bytes, void *userdata) {
+        Seen *s = userdata;
+        g_assert_cmpuint(bytes, >=, s->last);
+        s->last = bytes;
+        s->calls++;
+        return s->stop_after > 0 && bytes >= s->stop_after ? -ECANCELED : 0;
+}
+
+/* The progress hook sees every byte taken in, growing; a negative answer stops the collector
+ * with it (how a cancelled dump stops compressing). */
+static void test_collector_progress_and_cancel(Fixture *f, gconstpointer data) {
+        static char chunk[1 << 16];
+        for (unsigned stop = 0; stop < 2; stop++) {
+                g_autofree char *name = g_strdup_printf("staging-p%u", stop);
+                _cleanup_close_ int staging = open_dir(f, name);
+                _cleanup_(collector_freep) Collector *col = NULL;
+                Seen seen = { .stop_after = stop ? sizeof(chunk) : 0 };
+                g_assert_cmpint(collector_start(staging, NULL, on_bytes, &seen, &col), ==, 0);
+                _cleanup_close_ int fd = openat(staging, "pages-1.img", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                for (unsigned i = 0; i < 16; i++)
+                        g_assert_cmpint(loop_write(fd, chunk, sizeof(chunk)), ==, 0);
+                fd = safe_close(fd);
+                _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+                g_assert_cmpint(metadata_new(&m), ==, 0);
+                if (stop)
+                        g_assert_cmpint(collector_finish(col, m), ==, -ECANCELED);
+                else {
+                        g_assert_cmpint(collector_finish(col, m), ==, 0);
+                        g_assert_cmpuint(seen.last, ==, 16 * sizeof(chunk));
+                }
+                g_assert_cmpuint(seen.calls, >, 0);
+        }
 }
 
 /* A dump's archive: cedana.json reserved first and filled last, so a reader meets it before any
@@ -233,6 +273,7 @@ int main(int argc, char *argv[]) {
         g_test_add("/archive-stream/roundtrip", Fixture, NULL, setup, test_stream_roundtrip, teardown);
         g_test_add("/archive-stream/reserved", Fixture, NULL, setup, test_stream_reserved, teardown);
         g_test_add("/collector/follows-writer", Fixture, NULL, setup, test_collector, teardown);
+        g_test_add("/collector/progress-and-cancel", Fixture, NULL, setup, test_collector_progress_and_cancel, teardown);
         g_test_add("/collector/changed-file", Fixture, NULL, setup, test_collector_changed_file, teardown);
         return g_test_run();
 }
