@@ -297,7 +297,8 @@ static int write_checkpoint(DumpContext *c) {
         c->result.image_size = m->size;
         c->result.time_usec = m->time_usec;
 
-        progress(req, c->directory ? "syncing" : "compressing", 0, m->size);
+        /* The images went into the archive as they came; what is left is its end and fsync. */
+        progress(req, c->directory ? "syncing" : "compressing", 0, 0);
         r = c->directory ? sync_directory(c, m) : sync_archive(c, m, rewrite);
         if (r < 0)
                 return r;
