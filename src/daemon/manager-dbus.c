@@ -722,8 +722,9 @@ static int method_cancel(sd_bus_message *call, void *userdata, sd_bus_error *err
                               "progress.", spec);
 }
 
-static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+/* The attached job a call names, once the caller may attach to it: whoever may attach may also
+ * end its input, as an attached client could by closing it. 1 with *ret, or <= 0 as pending(). */
+static int called_attached_job(Manager *m, sd_bus_message *call, Job **ret, sd_bus_error *error) {
         const char *name;
         Job *j;
         uid_t uid;
@@ -732,15 +733,23 @@ static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error 
                 r = bus_caller_uid(call, &uid);
         if (r >= 0)
                 r = called_job(m, call, name, &j, error);
+        if (r > 0)
+                r = authorize(m, call, uid, j->uid, false, error);
         if (r <= 0)
-                return pending(r);
-        r = authorize(m, call, uid, j->uid, false, error);
-        if (r <= 0)
-                return pending(r);
+                return r;
         if (!j->attach)
                 return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED,
                                       "Job %s was not started with --attach; its output is in %s.", j->id,
                                       j->log_path ?: "its log");
+        *ret = j;
+        return 1;
+}
+
+static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Job *j;
+        int r = called_attached_job(userdata, call, &j, error);
+        if (r <= 0)
+                return pending(r);
         int in, out;
         r = job_attach_client(j, &in, &out);
         if (r < 0)
@@ -754,23 +763,10 @@ static int method_attach_job(sd_bus_message *call, void *userdata, sd_bus_error 
 }
 
 static int method_close_job_input(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        const char *name;
         Job *j;
-        uid_t uid;
-        int r = sd_bus_message_read(call, "s", &name);
-        if (r >= 0)
-                r = bus_caller_uid(call, &uid);
-        if (r >= 0)
-                r = called_job(m, call, name, &j, error);
+        int r = called_attached_job(userdata, call, &j, error);
         if (r <= 0)
                 return pending(r);
-        /* Whoever may attach may end the input, as an attached client could by closing it. */
-        r = authorize(m, call, uid, j->uid, false, error);
-        if (r <= 0)
-                return pending(r);
-        if (!j->attach)
-                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "Job %s was not started with --attach.", j->id);
         r = job_attach_close_input(j);
         if (r == -ENOTTY)
                 return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED,
