@@ -124,6 +124,8 @@ static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
                 return -ENOMEM;
         if (req->options->job_log && !(m->options.job_log = strdup(req->options->job_log)))
                 return -ENOMEM;
+        if (req->options->attach_tty_modes && !(m->options.attach_tty_modes = strdup(req->options->attach_tty_modes)))
+                return -ENOMEM;
         *ret = TAKE_PTR(m);
         return 0;
 }

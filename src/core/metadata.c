@@ -30,7 +30,7 @@ static const char *const top_members[] = {
 };
 static const char *const option_members[] = {
         "compression", "leave_running", "tcp_established", "file_locks", "shell_job",
-        "link_remap", "external", "attach_pipes", "attach_tty", "job_log",
+        "link_remap", "external", "attach_pipes", "attach_tty", "attach_tty_modes", "job_log",
 };
 
 bool checkpoint_file_name_is_plain(const char *s) {
@@ -171,6 +171,8 @@ static int build_options(const DumpOptions *o, json_t **ret) {
                 r = set(j, "attach_pipes", json_strv(o->attach_pipes));
         if (r >= 0 && o->attach_tty)
                 r = set(j, "attach_tty", json_string(o->attach_tty));
+        if (r >= 0 && o->attach_tty && o->attach_tty_modes)
+                r = set(j, "attach_tty_modes", json_string(o->attach_tty_modes));
         if (r >= 0 && o->job_log)
                 r = set(j, "job_log", json_string(o->job_log));
         if (r < 0)
@@ -475,6 +477,15 @@ static int parse_options(const json_t *v, DumpOptions *o, char **reterr) {
                 if (o->attach_pipes)
                         return metadata_invalid(reterr, "members \"options.attach_pipes\" and \"options.attach_tty\" "
                                                 "exclude each other");
+        }
+        /* Optional: that terminal's modes, set on the new one before the job runs again. */
+        if (json_object_get(v, "attach_tty_modes")) {
+                r = get_string(v, "attach_tty_modes", false, &o->attach_tty_modes, reterr);
+                if (r < 0)
+                        return r;
+                if (!o->attach_tty || !tty_modes_is_valid(o->attach_tty_modes))
+                        return metadata_invalid(reterr, "member \"options.attach_tty_modes\" is not the modes of "
+                                                "the job's terminal");
         }
         /* Optional: the job's log as CRIU names it, a key for --inherit-fd, never opened by us. */
         if (json_object_get(v, "job_log")) {

@@ -17,6 +17,7 @@ void dump_options_done(DumpOptions *o) {
         strv_free(o->attach_pipes);
         free(o->attach_tty);
         free(o->job_log);
+        free(o->attach_tty_modes);
         *o = (DumpOptions) {};
 }
 

@@ -24,6 +24,7 @@ typedef struct DumpOptions {
          * it ("tty[rdev:dev]"): dumped as external, a restore hands the job a new slave in its
          * place. NULL otherwise. */
         char *attach_tty;
+        char *attach_tty_modes; /* its modes at the dump, `stty -g` style; NULL when unknown */
         /* A job's own log, its stdout and stderr, as CRIU names it (the path without its leading
          * '/'): a restore may hand the job another file in its place. NULL otherwise. */
         char *job_log;

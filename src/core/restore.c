@@ -15,11 +15,13 @@
 #include "codec.h"
 #include "criu.h"
 #include "fd-util.h"
+#include "log.h"
 #include "images.h"
 #include "message.h"
 #include "path-util.h"
 #include "process.h"
 #include "progress.h"
+#include "tty-util.h"
 #include "verifier.h"
 
 void restored_tree_done(RestoredTree *t) {
@@ -324,6 +326,9 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                         inherit_keys[n_inherit++] = m->options.attach_pipes[i];
                 }
         if (m->options.attach_tty) {
+                /* CRIU does not restore an external terminal's modes: the job gets its own back. */
+                if (m->options.attach_tty_modes && tty_modes_set(req->attach_tty_fd, m->options.attach_tty_modes) < 0)
+                        log_debug("Could not set the restored job's terminal modes; it starts with the defaults.");
                 inherit_fds[n_inherit] = req->attach_tty_fd;
                 inherit_keys[n_inherit++] = m->options.attach_tty;
         }

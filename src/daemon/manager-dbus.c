@@ -33,6 +33,7 @@
 #include "process.h"
 #include "restore-operation.h"
 #include "strv.h"
+#include "tty-util.h"
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -259,9 +260,12 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
                 goto finish;
         r = identity_from_uid(owner, &spec.owner);
         if (r >= 0 && j && j->attach && attach_key_is_tty(j->attach_in_key)) {
-                /* Recorded in the checkpoint, so any restore can hand the job a new terminal. */
+                /* Recorded in the checkpoint, so any restore can hand the job a new terminal, in
+                 * the modes the job had set (the master shows the slave's). */
                 if (!(spec.options.attach_tty = strdup(j->attach_in_key)))
                         r = -ENOMEM;
+                if (r >= 0 && j->attach_in_fd >= 0 && tty_modes_get(j->attach_in_fd, &spec.options.attach_tty_modes) < 0)
+                        spec.options.attach_tty_modes = NULL;
         } else if (r >= 0 && j && j->attach && j->attach_in_key && j->attach_out_key) {
                 /* Recorded in the checkpoint, so any restore can hand the job new pipes. */
                 char *pipes[] = { j->attach_in_key, j->attach_out_key, NULL };

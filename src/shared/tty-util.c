@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -43,6 +44,59 @@ int tty_key_from_master(int master_fd, char **ret) {
         if (slave < 0)
                 return negative_errno();
         return tty_key_from_fd(slave, ret);
+}
+
+int tty_modes_get(int fd, char **ret) {
+        struct termios t;
+        if (tcgetattr(fd, &t) < 0)
+                return negative_errno();
+        char buf[64 + NCCS * 3], *p = buf;
+        p += snprintf(p, sizeof(buf), "%lx:%lx:%lx:%lx", (unsigned long) t.c_iflag, (unsigned long) t.c_oflag,
+                      (unsigned long) t.c_cflag, (unsigned long) t.c_lflag);
+        for (size_t i = 0; i < NCCS; i++)
+                p += snprintf(p, sizeof(buf) - (size_t) (p - buf), ":%x", (unsigned) t.c_cc[i]);
+        char *s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* Exactly 4 + NCCS lower-case hex fields, flags within 32 bits, control characters within 8. */
+static int tty_modes_parse(const char *s, struct termios *t) {
+        unsigned long v[4 + NCCS];
+        const char *p = s;
+        for (size_t n = 0; n < ELEMENTSOF(v); n++) {
+                size_t l = p ? strspn(p, "0123456789abcdef") : 0;
+                bool last = n + 1 == ELEMENTSOF(v);
+                if (l == 0 || l > (n < 4 ? 8 : 2) || p[l] != (last ? 0 : ':'))
+                        return -EINVAL;
+                v[n] = strtoul(p, NULL, 16);
+                p += l + !last;
+        }
+        if (t) {
+                t->c_iflag = (tcflag_t) v[0];
+                t->c_oflag = (tcflag_t) v[1];
+                t->c_cflag = (tcflag_t) v[2];
+                t->c_lflag = (tcflag_t) v[3];
+                for (size_t i = 0; i < NCCS; i++)
+                        t->c_cc[i] = (cc_t) v[4 + i];
+        }
+        return 0;
+}
+
+bool tty_modes_is_valid(const char *s) {
+        return tty_modes_parse(s, NULL) == 0;
+}
+
+int tty_modes_set(int fd, const char *s) {
+        struct termios t;
+        if (tcgetattr(fd, &t) < 0)
+                return negative_errno();
+        int r = tty_modes_parse(s, &t);
+        if (r < 0)
+                return r;
+        return tcsetattr(fd, TCSANOW, &t) < 0 ? negative_errno() : 0;
 }
 
 void termios_make_attach(struct termios *t, bool job_has_tty) {

@@ -16,6 +16,13 @@ int tty_key_from_fd(int fd, char **ret);
  * terminal). */
 int tty_key_from_master(int master_fd, char **ret);
 
+/* A terminal's modes as `stty -g` writes them: "iflag:oflag:cflag:lflag:cc0:...:cc31" in hex, so
+ * `stty "$(...)"` takes them too. The line speed is not part of it (a pty has none to speak of). */
+int tty_modes_get(int fd, char **ret);
+bool tty_modes_is_valid(const char *s);
+/* Sets fd's modes from such a string (-EINVAL if it is not one). */
+int tty_modes_set(int fd, const char *s);
+
 /* The client's terminal mode while attached. job_has_tty: the job has a pty of its own, whose
  * line discipline echoes, edits lines and turns Ctrl-C into SIGINT, so ours passes every byte on
  * untouched. Otherwise the job reads a pipe: ours keeps echoing and turning Enter into a

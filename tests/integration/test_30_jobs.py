@@ -257,11 +257,16 @@ def test_attach_run_detach_reattach_across_dump_restore(c):
     assert jobs(c)["att"]["status"] == "running"
     assert "got:hello" in c.read_file("/var/log/cedana/0/att.log")
 
-    # dumped and restored: new pipes, same conversation
+    # the job's terminal gets modes of its own (as a program that sets up its terminal does) ...
+    pid = jobs(c)["att"]["pid"]
+    c.run(["stty", "-F", f"/proc/{pid}/fd/0", "intr", "^T", "-echoctl"])
+    # dumped and restored: a new terminal, in those modes, and the same conversation
     cedana(c, "dump", "job", "att", "--dir", CKDIR, "--compression", "zstd")
     assert jobs(c)["att"]["status"] == "halted"
     cedana(c, "restore", "job", "att")
     assert jobs(c)["att"]["status"] == "running"
+    modes = c.run(["stty", "-F", f"/proc/{jobs(c)['att']['pid']}/fd/0", "-a"]).stdout
+    assert "intr = ^T;" in modes and "-echoctl" in modes, modes
     tmux(c, "new-session", "-d", "-s", "two", "-x", "150", "-y", "30", "cedana job attach att; sleep 60")
     c.wait_until(lambda: "got:hello" in screen(c, "two"), what="the scrollback in the second pane")
     tmux(c, "send-keys", "-t", "two", "again", "Enter")

@@ -266,6 +266,21 @@ static void test_attach_tty(void) {
         _cleanup_free_ char *both = NULL;
         g_assert_cmpint(metadata_format(m, &both, &n, digest), ==, 0);
         assert_parse_fails(both, n, -EBADMSG, "exclude each other");
+
+        /* its modes, as `stty -g` writes them, round-trip; anything else is refused */
+        strv_free(m->options.attach_pipes);
+        m->options.attach_pipes = NULL;
+        m->options.attach_tty_modes = g_strdup("500:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0");
+        _cleanup_free_ char *modes = NULL, *err2 = NULL;
+        g_assert_cmpint(metadata_format(m, &modes, &n, digest), ==, 0);
+        _cleanup_(metadata_freep) CheckpointMetadata *back2 = NULL;
+        g_assert_cmpint(metadata_parse(modes, n, &back2, &err2), ==, 0);
+        g_assert_cmpstr(back2->options.attach_tty_modes, ==, m->options.attach_tty_modes);
+        free(m->options.attach_tty_modes);
+        m->options.attach_tty_modes = g_strdup("500:5:bf:8a3b");
+        _cleanup_free_ char *short_modes = NULL;
+        g_assert_cmpint(metadata_format(m, &short_modes, &n, digest), ==, 0);
+        assert_parse_fails(short_modes, n, -EBADMSG, "member \"options.attach_tty_modes\" is not the modes");
 }
 
 static void test_newer_version(void) {

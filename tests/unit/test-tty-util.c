@@ -99,6 +99,45 @@ static void test_termios_with_pipes(void) {
         g_assert_cmpuint(t.c_cc[VMIN], ==, 1);
 }
 
+/* A pty's modes as `stty -g` spells them: read, validated, and set on another pty. */
+static void test_tty_modes(void) {
+        int a = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), b = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (a < 0 || b < 0) {
+                g_test_skip("no /dev/ptmx");
+                return;
+        }
+        struct termios t;
+        g_assert_cmpint(tcgetattr(a, &t), ==, 0);
+        t.c_lflag &= ~(tcflag_t) ECHO;
+        t.c_cc[VINTR] = 0x14; /* ^T */
+        g_assert_cmpint(tcsetattr(a, TCSANOW, &t), ==, 0);
+        char *s = NULL;
+        g_assert_cmpint(tty_modes_get(a, &s), ==, 0);
+        g_assert_true(tty_modes_is_valid(s));
+        g_assert_cmpint(tty_modes_set(b, s), ==, 0);
+        struct termios u;
+        g_assert_cmpint(tcgetattr(b, &u), ==, 0);
+        g_assert_false(u.c_lflag & ECHO);
+        g_assert_cmpint(u.c_cc[VINTR], ==, 0x14);
+        free(s);
+        static const char *const bad[] = {
+                "", "500:5:bf:8a3b", "500:5:bf:8a3b:3", "x:5:bf:8a3b", "500::bf:8a3b", "-1:5:bf:8a3b",
+                "500:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:",
+                "500:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:100",
+                "500:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
+                "123456789:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                if (tty_modes_is_valid(bad[i]))
+                        g_test_message("accepted: \"%s\"", bad[i]);
+                g_assert_false(tty_modes_is_valid(bad[i]));
+                g_assert_cmpint(tty_modes_set(b, bad[i]), ==, -EINVAL);
+        }
+        g_assert_true(tty_modes_is_valid("500:5:bf:8a3b:3:1c:7f:15:4:0:1:0:11:13:1a:0:12:f:17:16:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0"));
+        close(a);
+        close(b);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
 
@@ -107,6 +146,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/tty-util/key-from-master", test_tty_key_from_master);
         g_test_add_func("/tty-util/termios-with-pty", test_termios_with_pty);
         g_test_add_func("/tty-util/termios-with-pipes", test_termios_with_pipes);
+        g_test_add_func("/tty-util/modes", test_tty_modes);
 
         return g_test_run();
 }
