@@ -333,6 +333,12 @@ def test_attach_from_a_terminal_gives_the_job_a_terminal(c):
     time.sleep(0.5)
     tmux(c, "send-keys", "-t", "pty", size, "Enter")
     c.wait_until(lambda: "cols=100" in screen(c, "pty"), what="the job to see the resized pane")
+    # Ctrl-Z does not leave the job stopped with nobody to continue it: like a login shell, the
+    # session's own process group is not stopped by the terminal
+    pid = jobs(c)["pty"]["pid"]
+    tmux(c, "send-keys", "-t", "pty", "C-z")
+    time.sleep(1)
+    assert c.read_file(f"/proc/{pid}/stat").rsplit(")", 1)[1].split()[0] != "T", "Ctrl-Z stopped the job"
     # detached, re-attached from a narrower pane: raw mode and the new size there too
     tmux(c, "send-keys", "-t", "pty", "C-]", "C-]", "C-]")
     c.wait_until(lambda: "Detached from job pty." in screen(c, "pty"), what="the detach")
