@@ -703,8 +703,9 @@ static int method_delete_job(sd_bus_message *call, void *userdata, sd_bus_error 
 
 /* ---- Cancel ---- */
 
-/* No polkit: a caller only ever stops its own dumps and restores (root anybody's), and stopping
- * one leaves things as they were before it began. Another user's are invisible. */
+/* A caller stops its own dumps and restores without polkit (stopping one leaves things as they
+ * were before it began); another user's, named USER/NAME, with the action that manages any
+ * user's jobs, as root does with a bare NAME too. Without it, another user's are invisible. */
 static int method_cancel(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *spec;
@@ -717,7 +718,20 @@ static int method_cancel(sd_bus_message *call, void *userdata, sd_bus_error *err
         r = bus_caller_uid(call, &caller);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to identify the caller: %s", strerror(-r));
-        if (operation_cancel_matching(m, call, caller, spec) > 0)
+        uid_t owner = caller;
+        const char *name = spec;
+        bool any_user = caller == 0;
+        if (strchr(spec, '/')) {
+                any_user = false;
+                _cleanup_free_ char *parsed = NULL;
+                r = names_parse(m, caller, spec, false, &owner, &parsed, error);
+                if (r < 0)
+                        return r;
+                name = spec + (strlen(spec) - strlen(parsed));
+                if (owner != caller && (r = authorize(m, call, caller, owner, false, error)) <= 0)
+                        return pending(r);
+        }
+        if (operation_cancel_matching(m, call, owner, any_user, name) > 0)
                 return sd_bus_reply_method_return(call, NULL);
         if (isempty(spec))
                 return bus_error_setf(error, CEDANA_E_NO_SUCH_OPERATION,

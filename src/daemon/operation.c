@@ -87,13 +87,13 @@ static bool same_connection(sd_bus_message *a, sd_bus_message *b) {
                streq_ptr(sd_bus_message_get_sender(a), sd_bus_message_get_sender(b));
 }
 
-unsigned operation_cancel_matching(Manager *m, sd_bus_message *call, uid_t caller, const char *spec) {
+unsigned operation_cancel_matching(Manager *m, sd_bus_message *call, uid_t uid, bool any_user, const char *spec) {
         unsigned n = 0;
         LIST_FOREACH(operations, op, m->operations) {
                 if (!op->call || !op->on_cancel || !op->get_name)
                         continue;
                 if (isempty(spec) ? !same_connection(op->call, call)
-                                  : (caller != 0 && op->uid != caller) || !streq_ptr(op->get_name(op), spec))
+                                  : (!any_user && op->uid != uid) || !streq_ptr(op->get_name(op), spec))
                         continue;
                 op->on_cancel(op);
                 n++;

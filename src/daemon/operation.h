@@ -75,10 +75,10 @@ void operation_detach_worker(Operation *op);
 /* Answers op's call with r (a CedanaError or -errno) and message (NULL: strerror), logs it once,
  * and frees op. */
 void operation_fail(Operation *op, int r, const char *message);
-/* Asks every operation that call's sender may cancel, of the name spec, to stop: its own (caller's
- * uid; root: anybody's) named spec, or with spec "" those started on the very connection that
- * sends call. Returns how many were asked. */
-unsigned operation_cancel_matching(Manager *m, sd_bus_message *call, uid_t caller, const char *spec);
+/* Asks operations to stop: those named spec of user uid (any user's with any_user), or with spec
+ * "" those started on the very connection that sends call. Returns how many were asked; the
+ * caller has checked who may stop whose. */
+unsigned operation_cancel_matching(Manager *m, sd_bus_message *call, uid_t uid, bool any_user, const char *spec);
 /* The pairs as journal fields, "CEDANA_FROZEN_USEC=1234", in a new strv. */
 int operation_stats_fields(const StatsPair *pairs, size_t n, char ***ret);
 /* How many operations uid has in flight. */

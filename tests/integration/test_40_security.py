@@ -21,6 +21,8 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.AUTH_ADMIN;
     if (subject.user == "carol" && action.id == "org.cedana.checkpoint1.restore-foreign")
         return polkit.Result.YES;
+    if (subject.user == "dave" && action.id == "org.cedana.checkpoint1.manage-any")
+        return polkit.Result.YES;
     return polkit.Result.NOT_HANDLED;
 });
 """
@@ -72,7 +74,7 @@ def store_rows(c, query):
 
 
 def setup(c):
-    for u in ("alice", "mallory", "bob", "carol"):
+    for u in ("alice", "mallory", "bob", "carol", "dave"):
         c.add_user(u)
     c.write_file("/etc/polkit-1/rules.d/50-cedana-test.rules", RULES)
     c.run(["mkdir", "-p", CK, REPORTS])
@@ -557,7 +559,23 @@ def test_18_cancel_of_another_users_dump_is_refused(c):
     for user in ("mallory", "carol"):
         r = busctl(c, "Cancel", "s", "long-alice", user=user)
         assert r.returncode != 0 and "no dump or restore named long-alice" in r.stderr, (user, r.stderr)
+        # named as hers: polkit says no
+        r = busctl(c, "Cancel", "s", "alice/long-alice", user=user)
+        assert r.returncode != 0 and "Access denied" in r.stderr, (user, r.stderr)
     c.wait_until(lambda: "long-alice" in [x["id"] for x in json.loads(
         cedana(c, "checkpoint", "list", "--json", user="alice", check=True).stdout)],
         timeout=120, what="alice's dump to complete")
     assert c.path_exists(f"{CK}/long-alice.tar.gz")
+    # an administrator polkit lets manage any user's jobs may stop it, named USER/NAME
+    pid, report = big_process(c, "long-alice2", user="alice")
+    c.start_unit_process("sec-long-dump2", ["cedana", "dump", "process", str(pid), "--dir", CK, "--name",
+                                            "long-alice2", "--compression", "gzip"], user="alice")
+    c.wait_until(lambda: busctl(c, "Cancel", "s", "alice/long-alice2", user="dave").returncode == 0, timeout=30,
+                 interval=0.05, what="dave to cancel alice's dump")
+    c.wait_until(lambda: c.run(["systemctl", "is-active", "sec-long-dump2"], check=False).stdout.strip() != "active",
+                 what="alice's cancelled dump to end")
+    big_untouched(c, pid, report)
+    assert not c.path_exists(f"{CK}/long-alice2.tar.gz")
+    assert "long-alice2" not in [x["id"] for x in json.loads(
+        cedana(c, "checkpoint", "list", "--json", user="alice", check=True).stdout)]
+    c.run(["kill", "-KILL", str(pid)])
