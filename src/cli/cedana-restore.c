@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -24,6 +25,7 @@
 #include "identity.h"
 #include "log.h"
 #include "naming.h"
+#include "progress.h"
 
 #ifndef CAP_CHECKPOINT_RESTORE
 #define CAP_CHECKPOINT_RESTORE 40
@@ -177,6 +179,31 @@ static int staging_create(Staging *s, int *ret_images_fd) {
         return 0;
 }
 
+/* Ctrl-C while restoring without cedanad: the restore stops where it can, anything restored is
+ * killed before it runs (CRIU, in our process group, gets the terminal's SIGINT too). */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig) {
+        interrupted = 1;
+}
+
+static bool restore_interrupted(void *userdata) {
+        return interrupted;
+}
+
+/* What --print-stats and --json show, as cedanad's Statistics signal would carry it. */
+static json_t *stats_to_json(const CheckpointStats *s, uint64_t total_usec) {
+        StatsPair pairs[STATS_PAIRS_MAX];
+        size_t n = checkpoint_stats_pairs(s, false, total_usec, pairs);
+        _cleanup_json_ json_t *o = json_object();
+        for (size_t i = 0; o && i < n; i++)
+                if (json_object_set_new(o, pairs[i].key, json_integer((json_int_t) pairs[i].value)) < 0)
+                        return NULL;
+        if (!o || stats_add_ratio(o) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
 static int restore_no_server(const Verb *verb) {
         _cleanup_(restore_files_done) RestoreFiles f = { .source_fd = -EBADF, .log_fd = -EBADF, .pid_fd = -EBADF };
         _cleanup_(staging_done) Staging staging = { .tmp_fd = -EBADF, .fd = -EBADF };
@@ -185,15 +212,15 @@ static int restore_no_server(const Verb *verb) {
         _cleanup_close_ int images_fd = -EBADF;
         _cleanup_free_ char *err = NULL;
         _cleanup_(restored_tree_done) RestoredTree tree = {};
+        CheckpointStats stats = {};
+        _cleanup_json_ json_t *stats_json = NULL;
         int r;
 
+        interrupted = 0;
         if (arg_attach)
                 return log_verb_usage(verb, "--attach needs cedanad and cannot be combined with --no-server.");
         if (arg_name)
                 return log_verb_usage(verb, "--name names a job of cedanad and cannot be combined with --no-server.");
-        if (arg_print_stats)
-                return log_verb_usage(verb, "--print-stats shows what cedanad measured and cannot be combined with "
-                                      "--no-server.");
         if (geteuid() != 0 && !have_checkpoint_restore_capability()) {
                 log_error("'cedana restore process --no-server' needs root (or CAP_CHECKPOINT_RESTORE); drop "
                           "--no-server to let cedanad restore it.");
@@ -246,9 +273,24 @@ static int restore_no_server(const Verb *verb) {
                 .job_log_fd = -EBADF,
                 .before_resume = NULL,
                 .progress = restore_progress,
+                .cancelled = restore_interrupted,
+                .ret_stats = &stats,
         };
+        struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+        (void) sigaction(SIGINT, &sa, &old_int);
+        (void) sigaction(SIGTERM, &sa, &old_term);
+        uint64_t start = now_monotonic_usec();
         r = checkpoint_restore(&req, &tree, &err);
+        uint64_t total_usec = now_monotonic_usec() - start;
+        (void) sigaction(SIGINT, &old_int, NULL);
+        (void) sigaction(SIGTERM, &old_term, NULL);
         progress_clear();
+        if (r != 0 && interrupted) {
+                /* Whatever CRIU made of the signal: nothing of the restore runs. */
+                free(err);
+                err = strdup(RESTORE_CANCELLED_MESSAGE);
+                r = CEDANA_E_CANCELLED;
+        }
         if (f.log_fd >= 0)
                 criu_log_copy(staging.fd, "restore.log", f.log_fd);
         if (r != 0) {
@@ -271,7 +313,11 @@ static int restore_no_server(const Verb *verb) {
         restored_tree_resume(&tree);
         if (f.pid_fd >= 0)
                 (void) write_pid_file(f.pid_fd, arg_pid_file, tree.pids[0]);
-        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) tree.pids[0], NULL);
+        if (arg_print_stats)
+                stats_json = stats_to_json(&stats, total_usec);
+        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) tree.pids[0], stats_json);
+        /* Out now, not when the restored process ends: we wait for it next. */
+        fflush(stdout);
         r = 0;
 finish:
         if (staging.name)

@@ -215,6 +215,26 @@ def test_archives_repacked_with_standard_tools_restore(c):
     assert r.returncode == 7 and "tar -C DIR -czf FILE ." in r.stderr, (r.returncode, r.stderr)
 
 
+def test_no_server_restore_prints_stats(c):
+    pid, report = start(c, "nsstats", "counter")
+    path = dump(c, pid, "nsstats", "zstd")
+    gone(c, pid)
+    # it waits for what it restored, as a shell waits for its job: run it as a unit
+    c.run(["rm", "-f", "/run/ns-stats.json"])
+    c.run(["systemd-run", "--unit=ns-stats", "-p", "StandardOutput=file:/run/ns-stats.json", "--", "cedana", "restore",
+           "process", path, "--no-server", "--print-stats", "--json"])
+    try:
+        c.wait_until(lambda: c.read_file("/run/ns-stats.json").strip().endswith("}"), what="the restore's JSON")
+        out = json.loads(c.read_file("/run/ns-stats.json"))
+        stats = out["stats"]
+        assert out["pid"] == pid and stats["pages_restored"] > 0 and stats["read_bytes"] > 0, out
+        assert 0 < stats["criu_usec"] <= stats["total_usec"], stats
+        at = int(read_report(c, report)["count"])
+        c.wait_until(lambda: int(read_report(c, report)["count"]) > at + 3, what="the restored counter to go on")
+    finally:
+        c.run(["systemctl", "stop", "ns-stats"], check=False)
+
+
 def test_flipped_byte_in_directory_checkpoint_names_the_file(c):
     pid, report = start(c, "victim2", "counter")
     path = dump(c, pid, "victim2", "none", "--leave-running")

@@ -551,6 +551,19 @@ def test_18_ctrl_c_cancels_a_restore(c):
                  what="the restore's intent record to go")
 
 
+def test_18_ctrl_c_cancels_a_restore_without_the_daemon(c):
+    name = "cancel-noserver"
+    pid, report = big_process(c, name)
+    cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", name, "--compression", "gzip", check=True)
+    path = f"{CK}/{name}.tar.gz"
+    before = c.run(["sha256sum", path]).stdout
+    rc, out, err = interrupted(c, 0.5, "restore", "process", path, "--no-server")
+    assert rc == 130, (rc, out, err)
+    assert "Cancelled; nothing was restored and the checkpoint is unchanged." in err, err
+    assert c.run(["sha256sum", path]).stdout == before
+    assert c.run(["pgrep", "-f", f"bigmem 768 {report}"], check=False).stdout.strip() == ""
+
+
 def test_18_cancel_of_another_users_dump_is_refused(c):
     pid, report = big_process(c, "long-alice", user="alice")
     c.start_unit_process("sec-long-dump", ["cedana", "dump", "process", str(pid), "--dir", CK, "--name",
