@@ -443,6 +443,11 @@ def test_run_finds_the_command_in_the_callers_path(c):
     r2 = c.run(["cedana", "run", "process", "--", "mytool"], user="alice", env={"PATH": "/usr/bin:/bin"},
                check=False)
     assert r2.returncode == 5 and "Command 'mytool' was not found in your PATH." in r2.stderr, (r2.returncode, r2.stderr)
+    # of the rest of the caller's environment, only what the README lists, and what -E adds
+    r3 = json.loads(c.run(["cedana", "run", "process", "--json", "-E", "BAZ=qux", "--", "sh", "-c",
+                           'echo "[$HOME|$BAZ|$FOO]"'], user="alice", env={**env, "FOO": "leak"}).stdout)
+    c.wait_until(lambda: "[" in c.read_file(r3["log"]), what="the environment check to run")
+    assert c.read_file(r3["log"]).strip() == f"[{home}|qux|]", c.read_file(r3["log"])
     cedana(c, "job", "kill", "mine", "--signal", "KILL", user="alice")
 
 
