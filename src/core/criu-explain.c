@@ -34,6 +34,11 @@ char *criu_explain(const char *line) {
                              "checkpoint (it was started from a shell): dump it with --shell-job, or start it "
                              "detached, with setsid or 'cedana run'.", sid) < 0)
                         return NULL;
+        } else if ((sscanf(line, "%d was killed by %*d unexpectedly%n", &pid, &n) == 1 && n > 0) ||
+                   (sscanf(line, "%d exited with %*d unexpectedly%n", &pid, &n) == 1 && n > 0)) {
+                if (asprintf(&s, "Process %d of the tree ended while it was being dumped; no checkpoint was "
+                             "written.", pid) < 0)
+                        return NULL;
         } else if (startswith(line, "External socket is used.")) {
                 s = strdup("The process has a UNIX socket connected to a process outside the checkpoint (often its "
                            "output going to the journal): start it with its output going to a file, or leave the "

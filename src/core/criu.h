@@ -16,7 +16,7 @@ typedef struct CriuParams {
         const char *binary;
         const Identity *owner; /* CRIU's uid/gid/groups; uid 0 runs it privileged */
         pid_t pid;             /* dump: the tree's root */
-        int target_pidfd;      /* dump: the root's pidfd; CRIU is stopped if the root exits */
+        int target_pidfd;      /* dump: the root's pidfd; CRIU is stopped if the dump is lost */
         int images_dir_fd;
         int work_dir_fd;       /* CRIU's log goes here */
         const char *log_name;
