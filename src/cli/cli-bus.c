@@ -383,11 +383,15 @@ int cli_bus_call_long(CliBus *b, sd_bus_message *m, CliCallInfo *info, sd_bus_er
                 r = sd_event_add_signal(e, NULL, SIGTERM, on_interrupt, &state);
         if (r >= 0)
                 r = sd_bus_attach_event(b->bus, e, SD_EVENT_PRIORITY_NORMAL);
-        if (r >= 0 && (r = sd_bus_match_signal(b->bus, &progress, NULL, CEDANA_MANAGER_PATH, CEDANA_MANAGER_INTERFACE,
-                                               "Progress", on_progress, &state)) < 0)
+        /* Asynchronous AddMatch: no round trips before the call, and the bus handles them before
+         * the call that follows on the same connection, so no signal of it is missed. */
+        if (r >= 0 && (r = sd_bus_match_signal_async(b->bus, &progress, NULL, CEDANA_MANAGER_PATH,
+                                                     CEDANA_MANAGER_INTERFACE, "Progress", on_progress, NULL,
+                                                     &state)) < 0)
                 log_debug("Failed to subscribe to progress signals, continuing without: %s", strerror(-r));
-        if (r >= 0 && (r = sd_bus_match_signal(b->bus, &statistics, NULL, CEDANA_MANAGER_PATH,
-                                               CEDANA_MANAGER_INTERFACE, "Statistics", on_statistics, &state)) < 0)
+        if (r >= 0 && (r = sd_bus_match_signal_async(b->bus, &statistics, NULL, CEDANA_MANAGER_PATH,
+                                                     CEDANA_MANAGER_INTERFACE, "Statistics", on_statistics, NULL,
+                                                     &state)) < 0)
                 log_debug("Failed to subscribe to statistics signals, continuing without: %s", strerror(-r));
         r = sd_bus_call_async(b->bus, &slot, m, on_reply, &state, CLI_CALL_TIMEOUT_USEC);
         while (r >= 0 && !state.reply && !state.leave)
