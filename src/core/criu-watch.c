@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <time.h>
 
 #include "criu-watch.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
-#include "process.h"
+#include "progress.h"
 
 /* How often the tree is looked at: CRIU seizes a task long before a dump of it can end. */
 #define TICK_MS 100
@@ -40,9 +39,7 @@ struct CriuWatch {
 };
 
 static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+        return now_monotonic_usec() / 1000;
 }
 
 static pid_t tracer_of(pid_t pid) {
@@ -129,35 +126,26 @@ static void watch_free(CriuWatch *w) {
         free(w);
 }
 
-/* The tree below target as it is now, target first with (a copy of) its pidfd. */
-static int collect_tree(CriuWatch *w, pid_t target, int target_pidfd) {
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0;
-        int r = process_tree(target, &pids, &n);
-        if (r < 0 || n == 0 || pids[0] != target) {
-                free(pids);
-                pids = malloc(sizeof(pid_t));
-                if (!pids)
-                        return -ENOMEM;
-                pids[0] = target;
-                n = 1;
-        }
+/* tree[0] with (a copy of) its pidfd, the rest with their own where they still exist. */
+static int watch_tree(CriuWatch *w, const pid_t *tree, size_t n, int root_pidfd) {
+        if (n == 0)
+                return -EINVAL;
         if (!(w->tasks = calloc(n, sizeof(Task))))
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                int fd = i == 0 ? fcntl(target_pidfd, F_DUPFD_CLOEXEC, 3) : (int) syscall(SYS_pidfd_open, pids[i], 0);
+                int fd = i == 0 ? fcntl(root_pidfd, F_DUPFD_CLOEXEC, 3) : (int) syscall(SYS_pidfd_open, tree[i], 0);
                 if (fd < 0 && i == 0)
                         return negative_errno();
                 if (fd >= 0)
-                        w->tasks[w->n_tasks++] = (Task) { .pid = pids[i], .pidfd = fd };
+                        w->tasks[w->n_tasks++] = (Task) { .pid = tree[i], .pidfd = fd };
         }
         return 0;
 }
 
-int criu_watch_start(pid_t swrk, unsigned timeout_sec, pid_t target, int target_pidfd, unsigned grace_sec,
+int criu_watch_start(pid_t swrk, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd, unsigned grace_sec,
                      CriuWatch **ret) {
         *ret = NULL;
-        if (timeout_sec == 0 && target_pidfd < 0)
+        if (timeout_sec == 0 && root_pidfd < 0)
                 return 0;
         CriuWatch *w = calloc(1, sizeof(CriuWatch));
         if (!w)
@@ -165,8 +153,8 @@ int criu_watch_start(pid_t swrk, unsigned timeout_sec, pid_t target, int target_
         *w = (CriuWatch) { .swrk = swrk, .timeout_sec = timeout_sec, .grace_sec = MAX(grace_sec, 1u) };
         w->stop_fd = eventfd(0, EFD_CLOEXEC);
         int r = w->stop_fd < 0 ? negative_errno() : 0;
-        if (r >= 0 && target_pidfd >= 0)
-                r = collect_tree(w, target, target_pidfd);
+        if (r >= 0 && root_pidfd >= 0)
+                r = watch_tree(w, tree, n, root_pidfd);
         if (r >= 0)
                 r = -pthread_create(&w->thread, NULL, watch, w);
         if (r < 0) {

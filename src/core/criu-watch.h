@@ -11,10 +11,10 @@
 typedef struct CriuWatch CriuWatch;
 
 /* Watches swrk (our unreaped child, so its pid cannot be reused meanwhile) from a thread of its
- * own: kills it timeout_sec after the start (0: never), or, for a dump (target_pidfd >= 0: the
- * pidfd of target, the tree's root), grace_sec after the root or a task of the tree CRIU had
- * seized exited, which no dump survives. The tree is taken as it is now, before CRIU runs. */
-int criu_watch_start(pid_t swrk, unsigned timeout_sec, pid_t target, int target_pidfd, unsigned grace_sec,
+ * own: kills it timeout_sec after the start (0: never), or, for a dump (root_pidfd >= 0: the
+ * pidfd of tree[0], the root of the n tasks dumped, as they were before CRIU ran), grace_sec
+ * after the root or a task CRIU had seized exited, which no dump survives. */
+int criu_watch_start(pid_t swrk, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd, unsigned grace_sec,
                      CriuWatch **ret);
 /* Stops watching; returns whether the watch killed swrk. Call before reaping swrk. */
 bool criu_watch_stop(CriuWatch *w);

@@ -262,7 +262,7 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
                 return r;
         CriuWatch *w;
         criu_opts *o;
-        r = criu_watch_start(swrk, 0, p->pid, p->target_pidfd, CRIU_WATCH_GRACE_SEC, &w);
+        r = criu_watch_start(swrk, 0, p->tree, p->n_tree, p->target_pidfd, CRIU_WATCH_GRACE_SEC, &w);
         if (r >= 0)
                 r = setup_opts(p, fd, &o);
         if (r < 0) {
@@ -307,7 +307,7 @@ int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, 
                 return r;
         CriuWatch *w;
         criu_opts *o;
-        r = criu_watch_start(swrk, p->timeout_sec, 0, -EBADF, 0, &w);
+        r = criu_watch_start(swrk, p->timeout_sec, NULL, 0, -EBADF, 0, &w);
         if (r >= 0)
                 r = setup_opts(p, fd, &o);
         if (r < 0) {

@@ -17,6 +17,8 @@ typedef struct CriuParams {
         const Identity *owner; /* CRIU's uid/gid/groups; uid 0 runs it privileged */
         pid_t pid;             /* dump: the tree's root */
         int target_pidfd;      /* dump: the root's pidfd; CRIU is stopped if the dump is lost */
+        const pid_t *tree;     /* dump: the tree before CRIU runs, pid first */
+        size_t n_tree;
         int images_dir_fd;
         int work_dir_fd;       /* CRIU's log goes here */
         const char *log_name;

@@ -82,6 +82,8 @@ typedef struct DumpContext {
         bool partial_named;     /* ... under partial_name, where the file system has no O_TMPFILE */
         size_t reserved;        /* ... with this much room for cedana.json at its start */
         uint64_t estimate;      /* bytes of images CRIU will write, about, from the tree's memory; 0: unknown */
+        pid_t *tree;            /* the tree before CRIU runs, the root first: what the dump's watch watches */
+        size_t n_tree;
         ArchiveStream *stream;  /* ... and its writer */
         Collector *collector;   /* takes images in while CRIU writes them */
         bool published;
@@ -447,9 +449,9 @@ static size_t metadata_reserve(const pid_t *pids, size_t n) {
  * is found out while writing, and costs nothing but the attempt). */
 static int check_tree(DumpContext *c, char **reterr) {
         const DumpRequest *req = c->req;
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0;
-        int r = process_tree(req->pid, &pids, &n);
+        int r = process_tree(req->pid, &c->tree, &c->n_tree);
+        pid_t *pids = c->tree;
+        size_t n = c->n_tree;
         if (r == -ESRCH)
                 return message_set(reterr, CEDANA_E_NO_SUCH_PROCESS, "Process %i does not exist.", (int) req->pid);
         if (r < 0)
@@ -639,6 +641,8 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .owner = &req->owner,
                 .pid = req->pid,
                 .target_pidfd = req->pidfd,
+                .tree = c.tree,
+                .n_tree = c.n_tree,
                 .images_dir_fd = c.staging_fd,
                 .work_dir_fd = req->log_dir_fd,
                 .log_name = req->log_name,
@@ -684,6 +688,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
 
 finish:
         collector_free(c.collector);
+        free(c.tree);
         archive_stream_free(c.stream);
         if (r != 0)
                 undo(&c);

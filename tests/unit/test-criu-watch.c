@@ -41,7 +41,7 @@ static int reap(pid_t pid) {
 static void test_timeout_kills(void) {
         pid_t swrk = sleeper(60);
         CriuWatch *w;
-        g_assert_cmpint(criu_watch_start(swrk, 1, 0, -1, 0, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(swrk, 1, NULL, 0, -1, 0, &w), ==, 0);
         wait_exited(swrk);
         g_assert_true(criu_watch_stop(w));
         int status = reap(swrk);
@@ -53,7 +53,7 @@ static void test_target_exit_kills_after_grace(void) {
         int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
         g_assert_cmpint(pidfd, >=, 0);
         CriuWatch *w;
-        g_assert_cmpint(criu_watch_start(swrk, 0, target, pidfd, 1, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(swrk, 0, &target, 1, pidfd, 1, &w), ==, 0);
         gint64 start = g_get_monotonic_time();
         g_assert_cmpint(kill(target, SIGKILL), ==, 0);
         (void) reap(target);
@@ -71,7 +71,7 @@ static void test_answer_within_grace_is_left_alone(void) {
         int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
         g_assert_cmpint(pidfd, >=, 0);
         CriuWatch *w;
-        g_assert_cmpint(criu_watch_start(swrk, 0, target, pidfd, 5, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(swrk, 0, &target, 1, pidfd, 5, &w), ==, 0);
         g_assert_cmpint(kill(target, SIGKILL), ==, 0);
         (void) reap(target);
         wait_exited(swrk);
@@ -86,7 +86,7 @@ static void test_stop_leaves_criu_running(void) {
         int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
         g_assert_cmpint(pidfd, >=, 0);
         CriuWatch *w;
-        g_assert_cmpint(criu_watch_start(swrk, 1, target, pidfd, 1, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(swrk, 1, &target, 1, pidfd, 1, &w), ==, 0);
         g_assert_false(criu_watch_stop(w));
         /* Past both deadlines: a stopped watch kills nothing. */
         g_assert_cmpint(kill(target, SIGKILL), ==, 0);
@@ -100,7 +100,7 @@ static void test_stop_leaves_criu_running(void) {
 
 static void test_nothing_to_watch(void) {
         CriuWatch *w = (CriuWatch *) 1;
-        g_assert_cmpint(criu_watch_start(getpid(), 0, 0, -1, 0, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(getpid(), 0, NULL, 0, -1, 0, &w), ==, 0);
         g_assert_null(w);
         g_assert_false(criu_watch_stop(w));
 }
@@ -161,7 +161,7 @@ static void test_seized_child_exit_kills_after_grace(void) {
         while (tracer(child) != swrk)
                 g_usleep(10000);
         CriuWatch *w;
-        g_assert_cmpint(criu_watch_start(swrk, 0, root, pidfd, 1, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(swrk, 0, (pid_t[]) { root, child }, 2, pidfd, 1, &w), ==, 0);
         g_usleep(300000); /* a few looks at the tree: it sees the child seized */
         g_assert_cmpint(kill(child, SIGKILL), ==, 0);
         wait_exited(swrk);
@@ -180,7 +180,7 @@ static void test_unseized_child_exit_is_left_alone(void) {
         g_assert_cmpint(pidfd, >=, 0);
         pid_t swrk = sleeper(60);
         CriuWatch *w;
-        g_assert_cmpint(criu_watch_start(swrk, 0, root, pidfd, 1, &w), ==, 0);
+        g_assert_cmpint(criu_watch_start(swrk, 0, (pid_t[]) { root, child }, 2, pidfd, 1, &w), ==, 0);
         g_assert_cmpint(kill(child, SIGKILL), ==, 0);
         sleep(2);
         g_assert_cmpint(waitpid(swrk, NULL, WNOHANG), ==, 0);
