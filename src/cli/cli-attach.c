@@ -16,6 +16,7 @@
 #include "cli-attach.h"
 #include "fd-util.h"
 #include "log.h"
+#include "progress.h"
 #include "tty-util.h"
 
 bool detach_feed(DetachState *d, const char *buf, size_t n, uint64_t now_usec) {
@@ -32,12 +33,6 @@ bool detach_feed(DetachState *d, const char *buf, size_t n, uint64_t now_usec) {
                         return true;
         }
         return false;
-}
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
 static struct termios saved_termios;
