@@ -1015,40 +1015,43 @@ int manager_bus_add_objects(Manager *m, sd_bus *bus) {
         return 0;
 }
 
-void manager_send_progress(Manager *m, sd_bus_message *call, const char *operation, const char *phase,
-                           uint64_t done, uint64_t total) {
-        if (!call)
-                return;
-        sd_bus *bus = sd_bus_message_get_bus(call);
+/* A signal of the manager for the one who made call only (progress is nobody else's business),
+ * carrying the operation's name first. */
+static int new_caller_signal(sd_bus_message *call, const char *member, const char *operation, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
-        int r = sd_bus_message_new_signal(bus, &s, MANAGER_OBJECT_PATH, MANAGER_INTERFACE, "Progress");
-        if (r >= 0 && sd_bus_message_get_sender(call))
-                r = sd_bus_message_set_destination(s, sd_bus_message_get_sender(call));
-        if (r >= 0)
-                r = sd_bus_message_append(s, "sstt", strempty(operation), phase, done, total);
-        if (r >= 0)
-                (void) sd_bus_send(bus, s, NULL);
-}
-
-void manager_send_statistics(Manager *m, sd_bus_message *call, const char *operation, const StatsPair *pairs,
-                             size_t n) {
-        if (!call)
-                return;
-        sd_bus *bus = sd_bus_message_get_bus(call);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
-        int r = sd_bus_message_new_signal(bus, &s, MANAGER_OBJECT_PATH, MANAGER_INTERFACE, "Statistics");
+        int r = sd_bus_message_new_signal(sd_bus_message_get_bus(call), &s, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
+                                          member);
         if (r >= 0 && sd_bus_message_get_sender(call))
                 r = sd_bus_message_set_destination(s, sd_bus_message_get_sender(call));
         if (r >= 0)
                 r = sd_bus_message_append(s, "s", strempty(operation));
-        if (r >= 0)
-                r = sd_bus_message_open_container(s, 'a', "{st}");
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void manager_send_progress(Manager *m, sd_bus_message *call, const char *operation, const char *phase,
+                           uint64_t done, uint64_t total) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        if (!call || new_caller_signal(call, "Progress", operation, &s) < 0)
+                return;
+        if (sd_bus_message_append(s, "stt", phase, done, total) >= 0)
+                (void) sd_bus_send(NULL, s, NULL);
+}
+
+void manager_send_statistics(Manager *m, sd_bus_message *call, const char *operation, const StatsPair *pairs,
+                             size_t n) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        if (!call || new_caller_signal(call, "Statistics", operation, &s) < 0)
+                return;
+        int r = sd_bus_message_open_container(s, 'a', "{st}");
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = sd_bus_message_append(s, "{st}", pairs[i].key, pairs[i].value);
         if (r >= 0)
                 r = sd_bus_message_close_container(s);
         if (r >= 0)
-                (void) sd_bus_send(bus, s, NULL);
+                (void) sd_bus_send(NULL, s, NULL);
 }
 
 typedef struct CheckpointNewArgs {
