@@ -9,6 +9,11 @@ directory; systemd-nspawn boots that with --volatile=overlay, so every write lan
 and vanishes with the container. systemd must never boot on the host's real root (its
 tmpfiles would wipe the host's /tmp), so this module never does anything else.
 
+The container has a cgroup of its own in every hierarchy (name=systemd, unified and each v1
+controller, below the harness's own cgroup), and the v1 controllers are writable inside: a
+container runtime inside (runc, see oci.py) makes its cgroups below the container's, never on
+the host, and teardown removes them (deepest first, after thawing any frozen one).
+
     with Container(binds_ro=[srcdir, builddir]) as c:
         c.install(stage)                      # a `meson install --destdir` tree
         print(c.run(["busctl", "list"]).stdout)
@@ -30,10 +35,16 @@ import tempfile
 import time
 
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CGROUP_ROOT = "/sys/fs/cgroup"
+# The hierarchies nspawn itself manages (it creates <own cgroup>/payload in them with
+# --keep-unit); the v1 controllers besides are found in /proc/self/mountinfo.
 CGROUP_HIERARCHIES = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified")
 NSPAWN_PROPAGATE_DIR = "/run/systemd/nspawn/propagate"
-# CRIU writes these when it restores pids and SysV IPC ids; nspawn mounts /proc/sys read-only.
-NS_SYSCTLS = ("ns_last_pid", "sem_next_id", "msg_next_id", "shm_next_id")
+# CRIU writes these when it restores pids and SysV IPC ids, and the UTS names when it restores
+# a container (runc) with its own UTS namespace; nspawn mounts /proc/sys read-only. All are
+# per-namespace: writing them inside changes nothing on the host.
+NS_SYSCTLS = ("ns_last_pid", "sem_next_id", "msg_next_id", "shm_next_id", "hostname",
+              "domainname")
 # Units that have no business in a test container: slow, host-specific, or timers that could
 # fire in the middle of a test.
 DEFAULT_MASKS = (
@@ -98,6 +109,91 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
+def cgroup_hierarchies():
+    """[(mount point, own cgroup)] of every cgroup hierarchy mounted under /sys/fs/cgroup on
+    the host: name=systemd, the unified (v2) one and each v1 controller (cpu, cpuset, memory,
+    ..., comounted ones as one entry). The own cgroup is this process's, relative to the
+    mount point ("" at the root). name=systemd and unified come first, in that order."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            own[frozenset(ctrls.split(",")) if ctrls else frozenset({"<v2>"})] = path
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.rstrip("\n").partition(" - ")
+            fields = pre.split()
+            mroot, mpoint = fields[3], fields[4]
+            fstype, _, opts = post.split(" ", 2)
+            if os.path.dirname(mpoint) != CGROUP_ROOT:
+                continue
+            if fstype == "cgroup2":
+                key = frozenset({"<v2>"})
+            elif fstype == "cgroup":
+                key = frozenset(o for o in opts.split(",")
+                                if o not in ("rw", "ro") and o in _ALL_V1_NAMES
+                                or o.startswith("name="))
+            else:
+                continue
+            path = own.get(key)
+            if path is None:
+                continue
+            if mroot != "/" and (path + "/").startswith(mroot + "/"):
+                path = path[len(mroot):]
+            found.append((mpoint, path.strip("/")))
+    order = {h: i for i, h in enumerate(CGROUP_HIERARCHIES)}
+    found.sort(key=lambda e: order.get(e[0], len(order)))
+    for h in CGROUP_HIERARCHIES:
+        if h not in (m for m, _ in found):
+            raise ContainerError(f"no cgroup hierarchy mounted at {h}")
+    return found
+
+
+# Every cgroup v1 controller the kernel may have (cat /proc/cgroups); mountinfo's super
+# options hold these among mount options, which are told apart by this list.
+_ALL_V1_NAMES = frozenset(("cpu", "cpuacct", "cpuset", "memory", "devices", "blkio",
+                           "freezer", "pids", "net_cls", "net_prio", "perf_event", "hugetlb",
+                           "rdma", "misc", "debug"))
+
+
+def _thaw(top):
+    """Thaw every frozen v1 freezer cgroup at and below top (a paused runc container):
+    frozen tasks do not die of SIGKILL, so they would keep a container and its cgroups."""
+    if not os.path.isdir(top):
+        return
+    for d in sorted((d for d, _, _ in os.walk(top)), key=len):
+        p = os.path.join(d, "freezer.state")
+        try:
+            with open(p) as f:
+                if f.read().strip() == "THAWED":
+                    continue
+            with open(p, "w") as f:
+                f.write("THAWED")
+        except OSError:
+            pass
+
+
+def _rmdir_tree(top, attempts=1):
+    """rmdir top and every cgroup below it, deepest first (never anything but rmdir: only
+    empty cgroups go). Returns the errors, one string each."""
+    errors = []
+    dirs = [d for d, _, _ in os.walk(top)]
+    for d in sorted(dirs, key=len, reverse=True):
+        for attempt in range(attempts):  # a cgroup stays busy briefly after its last exit
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if attempt == attempts - 1:
+                    errors.append(f"cannot remove cgroup {d}: {e}")
+                else:
+                    time.sleep(0.02)
+    return errors
+
+
 def shutdown_all(fast=False):
     """Tear down every container this process started. Idempotent."""
     for c in list(_live):
@@ -114,7 +210,13 @@ def cleanup_stale(prefix="cedana-test-"):
         return pid.isdigit() and not os.path.exists(f"/proc/{pid}")
 
     removed = []
-    for h in CGROUP_HIERARCHIES:
+    parents = []
+    for mpoint, own in cgroup_hierarchies():
+        # Older harnesses made them at the root, this one below its own cgroup.
+        for p in (mpoint, os.path.join(mpoint, own)):
+            if p not in parents:
+                parents.append(p)
+    for h in parents:
         try:
             names = os.listdir(h)
         except OSError:
@@ -123,12 +225,8 @@ def cleanup_stale(prefix="cedana-test-"):
             top = os.path.join(h, n)
             if not (n.startswith(prefix) and dead(n) and os.path.isdir(top)):
                 continue
-            for d in sorted((d for d, _, _ in os.walk(top)), key=len, reverse=True):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    break
-            else:
+            _thaw(top)
+            if not _rmdir_tree(top):
                 removed.append(top)
     tmp = tempfile.gettempdir()
     for n in os.listdir(tmp):
@@ -290,9 +388,18 @@ class Container:
         self._nspawn = None
         self._log_file = None
         self._pid1_fd = None
-        self._cgroups = [os.path.join(h, self.name) for h in CGROUP_HIERARCHIES]
+        # Its own cgroup in every hierarchy, below the harness's: systemd, unified, then the
+        # v1 controllers (filled in by start()).
+        self._cgroups = []
+        self._v1_controllers = []  # mount point names under /sys/fs/cgroup: cpu, memory, ...
         self._users = {}
         self._down = False
+
+    @property
+    def cgroups(self):
+        """The container's own cgroups on the host, one per hierarchy (systemd, unified, then
+        each v1 controller); what runc and the like make inside lands below them."""
+        return list(self._cgroups)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -321,6 +428,7 @@ class Container:
             self._find_pid1()
             self._wait_booted(t0)
             self._make_sysctls_writable()
+            self._make_cgroups_writable()
         except BaseException as e:
             log = _tail(self.boot_log_path) if self.boot_log_path else ""
             self.shutdown(fast=True)
@@ -336,8 +444,7 @@ class Container:
         self._root = os.path.join(self.workdir, "root")
         os.mkdir(self._root, 0o755)
         self.boot_log_path = os.path.join(self.workdir, "boot.log")
-        for cg in self._cgroups:
-            os.makedirs(cg, exist_ok=True)
+        self._make_cgroups()
         nspawn = [
             "systemd-nspawn", "-q", "-D", self._root, "--volatile=overlay", "-M", self.name,
             "--register=no", "--keep-unit", "--private-network", "--link-journal=no",
@@ -349,18 +456,20 @@ class Container:
         nspawn += [f"systemd.mask={m}" for m in self.masks]
         # The shell runs in the new private mount namespace: it moves itself into the
         # container's own cgroups (with --keep-unit nspawn puts the payload below its own
-        # cgroup), binds / read-only on the empty root directory and becomes nspawn. The
-        # bind exists only in that namespace and goes away with it.
+        # cgroup; in the v1 controllers, runc and the like inside then make theirs below
+        # it, not on the host), binds / read-only on the empty root directory and becomes
+        # nspawn. The bind exists only in that namespace and goes away with it.
         script = (
             'set -e\n'
-            'for cg in "$1" "$2"; do echo $$ > "$cg/cgroup.procs"; done\n'
-            'mount --bind -o ro / "$3"\n'
-            'shift 3\n'
+            'root=$1; shift\n'
+            'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs"; shift; done\n'
+            'shift\n'
+            'mount --bind -o ro / "$root"\n'
             'exec env SYSTEMD_SECCOMP=0 "$@"\n'
         )
         argv = ["setpriv", "--pdeathsig=TERM", "--",
                 "unshare", "-m", "--propagation", "private", "--",
-                "sh", "-c", script, "sh", *self._cgroups, self._root, *nspawn]
+                "sh", "-c", script, "sh", self._root, *self._cgroups, "--", *nspawn]
         self._log_file = open(self.boot_log_path, "wb")
         # Own session: a Ctrl-C in the terminal reaches only us, and we tear down in order.
         # --pdeathsig: should this process die without tearing down (SIGKILL), nspawn gets
@@ -414,6 +523,34 @@ class Container:
                           "--no-pager"], check=False)
             self.failed_units = [line.split()[0] for line in r.stdout.splitlines() if line.split()]
 
+    def _make_cgroups(self):
+        """Make the container's own cgroup in every hierarchy, below the harness's own."""
+        for mpoint, own in cgroup_hierarchies():
+            cg = os.path.join(mpoint, own, self.name)
+            self._cgroups.append(cg)  # before mkdir: teardown removes what exists
+            os.makedirs(cg, exist_ok=True)
+            if mpoint not in CGROUP_HIERARCHIES:
+                self._v1_controllers.append(os.path.basename(mpoint))
+            # A new cpuset has no cpus and no memory nodes: nothing could join it. ("cpus"
+            # and "mems" on a cpuset hierarchy mounted with noprefix.)
+            for knob in ("cpuset.cpus", "cpuset.mems", "cpus", "mems"):
+                mine = os.path.join(cg, knob)
+                if os.path.exists(mine):
+                    with open(os.path.join(os.path.dirname(cg), knob)) as f:
+                        value = f.read().strip()
+                    with open(mine, "w") as f:
+                        f.write(value)
+
+    def _make_cgroups_writable(self):
+        """nspawn mounts the v1 controllers read-only in the container; runc and the like
+        must make their cgroups there. What they make lands below the container's own
+        cgroups (see _spawn_nspawn) and goes at teardown. A plain remount is refused as
+        busy; the bind variant changes only this mount's flags, in the container."""
+        script = ('for c in "$@"; do p=/sys/fs/cgroup/$c; '
+                  'if mountpoint -q "$p"; then mount -o remount,bind,rw "$p" || exit 1; fi; '
+                  'done')
+        self.run(["sh", "-c", script, "sh", *self._v1_controllers])
+
     def _make_sysctls_writable(self):
         script = ('for f in "$@"; do p=/proc/sys/kernel/$f; '
                   'mount --bind $p $p && mount -o remount,bind,rw $p || exit 1; done')
@@ -452,12 +589,14 @@ class Container:
             if self._down:
                 return
             errors = []
+            self._thaw_all()
             if self._nspawn is not None and self._nspawn.poll() is None:
                 if self.pid1 is not None and not fast:
                     self._signal_pid1(signal.SIGRTMIN + 4)  # clean poweroff
                     self._wait_nspawn(5)
                 if self._nspawn.poll() is None:
                     # SIGKILL to nspawn would not stop the container; to its PID 1 it does.
+                    self._thaw_all()
                     self._signal_pid1(signal.SIGKILL)
                     self._wait_nspawn(5)
                 if self._nspawn.poll() is None:
@@ -475,6 +614,7 @@ class Container:
             if self._log_file is not None:
                 self._log_file.close()
                 self._log_file = None
+            self._thaw_all()
             errors += self._remove_cgroups()
             prop = os.path.join(NSPAWN_PROPAGATE_DIR, self.name)
             if os.path.isdir(prop) and not os.path.islink(prop):
@@ -487,9 +627,18 @@ class Container:
             if errors:
                 raise ContainerError(f"teardown of {self.name}: " + "; ".join(errors))
 
+    def _thaw_all(self):
+        for cg in self._cgroups:
+            if os.path.exists(os.path.join(cg, "freezer.state")):
+                _thaw(cg)
+
     def _cgroup_kill(self):
+        unified = next((cg for cg in self._cgroups
+                        if cg.startswith(CGROUP_HIERARCHIES[1] + "/")), None)
+        if unified is None:
+            return
         try:
-            with open(os.path.join(self._cgroups[1], "payload", "cgroup.kill"), "w") as f:
+            with open(os.path.join(unified, "payload", "cgroup.kill"), "w") as f:
                 f.write("1")
         except OSError:
             pass
@@ -497,20 +646,8 @@ class Container:
     def _remove_cgroups(self):
         errors = []
         for top in self._cgroups:
-            if not os.path.isdir(top):
-                continue
-            dirs = [d for d, _, _ in os.walk(top)]
-            for d in sorted(dirs, key=len, reverse=True):
-                for attempt in range(50):  # a cgroup stays busy briefly after its last exit
-                    try:
-                        os.rmdir(d)
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError as e:
-                        if attempt == 49:
-                            errors.append(f"cannot remove cgroup {d}: {e}")
-                        time.sleep(0.02)
+            if os.path.isdir(top):
+                errors += _rmdir_tree(top, attempts=50)
         return errors
 
     def _remove_workdir(self):
