@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `cedana dump process|job`: validates the request, opens --dir as the caller, asks cedanad for
+/* `cedana dump process|job|runc`: validates the request, opens --dir as the caller, asks cedanad for
  * the checkpoint with its progress on stderr, and says where it went. */
 
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include "log.h"
 #include "naming.h"
 #include "parse-util.h"
+#include "runc.h"
 
 static int check_dump_args(const Verb *verb, const char *target) {
         pid_t pid;
@@ -22,6 +23,8 @@ static int check_dump_args(const Verb *verb, const char *target) {
                 return log_verb_usage(verb, "'%s' is not a process ID.", target);
         if (streq(verb->name, "job") && !job_spec_is_valid(target))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", target);
+        if (streq(verb->name, "runc") && !runc_id_is_valid(target))
+                return log_verb_usage(verb, "'%s' is not a valid container id.", target);
         if (arg_name && !checkpoint_name_is_valid(arg_name))
                 return log_verb_usage(verb,
                                       "'%s' is not a valid checkpoint name: use up to 200 letters, digits, '.', '_' "
@@ -55,6 +58,8 @@ static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir, i
                 r = bus_append_option_bool(m, "link_remap", true);
         if (r >= 0 && log_fd >= 0)
                 r = bus_append_option_fd(m, "log_fd", log_fd);
+        if (r >= 0 && arg_runc_root)
+                r = bus_append_option_string(m, "runc_root", arg_runc_root);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;

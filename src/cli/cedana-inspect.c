@@ -155,10 +155,15 @@ static json_t *checkpoint_summary_to_json(const CheckpointSummary *s, const char
                 }
         if (!procs)
                 return NULL;
-        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o, "
-                         "s:o, s:{s:I, s:I}, s:o}",
+        const CheckpointContainer *k = &m->container;
+        json_t *container = k->runtime ? json_pack("{s:s, s:s, s:s, s:s}", "runtime", k->runtime, "id", k->id, "root",
+                                                   k->root, "bundle", k->bundle)
+                                       : json_null();
+        return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I, s:o, "
+                         "s:o, s:o, s:{s:I, s:I}, s:o}",
                          "id", json_string_or_null(m->id), "path", json_string_or_null(path), "job",
-                         json_string_or_null(m->job), "type", json_string_or_null(m->type), "user",
+                         json_string_or_null(m->job), "container", container, "type", json_string_or_null(m->type),
+                         "user",
                          json_string_or_null(user), "uid", (json_int_t) m->uid, "pid",
                          m->pid > 0 ? json_integer(m->pid) : json_null(), "time", (json_int_t) m->time_usec, "size",
                          (json_int_t) m->size, "stored_size", (json_int_t) s->stored_size, "compression",
@@ -215,6 +220,10 @@ static void print_summary(const CheckpointSummary *s, const char *path) {
         else
                 print_field("Source", m->hostname);
         print_field("Job", m->job);
+        if (m->container.runtime) {
+                print_fieldf("Container", "%s (%s, root %s)", m->container.id, m->container.runtime, m->container.root);
+                print_field("Bundle", m->container.bundle);
+        }
         print_fieldf("Owner", "%s (UID %u)", strna(user), (unsigned) m->uid);
         print_field("Command", command);
         print_fieldf("Time", "%s (%s)", format_timestamp(a, sizeof(a), m->time_usec),

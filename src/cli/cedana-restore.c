@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `cedana restore process|job`: through cedanad into a new job, or with --no-server right here
- * with libcriu as a child of this command (the one place the CLI runs CRIU itself). */
+/* `cedana restore process|job|runc`: through cedanad into a new job (or runc's container), or
+ * with --no-server right here with libcriu as a child of this command (the one place the CLI
+ * runs CRIU itself). */
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "naming.h"
 #include "progress.h"
+#include "runc.h"
 
 #ifndef CAP_CHECKPOINT_RESTORE
 #define CAP_CHECKPOINT_RESTORE 40
@@ -73,10 +75,10 @@ static int open_restore_files(RestoreFiles *f) {
         return 0;
 }
 
-static int print_restore_result(const char *path, const char *job, uint32_t pid, json_t *stats) {
+static int print_restore_result(const char *path, bool container, const char *job, uint32_t pid, json_t *stats) {
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ json_t *v = json_pack("{s:o, s:I, s:s}", "job", json_string_or_null(job), "pid",
-                                                     (json_int_t) pid, "path", path);
+                _cleanup_json_ json_t *v = json_pack("{s:o, s:I, s:s}", container ? "container" : "job",
+                                                     json_string_or_null(job), "pid", (json_int_t) pid, "path", path);
                 if (!v || (arg_print_stats && json_object_set(v, "stats", stats ?: json_null()) < 0))
                         return log_oom();
                 return json_print(v);
@@ -85,6 +87,8 @@ static int print_restore_result(const char *path, const char *job, uint32_t pid,
                 return 0;
         if (!job)
                 printf("Restored %s (PID %" PRIu32 ").\n", strna(path), pid);
+        else if (container)
+                printf("Restored %s as runc container %s (PID %" PRIu32 ").\n", strna(path), job, pid);
         else if (path)
                 printf("Restored %s as job %s (PID %" PRIu32 ").\n", path, job, pid);
         else
@@ -315,7 +319,7 @@ static int restore_no_server(const Verb *verb) {
                 (void) write_pid_file(f.pid_fd, arg_pid_file, tree.pids[0]);
         if (arg_print_stats)
                 stats_json = stats_to_json(&stats, total_usec);
-        (void) print_restore_result(f.source_path ?: arg_path, NULL, (uint32_t) tree.pids[0], stats_json);
+        (void) print_restore_result(f.source_path ?: arg_path, false, NULL, (uint32_t) tree.pids[0], stats_json);
         /* Out now, not when the restored process ends: we wait for it next. */
         fflush(stdout);
         r = 0;
@@ -367,6 +371,12 @@ static int append_restore_options(sd_bus_message *m, const RestoreFiles *f) {
                 r = bus_append_option_bool(m, "attach", true);
         if (r >= 0 && f->log_fd >= 0)
                 r = bus_append_option_fd(m, "log_fd", f->log_fd);
+        if (r >= 0 && arg_id)
+                r = bus_append_option_string(m, "id", arg_id);
+        if (r >= 0 && arg_bundle)
+                r = bus_append_option_string(m, "bundle", arg_bundle);
+        if (r >= 0 && arg_runc_root)
+                r = bus_append_option_string(m, "runc_root", arg_runc_root);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;
@@ -379,7 +389,7 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(restore_files_done) RestoreFiles f = { .source_fd = -EBADF, .log_fd = -EBADF, .pid_fd = -EBADF };
         _cleanup_free_ char *latest = NULL;
-        bool is_job = streq(verb->name, "job");
+        bool is_job = streq(verb->name, "job"), is_container = streq(verb->name, "runc");
         const char *job;
         uint32_t pid;
         int r;
@@ -392,7 +402,12 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
                 path_positional = true;
         }
         if (!is_job && !arg_path)
-                return log_verb_usage(verb, "'cedana restore process' needs the checkpoint to restore: PATH or --path PATH.");
+                return log_verb_usage(verb, "'cedana restore %s' needs the checkpoint to restore: PATH or --path PATH.",
+                                      verb->name);
+        if (arg_id && !runc_id_is_valid(arg_id))
+                return log_verb_usage(verb, "'%s' is not a valid container id.", arg_id);
+        if (arg_bundle && arg_bundle[0] != '/')
+                return log_verb_usage(verb, "--bundle needs an absolute path, not '%s'.", arg_bundle);
         if (is_job && !job_spec_is_valid(args[0]))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", args[0]);
         if (arg_name && !job_name_is_valid(arg_name))
@@ -431,11 +446,12 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
         if (r < 0)
                 return log_error_errno(r, "Failed to parse cedanad's reply: %m");
         if (info.cancel_requested)
-                log_warning("Too late to cancel: job %s was restored and runs already.", job);
+                log_warning("Too late to cancel: %s %s was restored and runs already.",
+                            is_container ? "container" : "job", job);
 
         if (f.pid_fd >= 0)
                 (void) write_pid_file(f.pid_fd, arg_pid_file, (pid_t) pid);
-        r = print_restore_result(f.source_path ?: (arg_path ?: latest), job, pid, info.stats);
+        r = print_restore_result(f.source_path ?: (arg_path ?: latest), is_container, job, pid, info.stats);
         if (r < 0 || !arg_attach)
                 return r;
         return attach_job(&bus, job);

@@ -43,6 +43,9 @@ bool arg_with_checkpoints = false;
 uint32_t arg_keep = UINT32_MAX;
 char *arg_job = NULL;
 bool arg_follow = false;
+char *arg_runc_root = NULL;
+char *arg_id = NULL;
+char *arg_bundle = NULL;
 
 void cli_args_reset(void) {
         arg_pager = arg_legend = arg_ask_password = true;
@@ -53,7 +56,10 @@ void cli_args_reset(void) {
         free(arg_path);
         free(arg_log);
         free(arg_pid_file);
-        arg_dir = arg_name = arg_path = arg_log = arg_pid_file = NULL;
+        free(arg_runc_root);
+        free(arg_id);
+        free(arg_bundle);
+        arg_dir = arg_name = arg_path = arg_log = arg_pid_file = arg_runc_root = arg_id = arg_bundle = NULL;
         arg_external = strv_free(arg_external);
         arg_setenv = strv_free(arg_setenv);
         arg_compression = _COMPRESSION_INVALID;
@@ -209,6 +215,12 @@ static int apply_option(const CliOption *o, const char *value, const char *help_
                 if (!job_spec_is_valid(value))
                         return log_usage(help_word, "'%s' is not a valid job name.", value);
                 return set_string(&arg_job, value);
+        case OPT_RUNC_ROOT:
+                return set_string(&arg_runc_root, value);
+        case OPT_ID:
+                return set_string(&arg_id, value);
+        case OPT_BUNDLE:
+                return set_string(&arg_bundle, value);
         case _OPT_MAX:
                 break;
         }
@@ -283,6 +295,7 @@ static int check_arg_count(const Verb *v, int n_args, char **args) {
                         return log_verb_usage(v, "'cedana %s' needs a command to run, after '--'.", name);
                 const char *what = v->arg == VERB_ARG_PID          ? "a process ID"
                                    : v->arg == VERB_ARG_JOB        ? "a job name"
+                                   : v->arg == VERB_ARG_CONTAINER  ? "a container id"
                                    : v->arg == VERB_ARG_CHECKPOINT ? "at least one checkpoint ID"
                                                                    : "more arguments";
                 return log_verb_usage(v, "'cedana %s' needs %s.", name, what);

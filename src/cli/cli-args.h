@@ -44,6 +44,9 @@ extern bool arg_with_checkpoints;
 extern uint32_t arg_keep; /* UINT32_MAX: not given */
 extern char *arg_job;
 extern bool arg_follow;
+extern char *arg_runc_root;
+extern char *arg_id;
+extern char *arg_bundle;
 
 typedef struct CliCommand {
         const Verb *verb;   /* NULL only with help or version */

@@ -16,6 +16,7 @@
 #include "compression.h"
 #include "log.h"
 #include "parse-util.h"
+#include "runc.h"
 
 static void closedirp(DIR **d) {
         if (*d)
@@ -118,6 +119,16 @@ static void complete_pids(const char *typed) {
                         continue;
                 candidate("", de->d_name, typed);
         }
+}
+
+/* runc's containers, as its state directory lists them (readable by root only, like runc's own
+ * list). */
+static void complete_containers(const char *typed) {
+        _cleanup_(closedirp) DIR *d = opendir(arg_runc_root ?: RUNC_DEFAULT_ROOT);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (de->d_type == DT_DIR && runc_id_is_valid(de->d_name))
+                        candidate("", de->d_name, typed);
 }
 
 /* Job names or checkpoint ids from cedanad; nothing at all if it cannot be reached. */
@@ -247,6 +258,10 @@ int verb_complete(const Verb *verb, int n_words, char **words) {
         case VERB_ARG_JOB:
                 if (s.n_args == 0)
                         complete_from_daemon(false, typed);
+                break;
+        case VERB_ARG_CONTAINER:
+                if (s.n_args == 0)
+                        complete_containers(typed);
                 break;
         case VERB_ARG_CHECKPOINT:
                 complete_from_daemon(true, typed);

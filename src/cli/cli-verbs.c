@@ -64,6 +64,12 @@ const CliOption cli_options[_OPT_MAX] = {
                          "Keep printing what is written, until interrupted" },
         [OPT_PRINT_STATS] = { OPT_PRINT_STATS, "print-stats", 0, no_argument, NULL, VALUE_NONE,
                               "After success, print how long each phase took and how many bytes it wrote" },
+        [OPT_RUNC_ROOT] = { OPT_RUNC_ROOT, "root", 0, required_argument, "DIR", VALUE_DIR,
+                            "runc's state directory, as runc --root takes it (default: /run/runc)" },
+        [OPT_ID] = { OPT_ID, "id", 0, required_argument, "ID", VALUE_TEXT,
+                     "The restored container's id (default: the dumped container's)" },
+        [OPT_BUNDLE] = { OPT_BUNDLE, "bundle", 0, required_argument, "DIR", VALUE_DIR,
+                         "The container's OCI bundle (default: the one it ran from when dumped)" },
 };
 
 #define DUMP_OPTIONS                                                                                  \
@@ -74,6 +80,13 @@ const CliOption cli_options[_OPT_MAX] = {
         (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_SHELL_JOB) | OPT_BIT(OPT_ATTACH) | \
          OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PID_FILE) | OPT_BIT(OPT_PRINT_STATS))
 #define RESTORE_PROCESS_OPTIONS (RESTORE_JOB_OPTIONS | OPT_BIT(OPT_NO_SERVER) | OPT_BIT(OPT_NAME))
+#define DUMP_RUNC_OPTIONS                                                                                 \
+        (OPT_BIT(OPT_DIR) | OPT_BIT(OPT_NAME) | OPT_BIT(OPT_COMPRESSION) | OPT_BIT(OPT_LEAVE_RUNNING) | \
+         OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_FILE_LOCKS) | OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PRINT_STATS) | \
+         OPT_BIT(OPT_RUNC_ROOT))
+#define RESTORE_RUNC_OPTIONS                                                                             \
+        (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PRINT_STATS) | \
+         OPT_BIT(OPT_RUNC_ROOT) | OPT_BIT(OPT_ID) | OPT_BIT(OPT_BUNDLE))
 
 #define SECTION_CHECKPOINTS "Checkpoints"
 #define SECTION_JOBS "Jobs"
@@ -97,6 +110,22 @@ const Verb cli_verbs[] = {
           "Checkpoint the managed job JOB. The job is halted afterwards unless --leave-running is given; "
           "'cedana restore job JOB' brings it back. Progress, Ctrl-C, --print-stats and --json as for "
           "'dump process'." },
+        { "dump", "runc", 1, 1, verb_dump, DUMP_RUNC_OPTIONS, VERB_ARG_CONTAINER, 0, SECTION_CHECKPOINTS,
+          "ID [OPTIONS...]", "Checkpoint a runc container",
+          "Checkpoint the runc container ID (root's; --root names runc's state directory, e.g. containerd's "
+          "runc roots). runc has CRIU freeze the container; once the checkpoint is complete on disk, while "
+          "it is still frozen, the container ends and runc deletes it, or with --leave-running it runs on and "
+          "runc still knows it. On any failure it runs on untouched and nothing is written. The checkpoint records the "
+          "container's id, runc root and bundle for 'restore runc'. Containers are root's: anyone else needs "
+          "an administrator's authorization. Progress, Ctrl-C, --print-stats and --json as for "
+          "'dump process'." },
+        { "restore", "runc", 0, 1, verb_restore, RESTORE_RUNC_OPTIONS, VERB_ARG_PATH, 0, SECTION_CHECKPOINTS,
+          "PATH|--path PATH [--id ID] [--bundle DIR] [OPTIONS...]", "Restore a runc container",
+          "Restore a container's checkpoint with runc, as container ID (default: the dumped container's id) "
+          "from the bundle DIR (default: the one it ran from), running, its loopback interface up. "
+          "Afterwards 'runc list' shows it and 'runc kill' and 'runc delete' work. The checkpoint is verified "
+          "before runc sees it. --json prints {\"container\", \"pid\", \"path\"}, with --print-stats also "
+          "\"stats\" as for 'restore process'." },
         { "restore", "process", 0, 1, verb_restore, RESTORE_PROCESS_OPTIONS, VERB_ARG_PATH, 0, SECTION_CHECKPOINTS,
           "PATH|--path PATH [OPTIONS...]", "Restore a checkpoint as a new job",
           "Restore the checkpoint at PATH (a directory or an archive; the format is detected from the "
@@ -120,7 +149,8 @@ const Verb cli_verbs[] = {
           "sizes, digests) and what its CRIU images hold: the process tree with threads, open files, sockets "
           "and memory. ID is a checkpoint 'checkpoint list' shows; anything that exists, or cannot be an ID, is "
           "a PATH: a checkpoint directory or archive. The files are read by this command with your rights, "
-          "never through cedanad, and pages are not read. --json prints {\"id\", \"path\", \"job\", \"type\", "
+          "never through cedanad, and pages are not read. --json prints {\"id\", \"path\", \"job\", "
+          "\"container\" ({\"runtime\", \"id\", \"root\", \"bundle\"} or null), \"type\", "
           "\"user\", \"uid\", \"pid\", \"time\", \"size\", \"stored_size\", \"compression\", \"host\", "
           "\"command\", \"criu_version\", \"cedana_version\", \"format\", \"digest\", \"options\", \"images\" "
           "(an array of {\"name\", \"size\", \"sha256\"}), \"memory\" ({\"mapped\", \"dumped\"}, bytes), "
@@ -215,6 +245,11 @@ const CliExitStatus cli_exit_statuses[] = {
         { CEDANA_EXIT_UNSUPPORTED, "unsupported", "Not supported, e.g. a GPU job without CRIU's CUDA plugin." },
         { CEDANA_EXIT_EXISTS, "already exists", "A job or checkpoint of that name exists." },
         { CEDANA_EXIT_LIMITS, "over a limit", "Too many operations at once, or a request too large." },
+        { CEDANA_EXIT_CONTAINER, "no such container",
+          "No container of that id, or it is not running (paused, stopped or only created)." },
+        { CEDANA_EXIT_WRONG_KIND, "wrong kind of checkpoint",
+          "A container's checkpoint restored as a process, or a process's restored as a container." },
+        { CEDANA_EXIT_RUNTIME, "runtime failed", "The container runtime (runc) failed; the message says why." },
         { CEDANA_EXIT_CANCELLED, "cancelled", "Cancelled with Ctrl-C (SIGINT or SIGTERM): nothing of the dump or "
           "restore is left." },
         { CEDANA_EXIT_FAILURE, "any other failure", "Any other failure." },

@@ -41,6 +41,9 @@ typedef enum CliOptionId {
         OPT_JOB,
         OPT_FOLLOW,
         OPT_PRINT_STATS,
+        OPT_RUNC_ROOT,
+        OPT_ID,
+        OPT_BUNDLE,
         _OPT_MAX,
 } CliOptionId;
 
@@ -76,6 +79,7 @@ typedef enum VerbArg {
         VERB_ARG_NONE,
         VERB_ARG_PID,
         VERB_ARG_JOB,
+        VERB_ARG_CONTAINER, /* a runc container's id */
         VERB_ARG_CHECKPOINT,
         VERB_ARG_PATH,    /* a file or directory */
         VERB_ARG_CHECKPOINT_OR_PATH, /* a checkpoint ID, or a file or directory */

@@ -17,6 +17,7 @@
 #include "identity.h"
 #include "metadata.h"
 #include "options.h"
+#include "runc.h"
 
 /* A restored tree, stopped until the caller lets it run (restored_tree_resume()). */
 typedef struct RestoredTree {
@@ -38,7 +39,10 @@ typedef void (*ProgressFunc)(const char *phase, uint64_t done, uint64_t total, v
  * May be called from another thread than the one that called the dump or restore. */
 typedef bool (*CancelledFunc)(void *userdata);
 
-#define DUMP_CANCELLED_MESSAGE "Cancelled; process %i keeps running, nothing was written."
+#define DUMP_CANCELLED_MESSAGE "Cancelled; %s keeps running, nothing was written."
+/* What a dump's messages call its target: "process 1234" or "container web". */
+#define DUMP_TARGET_MAX 160
+void dump_target_describe(pid_t pid, const char *container_id, bool capital, char buf[static DUMP_TARGET_MAX]);
 #define RESTORE_CANCELLED_MESSAGE "Cancelled; nothing was restored and the checkpoint is unchanged."
 
 /* What a dump wrote, as its record needs it. */
@@ -57,7 +61,7 @@ typedef struct DumpResult {
 void dump_result_done(DumpResult *r);
 
 typedef struct DumpRequest {
-        const char *type; /* "process" or "job" */
+        const char *type; /* "process", "job" or "runc" */
         const char *job;  /* the job's name for type "job", else NULL */
         pid_t pid;        /* root of the tree to dump */
         int pidfd;        /* of pid: a dump of a recycled pid is refused */
@@ -71,6 +75,10 @@ typedef struct DumpRequest {
         const char *staging_name;
         const char *partial_name;
         const DumpOptions *options;
+        /* Type "runc": the runtime that runs the container, and what it said of it (pid is
+         * its init); runc drives CRIU, and knows the container afterwards. NULL otherwise. */
+        const Runc *runc;
+        const RuncState *container;
         const char *criu_binary;
         const char *criu_version; /* of criu_binary, recorded in the metadata; NULL: unknown */
         int criu_log_level;
@@ -95,8 +103,10 @@ typedef struct DumpRequest {
  * published under their final name) while CRIU still holds the tasks frozen; only then does CRIU
  * kill them (or let them run with leave_running). On any failure the tasks keep running and
  * nothing named like a checkpoint is left behind.
+ * A container is checkpointed by its runtime instead, whose CRIU has the commit made the same
+ * way (cedana-criu-hook), before the container is deleted (or, with leave_running, runs on).
  * Outcomes: EXISTS, PATH_NOT_ALLOWED, NO_SUCH_PROCESS, PROCESS_EXITED, NO_SPACE, CRIU_FAILED,
- * GPU, CANCELLED. */
+ * GPU, CANCELLED, RUNTIME_FAILED. */
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr);
 
 /* What a restored job's stdio is connected to, when it was an attached job. */
@@ -130,6 +140,13 @@ typedef struct RestoreRequest {
          * a new pty, the restored job's terminal; -EBADF when not offered (then refused). */
         int attach_tty_fd;
         AttachKind *ret_attached; /* set to which of the attach fds the checkpoint used */
+        /* Restoring a container: the runtime that is to run it, and its id and bundle (NULL:
+         * the ones recorded at the dump); *ret_container_id the id it got. NULL for processes:
+         * each kind of checkpoint is restored only as what it is. */
+        const Runc *runc;
+        const char *container_id;
+        const char *container_bundle;
+        char **ret_container_id;
         /* For a checkpoint of a job with its own log (options.job_log): the file the restored
          * job writes to instead; -EBADF: CRIU reopens the recorded path. */
         int job_log_fd;
@@ -151,9 +168,11 @@ typedef struct RestoreRequest {
  * the whole tree is killed before it ran a single instruction. Otherwise the tree is left
  * stopped in *ret, for the caller to record and resume. The restored root is orphaned when CRIU
  * exits: the caller must be a subreaper (PR_SET_CHILD_SUBREAPER) to get it as its child.
+ * A container is verified the same way and restored by its runtime, running once this returns
+ * (only root restores containers); *ret has its init alone.
  * Outcomes: CHECKPOINT_CORRUPT, CHECKPOINT_CHANGED, NOT_A_CHECKPOINT, FORMAT_TOO_NEW, NO_SPACE,
  * CRIU_FAILED, PRIVILEGE, INVALID_ARGS (an attached job's checkpoint without attach fds),
- * CANCELLED. */
+ * CANCELLED, WRONG_KIND; for containers also EXISTS, NO_SUCH_FILE (bundle), RUNTIME_FAILED. */
 int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr);
 
 /* What reading a checkpoint's content failed with, as an outcome: -EBADMSG and -EFBIG are

@@ -52,7 +52,8 @@ int config_init(Config *c) {
         };
         c->checkpoint_directory = strdup(DEFAULT_CHECKPOINT_DIR);
         c->criu_binary = strdup(CRIU_BINARY);
-        if (!c->checkpoint_directory || !c->criu_binary) {
+        c->runc_binary = strdup(RUNC_BINARY);
+        if (!c->checkpoint_directory || !c->criu_binary || !c->runc_binary) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -64,6 +65,7 @@ void config_done(Config *c) {
                 return;
         freestrp(&c->checkpoint_directory);
         freestrp(&c->criu_binary);
+        freestrp(&c->runc_binary);
 }
 
 /* Collapses "//" and "/./" and drops a trailing "/". ".." is refused rather than resolved:
@@ -172,6 +174,11 @@ int checkpoint_directory_expand(const char *pattern, uid_t uid, char **ret, bool
 static int config_parse_criu_binary(const char *file, unsigned line, const char *key, const char *value,
                                     Config *c) {
         return config_parse_path(file, line, key, value, CRIU_BINARY, &c->criu_binary);
+}
+
+static int config_parse_runc_binary(const char *file, unsigned line, const char *key, const char *value,
+                                    Config *c) {
+        return config_parse_path(file, line, key, value, RUNC_BINARY, &c->runc_binary);
 }
 
 static int config_parse_compression(const char *file, unsigned line, const char *key, const char *value,
@@ -308,6 +315,7 @@ static const ConfigItem config_items[] = {
         { "Checkpoint", "Compression",    config_parse_compression },
         { "CRIU",       "Binary",         config_parse_criu_binary },
         { "CRIU",       "LogLevel",       config_parse_criu_log_level },
+        { "Containers", "Runc",           config_parse_runc_binary },
         { "Daemon",     "IdleExitSec",    config_parse_idle_exit },
         { "Jobs",       "CollectAfterSec", config_parse_collect_after },
         { "Restore",    "MaxArchiveSize", config_parse_max_archive_size },

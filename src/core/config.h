@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* /etc/cedana/cedana.conf and its cedana.conf.d/ drop-ins: an INI file with [Checkpoint],
- * [CRIU], [Daemon], [Jobs] and [Restore] sections. Bad values are errors naming file and line. */
+ * [CRIU], [Containers], [Daemon], [Jobs] and [Restore] sections. Bad values are errors naming file and line. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,6 +16,7 @@ typedef struct Config {
         Compression compression;    /* [Checkpoint] Compression=, default none */
         char *criu_binary;          /* [CRIU] Binary=, absolute; default CRIU_BINARY */
         int criu_log_level;         /* [CRIU] LogLevel=, 0..4, default 4 */
+        char *runc_binary;          /* [Containers] Runc=, absolute; default RUNC_BINARY */
         uint64_t idle_exit_usec;    /* [Daemon] IdleExitSec=, seconds or "infinity" (UINT64_MAX) */
         uint64_t max_restore_bytes; /* [Restore] MaxArchiveSize=, bytes with K/M/G/T suffixes */
         /* [Jobs] CollectAfterSec=: ended jobs without checkpoints, and CRIU's logs of failed

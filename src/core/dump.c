@@ -37,6 +37,13 @@
 #define METADATA_RESERVE_MIN (8U * 1024U)
 #define METADATA_RESERVE_MAX (256U * 1024U)
 
+void dump_target_describe(pid_t pid, const char *container_id, bool capital, char buf[static DUMP_TARGET_MAX]) {
+        if (container_id)
+                snprintf(buf, DUMP_TARGET_MAX, "%s %s", capital ? "Container" : "container", container_id);
+        else
+                snprintf(buf, DUMP_TARGET_MAX, "%s %i", capital ? "Process" : "process", (int) pid);
+}
+
 void dump_result_done(DumpResult *r) {
         free(r->path);
         free(r->final_name);
@@ -92,6 +99,7 @@ typedef struct DumpContext {
         uint64_t commit_start_usec;
         DumpResult result;
         Outcome outcome; /* the first failure */
+        char what[DUMP_TARGET_MAX], What[DUMP_TARGET_MAX]; /* "process 1234", "Process 1234" */
 } DumpContext;
 
 /* What the checkpoint is, without its files yet. */
@@ -116,6 +124,13 @@ static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
             !(m->criu_version = strdup(req->criu_version ?: "unknown")) ||
             (req->job && !(m->job = strdup(req->job))))
                 return -ENOMEM;
+        if (req->runc) {
+                CheckpointContainer *k = &m->container;
+                if (!(k->runtime = strdup("runc")) || !(k->id = strdup(req->container->id)) ||
+                    !(k->root = strdup(req->runc->root ?: RUNC_DEFAULT_ROOT)) ||
+                    !(k->bundle = strdup(req->container->bundle)))
+                        return -ENOMEM;
+        }
         /* The tree is frozen: this is the command line it had when it was dumped. */
         (void) process_cmdline(req->pid, &m->command);
         if (req->options->external && !(m->options.external = strv_copy(req->options->external)))
@@ -352,11 +367,11 @@ static int commit_failed(DumpContext *c, int r) {
         const DumpRequest *req = c->req;
         _cleanup_free_ char *dir = dir_display(req->dir_fd);
         if (r == -ECANCELED)
-                return outcome_set(&c->outcome, CEDANA_E_CANCELLED, DUMP_CANCELLED_MESSAGE, (int) req->pid);
+                return outcome_set(&c->outcome, CEDANA_E_CANCELLED, DUMP_CANCELLED_MESSAGE, c->what);
         if (r == -ENOSPC || r == -EDQUOT)
                 return outcome_set(&c->outcome, CEDANA_E_NO_SPACE,
-                                 "No space left in %s while writing checkpoint %s; the process keeps running.", dir,
-                                 c->result.final_name);
+                                 "No space left in %s while writing checkpoint %s; %s keeps running.", dir,
+                                 c->result.final_name, c->what);
         if (r == -EEXIST)
                 return outcome_set(&c->outcome, CEDANA_E_EXISTS,
                                  "A checkpoint named %s appeared in %s during the dump; choose another --name.",
@@ -380,8 +395,7 @@ static int post_dump(void *userdata) {
          * pid was recycled (or the process exited) and this is not the process we were asked for. */
         if (!pidfd_is_alive(req->pidfd))
                 return outcome_set(&c->outcome, CEDANA_E_PROCESS_EXITED,
-                                 "Process %i exited while it was being dumped; no checkpoint was written.",
-                                 (int) req->pid);
+                                 "%s exited while it was being dumped; no checkpoint was written.", c->What);
 
         c->commit_start_usec = now_monotonic_usec();
         if (cancelled(req))
@@ -411,8 +425,7 @@ static int post_dump(void *userdata) {
         /* Dead while we wrote: whatever it did last is not in the checkpoint, so there is none. */
         if (!pidfd_is_alive(req->pidfd))
                 return outcome_set(&c->outcome, CEDANA_E_PROCESS_EXITED,
-                                 "Process %i exited while it was being dumped; no checkpoint was written.",
-                                 (int) req->pid);
+                                 "%s exited while it was being dumped; no checkpoint was written.", c->What);
         if (req->published && (r = req->published(&c->result, req->userdata, &err)) != 0)
                 goto refused;
         c->recorded = true;
@@ -420,7 +433,10 @@ static int post_dump(void *userdata) {
         return 0;
 
 refused:
-        outcome_set(&c->outcome, r, "%s", err ?: "The checkpoint could not be recorded; the process keeps running.");
+        if (!err)
+                outcome_set(&c->outcome, r, "The checkpoint could not be recorded; %s keeps running.", c->what);
+        else
+                outcome_set(&c->outcome, r, "%s", err);
         free(err);
         return -1;
 }
@@ -470,9 +486,9 @@ static int check_tree(DumpContext *c, char **reterr) {
         if (req->options->compression <= COMPRESSION_TAR && c->estimate > free_bytes) {
                 char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX];
                 _cleanup_free_ char *dir = dir_display(req->dir_fd);
-                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for a checkpoint of process %i: "
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for a checkpoint of %s: "
                                    "it needs about %s, %s are free. Free some space, choose another --dir or "
-                                   "a --compression; the process keeps running.", dir, (int) req->pid,
+                                   "a --compression; it keeps running.", dir, c->what,
                                    format_bytes(a, sizeof(a), c->estimate), format_bytes(b, sizeof(b), free_bytes));
         }
         return 0;
@@ -499,7 +515,7 @@ static int prepare_failed(const DumpRequest *req, int r, char **reterr) {
                 return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED, "You cannot write to %s; choose another --dir.",
                                    dir);
         if (r == -ENOSPC || r == -EDQUOT)
-                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s; the process keeps running.", dir);
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s; nothing was dumped.", dir);
         if (r == -EXDEV)
                 return message_set(reterr, CEDANA_E_PATH_NOT_ALLOWED,
                                    "Someone else changed cedana's files in %s during the dump; nothing was written. "
@@ -582,26 +598,34 @@ static void undo(DumpContext *c) {
                 (void) unlinkat(req->dir_fd, req->partial_name, 0);
 }
 
-/* CRIU failed on its own: explained by what we know for certain, else by CRIU's last error. */
-static int criu_failed(DumpContext *c, char *criu_error, char **reterr) {
+/* CRIU (or runc) failed on its own: explained by what we know for certain, else by its last
+ * error. */
+static int criu_failed(DumpContext *c, int outcome, const char *error, char **reterr) {
         const DumpRequest *req = c->req;
         if (!pidfd_is_alive(req->pidfd))
                 return message_set(reterr, CEDANA_E_PROCESS_EXITED,
-                                   "Process %i exited while it was being dumped; no checkpoint was written.",
-                                   (int) req->pid);
+                                   "%s exited while it was being dumped; no checkpoint was written.", c->What);
         struct statvfs sv;
         if (c->staging_fd >= 0 && fstatvfs(c->staging_fd, &sv) >= 0 &&
             (uint64_t) sv.f_bavail * sv.f_frsize < (UINT64_C(1) << 20)) {
                 _cleanup_free_ char *dir = dir_display(req->dir_fd);
                 char a[FORMAT_BYTES_MAX];
                 if (c->estimate == 0)
-                        return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s; the "
-                                           "process keeps running.", dir, c->result.final_name);
-                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s (the process's "
-                                   "memory is about %s before compression); the process keeps running.", dir,
-                                   c->result.final_name, format_bytes(a, sizeof(a), c->estimate));
+                        return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s; %s "
+                                           "keeps running.", dir, c->result.final_name, c->what);
+                return message_set(reterr, CEDANA_E_NO_SPACE, "No space left in %s for checkpoint %s (the memory is "
+                                   "about %s before compression); %s keeps running.", dir, c->result.final_name,
+                                   format_bytes(a, sizeof(a), c->estimate), c->what);
         }
-        return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", criu_error ?: "CRIU failed to dump the process.");
+        if (outcome == CEDANA_E_CRIU_FAILED || !req->runc)
+                return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", error ?: "CRIU failed to dump the process.");
+        /* runc's words, and CRIU's last error where CRIU is what failed. */
+        _cleanup_free_ char *criu = criu_log_last_error(req->log_dir_fd, req->log_name);
+        if (!criu)
+                return message_set(reterr, outcome, "%s", strna(error));
+        _cleanup_free_ char *dir = dir_display(req->log_dir_fd);
+        return message_set(reterr, CEDANA_E_CRIU_FAILED, "CRIU failed to checkpoint %s: %s (log: %s/%s); it keeps "
+                           "running.", c->what, criu, strna(dir), req->log_name);
 }
 
 int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
@@ -614,6 +638,9 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .staging_fd = -EBADF,
                 .partial_fd = -EBADF,
         };
+        const char *container = req->container ? req->container->id : NULL;
+        dump_target_describe(req->pid, container, false, c.what);
+        dump_target_describe(req->pid, container, true, c.What);
         int r;
 
         if (comp < 0 || comp >= _COMPRESSION_MAX)
@@ -656,9 +683,17 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .post_dump = post_dump,
                 .userdata = &c,
         };
+        RuncDump rd = {
+                .id = req->container ? req->container->id : NULL,
+                .images_dir_fd = c.staging_fd,
+                .work_dir_fd = req->log_dir_fd,
+                .options = req->options,
+                .commit = post_dump,
+                .userdata = &c,
+        };
         progress(req, "dumping", 0, c.estimate);
         uint64_t criu_start = now_monotonic_usec();
-        r = criu_run_dump(&p, log_path ?: req->log_name, &criu_error);
+        r = req->runc ? runc_dump(req->runc, &rd, &criu_error) : criu_run_dump(&p, log_path ?: req->log_name, &criu_error);
         uint64_t criu_end = now_monotonic_usec();
         /* A recorded checkpoint is a done dump, whatever CRIU did afterwards. */
         if (c.recorded)
@@ -666,9 +701,8 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
         else if (c.outcome.code != 0) {
                 r = message_set(reterr, c.outcome.code, "%s", strna(c.outcome.message));
                 goto finish;
-        }
-        if (r < 0) {
-                r = criu_failed(&c, criu_error, reterr);
+        } else if (r != 0) {
+                r = criu_failed(&c, r > 0 ? r : CEDANA_E_CRIU_FAILED, criu_error, reterr);
                 goto finish;
         }
         /* CRIU wrote its figures after it let go of the tasks, into its working directory: the

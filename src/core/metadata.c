@@ -26,8 +26,9 @@
 static const char *const metadata_types[] = { "process", "job", "runc" };
 static const char *const top_members[] = {
         "format_version", "id", "type", "pid", "job", "uid", "time_usec", "hostname",
-        "criu_version", "cedana_version", "command", "options", "size", "files", "checksum",
+        "criu_version", "cedana_version", "command", "container", "options", "size", "files", "checksum",
 };
+static const char *const container_members[] = { "runtime", "id", "root", "bundle" };
 static const char *const option_members[] = {
         "compression", "leave_running", "tcp_established", "file_locks", "shell_job",
         "link_remap", "external", "attach_pipes", "attach_tty", "attach_tty_modes", "job_log",
@@ -64,6 +65,14 @@ int metadata_new(CheckpointMetadata **ret) {
         return 0;
 }
 
+void checkpoint_container_done(CheckpointContainer *c) {
+        free(c->runtime);
+        free(c->id);
+        free(c->root);
+        free(c->bundle);
+        *c = (CheckpointContainer) {};
+}
+
 CheckpointMetadata *metadata_free(CheckpointMetadata *m) {
         if (!m)
                 return NULL;
@@ -74,6 +83,7 @@ CheckpointMetadata *metadata_free(CheckpointMetadata *m) {
         free(m->criu_version);
         free(m->cedana_version);
         strv_free(m->command);
+        checkpoint_container_done(&m->container);
         dump_options_done(&m->options);
         for (size_t i = 0; i < m->n_files; i++)
                 free(m->files[i].name);
@@ -224,6 +234,10 @@ static int build(const CheckpointMetadata *m, json_t **ret) {
                 r = set(o, "cedana_version", json_string_or_null(m->cedana_version));
         if (r >= 0 && m->command)
                 r = set(o, "command", json_strv(m->command));
+        if (r >= 0 && m->container.runtime)
+                r = set(o, "container", json_pack("{s:s, s:s, s:s, s:s}", "runtime", m->container.runtime, "id",
+                                                  strempty(m->container.id), "root", strempty(m->container.root),
+                                                  "bundle", strempty(m->container.bundle)));
         if (r >= 0 && (r = build_options(&m->options, &options)) >= 0)
                 r = set(o, "options", options);
         /* The sum of the files, which is what a reader checks it against. */
@@ -545,6 +559,29 @@ static int parse_files(const json_t *v, unsigned version, CheckpointMetadata *m,
         return 0;
 }
 
+/* A container's: its runtime as we know it, its id as runc takes it, absolute paths. */
+static int parse_container(const json_t *v, CheckpointContainer *c, char **reterr) {
+        if (!json_is_object(v))
+                return metadata_invalid(reterr, "member \"container\" must be an object");
+        int r = check_members(v, "\"container\"", container_members, ELEMENTSOF(container_members), reterr);
+        if (r >= 0)
+                r = get_string(v, "runtime", false, &c->runtime, reterr);
+        if (r >= 0 && !streq(c->runtime, "runc"))
+                return metadata_invalid(reterr, "member \"container.runtime\" must be \"runc\"");
+        if (r >= 0)
+                r = get_string(v, "id", false, &c->id, reterr);
+        if (r >= 0 && !checkpoint_file_name_is_plain(c->id))
+                return metadata_invalid(reterr, "member \"container.id\" is not a valid container id");
+        if (r >= 0)
+                r = get_string(v, "root", false, &c->root, reterr);
+        if (r >= 0)
+                r = get_string(v, "bundle", false, &c->bundle, reterr);
+        if (r >= 0 && (c->root[0] != '/' || c->bundle[0] != '/'))
+                return metadata_invalid(reterr, "members \"container.root\" and \"container.bundle\" must be "
+                                                "absolute paths");
+        return r;
+}
+
 static int parse_members(const json_t *v, CheckpointMetadata *m, char **reterr) {
         uint64_t u;
         int r = get_string(v, "id", false, &m->id, reterr);
@@ -592,6 +629,12 @@ static int parse_members(const json_t *v, CheckpointMetadata *m, char **reterr) 
         json_t *command = json_object_get(v, "command");
         if (command && (r = get_strv(command, "command", &m->command, reterr)) < 0)
                 return r;
+        json_t *container = json_object_get(v, "container");
+        if (container && (r = parse_container(container, &m->container, reterr)) < 0)
+                return r;
+        if (streq(m->type, "runc") != !!m->container.runtime)
+                return metadata_invalid(reterr, "a checkpoint has a member \"container\" if and only if its type "
+                                                "is \"runc\"");
 
         if (!json_object_get(v, "options"))
                 return metadata_invalid(reterr, "member \"options\" is missing");

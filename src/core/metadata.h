@@ -26,6 +26,17 @@ typedef struct CheckpointFile {
         uint32_t crc32;               /* format 1 */
 } CheckpointFile;
 
+/* For a container's checkpoint: which runtime knew it, and where (what a restore hands back to
+ * the same runtime). */
+typedef struct CheckpointContainer {
+        char *runtime; /* "runc" */
+        char *id;      /* the container's id when it was dumped */
+        char *root;    /* the runtime's state directory (runc --root) */
+        char *bundle;  /* the OCI bundle it ran from: config.json and its root file system */
+} CheckpointContainer;
+
+void checkpoint_container_done(CheckpointContainer *c);
+
 typedef struct CheckpointMetadata {
         unsigned format_version; /* METADATA_FORMAT_VERSION when written by us */
         char *id;                /* the checkpoint's name */
@@ -39,6 +50,7 @@ typedef struct CheckpointMetadata {
         char *cedana_version;
         char **command;     /* the dumped root's command line; NULL when unknown (format 1) */
         DumpOptions options; /* dir and name are not recorded */
+        CheckpointContainer container; /* type "runc" only; all NULL otherwise */
         CheckpointFile *files; /* sorted by name; never includes cedana.json */
         size_t n_files;
         uint64_t size; /* sum of files[].size */

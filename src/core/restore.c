@@ -268,6 +268,67 @@ static int check_after(RestoreContext *c, char **reterr) {
         return 0;
 }
 
+static void fill_stats(const RestoreRequest *req, const CheckpointMetadata *m, uint64_t prepare_usec,
+                       uint64_t criu_usec) {
+        CheckpointStats *st = req->ret_stats;
+        if (!st)
+                return;
+        *st = (CheckpointStats) { .image_bytes = m->size, .prepare_usec = prepare_usec, .criu_usec = criu_usec };
+        /* CRIU wrote its figures into its working directory (the log directory) once it let go
+         * of the tree. */
+        (void) criu_stats_read(req->log_dir_fd, CRIU_STATS_RESTORE, &st->criu);
+        struct stat sst;
+        st->stored_bytes = fstat(req->source_fd, &sst) >= 0 && S_ISREG(sst.st_mode) ? (uint64_t) sst.st_size : m->size;
+}
+
+/* Each kind of checkpoint is restored as what it is: a container by its runtime, which then
+ * knows it; a process tree by CRIU into a job. */
+static int check_kind(const RestoreRequest *req, const CheckpointMetadata *m, char **reterr) {
+        bool container = streq(m->type, "runc");
+        if (req->runc && !container)
+                return message_set(reterr, CEDANA_E_WRONG_KIND, "This is a checkpoint of %s %s, not of a container; "
+                                   "restore it with 'cedana restore %s'.", m->job ? "job" : "process",
+                                   m->job ?: "", m->job ? "job" : "process --path PATH");
+        if (!req->runc && container)
+                return message_set(reterr, CEDANA_E_WRONG_KIND, "This is a checkpoint of runc container %s; restore it "
+                                   "with 'cedana restore runc --path PATH'.", m->container.id);
+        return 0;
+}
+
+/* A container's checkpoint, verified: its runtime restores it, running; only root's. */
+static int restore_container(const RestoreRequest *req, const CheckpointMetadata *m, int images_fd, RestoredTree *ret,
+                             char **reterr) {
+        if (req->owner.uid != 0)
+                return message_set(reterr, CEDANA_E_NOT_PERMITTED, "Containers are root's; only root restores them.");
+        const char *id = req->container_id ?: m->container.id;
+        RuncRestore rr = {
+                .id = id,
+                .bundle = req->container_bundle ?: m->container.bundle,
+                .images_dir_fd = images_fd,
+                .work_dir_fd = req->log_dir_fd,
+                .tcp_established = m->options.tcp_established || req->options->tcp_established,
+                .file_locks = m->options.file_locks,
+        };
+        pid_t pid = 0;
+        int r = runc_restore(req->runc, &rr, &pid, reterr);
+        if (r != 0) {
+                _cleanup_free_ char *criu = criu_log_last_error(req->log_dir_fd, req->log_name);
+                if (r == CEDANA_E_RUNTIME_FAILED && criu) {
+                        free(*reterr);
+                        *reterr = NULL;
+                        r = message_set(reterr, CEDANA_E_CRIU_FAILED, "CRIU failed to restore container %s: %s.", id, criu);
+                }
+                return r;
+        }
+        ret->pids = calloc(1, sizeof(pid_t));
+        ret->resume = calloc(1, sizeof(bool));
+        if (!ret->pids || !ret->resume || (req->ret_container_id && !(*req->ret_container_id = strdup(id))))
+                return -ENOMEM;
+        ret->pids[0] = pid;
+        ret->n_pids = 1;
+        return 0;
+}
+
 int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr) {
         _cleanup_(verifier_freep) Verifier *v = NULL;
         _cleanup_close_ int images_fd = -EBADF;
@@ -286,6 +347,20 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 goto finish;
         const CheckpointMetadata *m = verifier_get_metadata(v);
         c.source_job = m->job;
+        r = check_kind(req, m, reterr);
+        if (r != 0)
+                goto finish;
+        if (req->runc) {
+                progress(req, "restoring");
+                uint64_t criu_start = now_monotonic_usec();
+                r = restore_container(req, m, images_fd, &c.tree, reterr);
+                if (r == 0) {
+                        fill_stats(req, m, criu_start - start, now_monotonic_usec() - criu_start);
+                        *ret = c.tree;
+                        c.tree = (RestoredTree) {};
+                }
+                goto finish;
+        }
         /* What the images ask for, before CRIU acts on it: an unprivileged CRIU cannot grant more
          * and would stop half-way; the restored tasks are checked again anyway. */
         r = images_check_creds(images_fd, m, &req->owner, &forged);
@@ -378,19 +453,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 restored_tree_kill(&c.tree);
                 goto finish;
         }
-        if (req->ret_stats) {
-                CheckpointStats *st = req->ret_stats;
-                *st = (CheckpointStats) {};
-                /* CRIU wrote its figures into its working directory (the log directory) once it
-                 * let go of the tree. */
-                (void) criu_stats_read(req->log_dir_fd, CRIU_STATS_RESTORE, &st->criu);
-                struct stat sst;
-                st->image_bytes = m->size;
-                st->stored_bytes = fstat(req->source_fd, &sst) >= 0 && S_ISREG(sst.st_mode) ? (uint64_t) sst.st_size
-                                                                                            : m->size;
-                st->prepare_usec = criu_start - start;
-                st->criu_usec = criu_end - criu_start;
-        }
+        fill_stats(req, m, criu_start - start, criu_end - criu_start);
         *ret = c.tree;
         c.tree = (RestoredTree) {};
 

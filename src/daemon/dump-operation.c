@@ -36,6 +36,8 @@ void dump_spec_done(DumpSpec *s) {
         free(s->dir_path);
         free(s->name);
         dump_options_done(&s->options);
+        free(s->runc_root);
+        runc_state_done(&s->container);
         *s = (DumpSpec) DUMP_SPEC_NULL;
 }
 
@@ -102,7 +104,9 @@ static void dump_cancel(Operation *op) {
 static int refuse_cancelled(Operation *op) {
         DumpOperation *d = op->userdata;
         _cleanup_free_ char *msg = NULL;
-        if (asprintf(&msg, DUMP_CANCELLED_MESSAGE, (int) d->spec.pid) < 0)
+        char what[DUMP_TARGET_MAX];
+        dump_target_describe(d->spec.pid, d->spec.container.id, false, what);
+        if (asprintf(&msg, DUMP_CANCELLED_MESSAGE, what) < 0)
                 msg = NULL;
         reply_worker(op, CEDANA_E_CANCELLED, msg);
         return 0;
@@ -184,6 +188,8 @@ static void dump_succeeded(Operation *op, uint64_t max_rss_kib) {
         char what[160];
         if (op->job)
                 snprintf(what, sizeof(what), "job %s", op->job->id);
+        else if (d->spec.container.id)
+                snprintf(what, sizeof(what), "runc container %s", d->spec.container.id);
         else
                 snprintf(what, sizeof(what), "process %i", (int) d->spec.pid);
         if (op->job) {
@@ -238,12 +244,12 @@ static void dump_on_exit(Operation *op, int status, uint64_t max_rss_kib) {
 static int pick_name(Manager *m, DumpOperation *d, sd_bus_error *error) {
         DumpSpec *s = &d->spec;
         const char *suffix = compression_suffix(s->options.compression);
-        /* dump-<type>-<job or pid>-<unix time>, then -2, -3, ... where that is taken. */
+        /* dump-<type>-<job, container or pid>-<unix time>, then -2, -3, ... where that is taken. */
         _cleanup_free_ char *base = NULL;
         char pid[16];
         snprintf(pid, sizeof(pid), "%i", (int) s->pid);
-        if (asprintf(&base, "dump-%s-%s-%" PRIu64, s->job ? "job" : "process", s->job ? s->job->id : pid,
-                     now_realtime_usec() / USEC_PER_SEC) < 0)
+        if (asprintf(&base, "dump-%s-%s-%" PRIu64, s->job ? "job" : s->container.id ? "runc" : "process",
+                     s->job ? s->job->id : s->container.id ?: pid, now_realtime_usec() / USEC_PER_SEC) < 0)
                 return -ENOMEM;
         _cleanup_close_ int dir_fd = s->dir_fd >= 0 ? fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3)
                                                     : open_nofollow(s->dir_path, O_PATH | O_DIRECTORY, 0);

@@ -10,6 +10,7 @@
 
 #include "identity.h"
 #include "options.h"
+#include "runc.h"
 
 typedef struct Job Job;
 typedef struct Manager Manager;
@@ -28,6 +29,10 @@ typedef struct DumpSpec {
         char *name;      /* requested, or NULL for a generated one */
         int log_fd;      /* the caller's file for a copy of CRIU's log, or -EBADF */
         DumpOptions options;
+        /* A container's dump: runc's state directory (NULL: its default) and what runc said of
+         * the container when it was asked for; container.id NULL for processes and jobs. */
+        char *runc_root;
+        RuncState container;
 } DumpSpec;
 
 #define DUMP_SPEC_NULL { .pidfd = -EBADF, .dir_fd = -EBADF, .log_fd = -EBADF }

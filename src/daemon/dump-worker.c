@@ -163,8 +163,10 @@ int dump_worker(int sock, void *userdata) {
                                         d->spec.dir_path, strna(reason));
         }
         if (r == 0) {
+                Runc rc = { .binary = m->config.runc_binary, .root = d->spec.runc_root, .criu = m->config.criu_binary };
+                bool container = d->spec.container.id;
                 DumpRequest req = {
-                        .type = d->spec.job ? "job" : "process",
+                        .type = d->spec.job ? "job" : container ? "runc" : "process",
                         .job = d->spec.job ? d->spec.job->id : NULL,
                         .pid = d->spec.pid,
                         .pidfd = d->spec.pidfd,
@@ -175,6 +177,8 @@ int dump_worker(int sock, void *userdata) {
                         .staging_name = d->record.staging_name,
                         .partial_name = d->record.partial_name,
                         .options = &d->spec.options,
+                        .runc = container ? &rc : NULL,
+                        .container = container ? &d->spec.container : NULL,
                         .criu_binary = m->config.criu_binary,
                         .criu_version = m->criu_version,
                         .criu_log_level = m->config.criu_log_level,

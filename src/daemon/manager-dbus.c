@@ -123,6 +123,7 @@ typedef struct DumpArgs {
         char **external;
         bool link_remap;
         int log_fd;
+        char *runc_root;
 } DumpArgs;
 
 static const BusOption dump_options[] = {
@@ -137,6 +138,7 @@ static const BusOption dump_options[] = {
         { "external", BUS_OPTION_STRV, offsetof(DumpArgs, external) },
         { "link_remap", BUS_OPTION_BOOL, offsetof(DumpArgs, link_remap) },
         { "log_fd", BUS_OPTION_FD, offsetof(DumpArgs, log_fd) },
+        { "runc_root", BUS_OPTION_STRING, offsetof(DumpArgs, runc_root) },
 };
 
 /* CRIU external resources a caller may declare: sockets, terminals and files it keeps outside.
@@ -238,6 +240,8 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
         DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         uid_t owner = 0;
         int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
+        if (r >= 0 && a.runc_root)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'runc_root' is for containers only.");
         if (r >= 0)
                 r = validate_dump_args(m, &a, &spec, error);
         if (r >= 0 && j)
@@ -285,6 +289,71 @@ int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) 
         return dump_common(call, m, j, 0, error);
 }
 
+/* runc's state directory, as a caller may name it. */
+static int check_runc_root(const char *root, sd_bus_error *error) {
+        if (root && !path_is_normalized(root))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "runc's root '%.64s' must be an absolute path without '.' or '..'.", root);
+        return 0;
+}
+
+/* What runc says of the container, refused unless cedana can dump it now. */
+static int resolve_container(Manager *m, DumpSpec *spec, const char *id, sd_bus_error *error) {
+        Runc rc = { .binary = m->config.runc_binary, .root = spec->runc_root };
+        _cleanup_free_ char *err = NULL;
+        int r = runc_state(&rc, id, &spec->container, &err);
+        if (r != 0)
+                return bus_error_setf(error, r, "%s", strna(err));
+        const RuncState *s = &spec->container;
+        if (s->owner != 0)
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "Container %s is rootless (user %u's); runc cannot "
+                                      "checkpoint rootless containers.", id, (unsigned) s->owner);
+        if (streq(s->status, "paused"))
+                return bus_error_setf(error, CEDANA_E_CONTAINER_STATE, "Container %s is paused; resume it with 'runc "
+                                      "resume %s' before dumping it.", id, id);
+        if (!streq(s->status, "running") || s->pid <= 0)
+                return bus_error_setf(error, CEDANA_E_CONTAINER_STATE, "Container %s is %s, not running; there is "
+                                      "nothing to dump.", id, s->status);
+        spec->pid = s->pid;
+        return 0;
+}
+
+/* A dump of a runc container: root's, an admin action for anyone else, asked before runc is. */
+static int dump_container(sd_bus_message *call, Manager *m, const char *id, sd_bus_error *error) {
+        _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
+        DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
+        uid_t owner = 0;
+        int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
+        if (r >= 0 && !runc_id_is_valid(id))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
+        if (r >= 0 && a.external)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "runc passes no external resources to CRIU; "
+                                      "drop --external for a container.");
+        if (r >= 0)
+                r = check_runc_root(a.runc_root, error);
+        if (r >= 0)
+                r = validate_dump_args(m, &a, &spec, error);
+        if (r >= 0)
+                r = caller_identity(call, &spec.caller, error);
+        if (r >= 0)
+                r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+        if (r <= 0)
+                goto finish;
+        spec.runc_root = TAKE_PTR(a.runc_root);
+        r = resolve_container(m, &spec, id, error);
+        if (r >= 0)
+                r = resolve_dump_process(m, &spec, &owner, error);
+        if (r >= 0 && !spec.dir_path)
+                r = config_checkpoint_directory_for(&m->config, spec.caller.uid, &spec.dir_path, &spec.dir_per_user);
+        if (r >= 0)
+                r = identity_from_uid(0, &spec.owner);
+        if (r >= 0)
+                r = dump_operation_start(m, call, &spec, error);
+finish:
+        bus_options_done(dump_options, ELEMENTSOF(dump_options), &a);
+        return pending(r);
+}
+
 static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *type, *target;
@@ -296,9 +365,11 @@ static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error
                 r = called_job(m, call, target, &j, error);
                 return r <= 0 ? pending(r) : dump_common(call, m, j, 0, error);
         }
+        if (streq(type, "runc"))
+                return dump_container(call, m, target, error);
         if (!streq(type, "process"))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\" or "
-                                         "\"job\".", type);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
+                                         "\"job\" or \"runc\".", type);
         pid_t pid;
         if (parse_pid(target, &pid) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
@@ -315,6 +386,9 @@ typedef struct RestoreArgs {
         bool shell_job;
         bool attach;
         int log_fd;
+        char *id;
+        char *bundle;
+        char *runc_root;
 } RestoreArgs;
 
 static const BusOption restore_options[] = {
@@ -325,6 +399,9 @@ static const BusOption restore_options[] = {
         { "shell_job", BUS_OPTION_BOOL, offsetof(RestoreArgs, shell_job) },
         { "attach", BUS_OPTION_BOOL, offsetof(RestoreArgs, attach) },
         { "log_fd", BUS_OPTION_FD, offsetof(RestoreArgs, log_fd) },
+        { "id", BUS_OPTION_STRING, offsetof(RestoreArgs, id) },
+        { "bundle", BUS_OPTION_STRING, offsetof(RestoreArgs, bundle) },
+        { "runc_root", BUS_OPTION_STRING, offsetof(RestoreArgs, runc_root) },
 };
 
 /* Whether a complete record vouches for the source: one of the caller's (or, restoring a job,
@@ -408,6 +485,9 @@ static int restore_common(sd_bus_message *call, Manager *m, Job *j, const char *
         _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
         RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
+        if (r >= 0 && (a.id || a.bundle || a.runc_root))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Options 'id', 'bundle' and 'runc_root' are for containers only.");
         if (r >= 0 && j)
                 r = restore_job_check(j, error);
         if (r >= 0 && a.name && (j || !job_name_is_valid(a.name)))
@@ -443,6 +523,50 @@ finish:
         return pending(r);
 }
 
+/* A container's checkpoint, restored by runc as root's container: an admin action for anyone
+ * else, whatever the checkpoint. */
+static int restore_container(sd_bus_message *call, Manager *m, const char *path, sd_bus_error *error) {
+        _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
+        RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
+        int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
+        if (r >= 0 && (a.name || a.attach || a.shell_job))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Options 'name', 'attach' and 'shell_job' are for processes; a container gets "
+                                      "'id'.");
+        if (r >= 0 && a.id && !runc_id_is_valid(a.id))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", a.id);
+        if (r >= 0 && a.bundle && !path_is_normalized(a.bundle))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Bundle '%.64s' must be an absolute path without '.' or '..'.", a.bundle);
+        if (r >= 0)
+                r = check_runc_root(a.runc_root, error);
+        if (r >= 0 && a.log_fd >= 0)
+                r = bus_check_output_fd(a.log_fd, "log_fd", true, error);
+        if (r >= 0)
+                r = restore_source(m, &a, a.path ?: path, NULL, &spec, error);
+        if (r >= 0)
+                r = caller_identity(call, &spec.caller, error);
+        if (r >= 0)
+                r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+        if (r <= 0)
+                goto finish;
+        /* A record of root's vouches for its bytes as for any checkpoint. */
+        (void) find_voucher(m, &spec, NULL, spec.caller.uid);
+        r = identity_from_uid(0, &spec.owner);
+        if (r >= 0) {
+                spec.container = true;
+                spec.container_id = TAKE_PTR(a.id);
+                spec.container_bundle = TAKE_PTR(a.bundle);
+                spec.runc_root = TAKE_PTR(a.runc_root);
+                spec.options.tcp_established = a.tcp_established;
+                spec.log_fd = TAKE_FD(a.log_fd);
+                r = restore_operation_start(m, call, &spec, error);
+        }
+finish:
+        bus_options_done(restore_options, ELEMENTSOF(restore_options), &a);
+        return pending(r);
+}
+
 int bus_restore_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
         return restore_common(call, m, j, NULL, error);
 }
@@ -458,9 +582,11 @@ static int method_restore(sd_bus_message *call, void *userdata, sd_bus_error *er
                 r = called_job(m, call, source, &j, error);
                 return r <= 0 ? pending(r) : restore_common(call, m, j, NULL, error);
         }
+        if (streq(type, "runc"))
+                return restore_container(call, m, isempty(source) ? NULL : source, error);
         if (!streq(type, "process"))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\" or "
-                                         "\"job\".", type);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
+                                         "\"job\" or \"runc\".", type);
         return restore_common(call, m, NULL, isempty(source) ? NULL : source, error);
 }
 

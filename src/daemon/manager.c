@@ -448,6 +448,9 @@ int manager_features(Manager *m, char ***ret) {
         if (r >= 0)
                 r = strv_extend(&l, m->listen_fd >= 0 ? "private-socket" : "private-socket=no");
         if (r >= 0)
+                /* Container checkpoints, where runc is installed. */
+                r = strv_extend(&l, access(m->config.runc_binary, X_OK) >= 0 ? "runc" : "runc=no");
+        if (r >= 0)
                 r = strv_extend(&l, "gpu=no");
         if (r < 0)
                 return r;

@@ -10,6 +10,7 @@ typedef struct Manager Manager;
 #define POLKIT_ACTION_MANAGE_OWN "org.cedana.checkpoint1.manage-own"
 #define POLKIT_ACTION_RESTORE_FOREIGN "org.cedana.checkpoint1.restore-foreign"
 #define POLKIT_ACTION_MANAGE_ANY "org.cedana.checkpoint1.manage-any"
+#define POLKIT_ACTION_MANAGE_CONTAINERS "org.cedana.checkpoint1.manage-containers"
 
 #define POLKIT_QUERIES_PER_CALLER_MAX 16
 

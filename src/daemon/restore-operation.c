@@ -38,6 +38,9 @@ void restore_spec_done(RestoreSpec *s) {
         safe_close(s->source_fd);
         free(s->source_path);
         free(s->expected_digest);
+        free(s->container_id);
+        free(s->container_bundle);
+        free(s->runc_root);
         restore_options_done(&s->options);
         safe_close(s->log_fd);
         *s = (RestoreSpec) RESTORE_SPEC_NULL;
@@ -319,6 +322,34 @@ static int record_job(Operation *op, const WmRestored *res, Job **ret) {
         return created;
 }
 
+/* The worker's figures, as the journal and the caller get them. */
+typedef struct RestoreStats {
+        StatsPair pairs[STATS_PAIRS_MAX];
+        size_t n;
+        char **fields;
+} RestoreStats;
+
+static void restore_stats(Operation *op, RestoreStats *st) {
+        RestoreOperation *r = op->userdata;
+        st->n = r->have_stats ? checkpoint_stats_pairs(&r->stats, false, now_monotonic_usec() - op->start_usec,
+                                                       st->pairs)
+                              : 0;
+        (void) operation_stats_fields(st->pairs, st->n, &st->fields);
+}
+
+/* Statistics and the answer to the caller; the operation ends. The worker removes its staging
+ * directory on its own time; what was restored runs meanwhile. */
+static void reply_restored(Operation *op, RestoreStats *st, const char *name, pid_t pid) {
+        if (st->n > 0)
+                manager_send_statistics(op->manager, op->call, name, st->pairs, st->n);
+        st->fields = strv_free(st->fields);
+        int k = sd_bus_reply_method_return(op->call, "su", name, (uint32_t) pid);
+        if (k < 0)
+                log_debug_errno(k, "Failed to reply (the caller may be gone): %m");
+        operation_detach_worker(op);
+        operation_free(op);
+}
+
 static void restore_succeeded(Operation *op, const WmRestored *res) {
         RestoreOperation *r = op->userdata;
         Job *j = NULL;
@@ -345,25 +376,26 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         job_send_changed(j, "State", "PID", "Unit", "RestoredFrom", NULL);
         if (created)
                 job_announce(j);
-        StatsPair pairs[STATS_PAIRS_MAX];
-        size_t n = r->have_stats ? checkpoint_stats_pairs(&r->stats, false, now_monotonic_usec() - op->start_usec,
-                                                          pairs)
-                                 : 0;
-        _cleanup_strv_free_ char **fields = NULL;
-        (void) operation_stats_fields(pairs, n, &fields);
+        RestoreStats st = {};
+        restore_stats(op, &st);
         log_ctx(LOG_INFO,
                 LOG_CTX(.message_id = MESSAGE_ID_JOB_RESTORED, .job = j->id, .unit = j->unit, .pid = j->pid,
-                        .fields = fields),
+                        .fields = st.fields),
                 "Restored %s as job %s (PID %i) in %s.", strna(r->spec.source_path), j->id, (int) j->pid,
                 strna(j->unit));
-        if (n > 0)
-                manager_send_statistics(op->manager, op->call, j->id, pairs, n);
-        k = sd_bus_reply_method_return(op->call, "su", j->id, (uint32_t) j->pid);
-        if (k < 0)
-                log_debug_errno(k, "Failed to reply (the caller may be gone): %m");
-        /* The worker removes its staging directory on its own time; the job runs meanwhile. */
-        operation_detach_worker(op);
-        operation_free(op);
+        reply_restored(op, &st, j->id, j->pid);
+}
+
+/* runc restored the container and runs it: no job, nothing of ours to record. */
+static void container_restored(Operation *op, const WmRestored *res) {
+        RestoreOperation *r = op->userdata;
+        r->recorded = true;
+        RestoreStats st = {};
+        restore_stats(op, &st);
+        log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_CONTAINER_RESTORED, .pid = res->pid, .fields = st.fields),
+                "Restored %s as runc container %s (PID %i).", strna(r->spec.source_path), res->container_id,
+                (int) res->pid);
+        reply_restored(op, &st, res->container_id, res->pid);
 }
 
 static int restore_on_message(Operation *op, const WorkerMessage *msg) {
@@ -374,12 +406,16 @@ static int restore_on_message(Operation *op, const WorkerMessage *msg) {
                                       msg->progress.total);
                 return 0;
         case WM_TREE:
-                return on_tree(op, &msg->tree);
+                return r->spec.container ? -EBADMSG : on_tree(op, &msg->tree);
         case WM_STATS:
                 r->stats = msg->stats;
                 r->have_stats = true;
                 return 0;
         case WM_RESTORED:
+                if (r->spec.container) {
+                        container_restored(op, &msg->restored);
+                        return 0;
+                }
                 if (r->n_pids == 0)
                         return -EBADMSG;
                 restore_succeeded(op, &msg->restored);
@@ -445,7 +481,10 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         op->get_name = restore_get_name;
         op->on_cancel = restore_cancel;
 
-        if (r->spec.job) {
+        if (r->spec.container)
+                /* runc keeps the container's state; a crash leaves it to runc, not to a record. */
+                k = (r->job_name = strdup(r->spec.container_id ?: "container")) ? 0 : -ENOMEM;
+        else if (r->spec.job) {
                 operation_set_job(op, r->spec.job);
                 k = (r->job_name = strdup(r->spec.job->id)) ? 0 : -ENOMEM;
         } else {
@@ -455,8 +494,7 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         }
         if (k < 0)
                 return k;
-        k = jobstore_add_restore(m->store, r->spec.owner.uid, r->job_name, &r->intent);
-        if (k < 0)
+        if (!r->spec.container && (k = jobstore_add_restore(m->store, r->spec.owner.uid, r->job_name, &r->intent)) < 0)
                 return bus_error_setf(error, k, "Failed to record the restore in the job store: %s", strerror(-k));
         k = make_staging(m, r);
         if (k < 0)
@@ -479,7 +517,7 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
                 if (k < 0)
                         return k;
         }
-        k = open_job_log(m, r);
+        k = r->spec.container ? 0 : open_job_log(m, r);
         if (k < 0)
                 return bus_error_setf(error, k, "Failed to create the log of job %s: %s", r->job_name, strerror(-k));
 

@@ -34,6 +34,12 @@ typedef struct RestoreSpec {
         RestoreOptions options;
         bool attach;      /* give the job new stdio pipes held by cedanad */
         int log_fd;       /* a regular file of the caller's that gets CRIU's log, or -EBADF */
+        /* A container's checkpoint, restored by runc (as root, running once restored, no job):
+         * the id and bundle asked for (NULL: as recorded) and runc's state directory. */
+        bool container;
+        char *container_id;
+        char *container_bundle;
+        char *runc_root;
 } RestoreSpec;
 
 #define RESTORE_SPEC_NULL { .source_fd = -EBADF, .log_fd = -EBADF }

@@ -109,6 +109,8 @@ int restore_worker(int sock, void *userdata) {
         RestoredTree tree = {};
         CheckpointStats stats = {};
         bool job_log_used = false;
+        _cleanup_free_ char *container_id = NULL;
+        Runc rc = { .binary = m->config.runc_binary, .root = r->spec.runc_root, .criu = m->config.criu_binary };
 
         int k = open_source(r, &source_fd, &err);
         if (k == 0) {
@@ -130,6 +132,10 @@ int restore_worker(int sock, void *userdata) {
                         .ret_attached = &attached,
                         .job_log_fd = r->job_log_fd,
                         .ret_job_log_used = &job_log_used,
+                        .runc = r->spec.container ? &rc : NULL,
+                        .container_id = r->spec.container_id,
+                        .container_bundle = r->spec.container_bundle,
+                        .ret_container_id = &container_id,
                         .before_resume = send_tree,
                         .progress = send_progress,
                         .cancelled = is_cancelled,
@@ -149,6 +155,7 @@ int restore_worker(int sock, void *userdata) {
                 msg.restored.pid = tree.pids[0];
                 msg.restored.attached = attached;
                 msg.restored.job_log_used = job_log_used;
+                snprintf(msg.restored.container_id, sizeof(msg.restored.container_id), "%s", strempty(container_id));
                 (void) worker_child_send(sock, &msg);
         }
         /* The daemon continues the tree; what is left here is cleaning up. */

@@ -54,6 +54,7 @@ typedef struct WmTree {
 
 typedef struct WmRestored {
         int32_t pid;
+        char container_id[256]; /* a container's: the id runc knows it by */
         uint32_t attached; /* AttachKind */
         uint32_t job_log_used; /* the job writes to the log the daemon handed the restore */
 } WmRestored;

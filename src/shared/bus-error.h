@@ -22,6 +22,9 @@ enum {
         CEDANA_EXIT_UNSUPPORTED = 10,   /* e.g. a GPU job without CRIU's CUDA plugin */
         CEDANA_EXIT_EXISTS = 11,        /* a checkpoint or job of that name exists */
         CEDANA_EXIT_LIMITS = 12,        /* too many operations at once, or a request too large */
+        CEDANA_EXIT_CONTAINER = 13,     /* no such container, or not in a state to be dumped */
+        CEDANA_EXIT_WRONG_KIND = 14,    /* a container's checkpoint restored as a process, or vice versa */
+        CEDANA_EXIT_RUNTIME = 15,       /* the container runtime (runc) failed; the message says why */
         CEDANA_EXIT_CANCELLED = 130,    /* cancelled by Ctrl-C (128 + SIGINT, as shells report it) */
 };
 
@@ -52,6 +55,10 @@ typedef enum CedanaError {
         CEDANA_E_LIMITS,             /* too many operations in flight, or a request too large */
         CEDANA_E_CANCELLED,          /* the caller cancelled it; nothing of it is left */
         CEDANA_E_NO_SUCH_OPERATION,  /* nothing of that name in flight (or not the caller's) */
+        CEDANA_E_NO_SUCH_CONTAINER,  /* the runtime knows no container of that id */
+        CEDANA_E_CONTAINER_STATE,    /* paused, stopped or only created: not running */
+        CEDANA_E_WRONG_KIND,         /* a checkpoint of another kind than the restore asked for */
+        CEDANA_E_RUNTIME_FAILED,     /* runc failed */
         _CEDANA_E_MAX,
 } CedanaError;
 
@@ -75,6 +82,10 @@ typedef enum CedanaError {
 #define BUS_ERROR_PRIVILEGE BUS_ERROR_PREFIX "PrivilegeRefused"
 #define BUS_ERROR_CANCELLED BUS_ERROR_PREFIX "Cancelled"
 #define BUS_ERROR_NO_SUCH_OPERATION BUS_ERROR_PREFIX "NoSuchOperation"
+#define BUS_ERROR_NO_SUCH_CONTAINER BUS_ERROR_PREFIX "NoSuchContainer"
+#define BUS_ERROR_CONTAINER_STATE BUS_ERROR_PREFIX "ContainerNotRunning"
+#define BUS_ERROR_WRONG_KIND BUS_ERROR_PREFIX "WrongCheckpointKind"
+#define BUS_ERROR_RUNTIME_FAILED BUS_ERROR_PREFIX "RuntimeFailed"
 #define BUS_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"
 
 /* The bus error name of an outcome (NULL for anything else). */

@@ -68,14 +68,18 @@ class RuncFailed(cc.CommandFailed):
     """runc failed; the message carries its log and the end of CRIU's log, if any."""
 
 
-def prepare(c):
+def prepare(c, criu_runc_conf=True):
     """Once per test container (idempotent): directories, the lo-up hook, and CRIU's
-    configuration for runc (network lock through nftables)."""
+    configuration for runc (network lock through nftables). criu_runc_conf=False leaves
+    /etc/criu/runc.conf out: cedana's own container checkpoints must not need it."""
     if getattr(c, "_oci_prepared", False):
         return
     c.run(["mkdir", "-p", BUNDLES, LOGS, HOOKS, "/etc/criu"])
     c.write_file(LO_UP_HOOK, _LO_UP_SCRIPT.replace("@LOG@", LO_UP_LOG), mode=0o755)
-    c.write_file(CRIU_RUNC_CONF, "network-lock nftables\n")
+    if criu_runc_conf:
+        c.write_file(CRIU_RUNC_CONF, "network-lock nftables\n")
+    else:
+        c.run(["rm", "-f", CRIU_RUNC_CONF])
     c._oci_prepared = True
     if not hasattr(c, "_oci_ids"):
         c._oci_ids = set()

@@ -110,6 +110,7 @@ static void assert_defaults(const Config *c) {
         g_assert_cmpint(c->compression, ==, COMPRESSION_NONE);
         g_assert_cmpstr(c->criu_binary, ==, CRIU_BINARY);
         g_assert_cmpint(c->criu_log_level, ==, 4);
+        g_assert_cmpstr(c->runc_binary, ==, RUNC_BINARY);
         g_assert_cmpuint(c->idle_exit_usec, ==, DEFAULT_IDLE_EXIT_USEC);
         g_assert_cmpuint(c->collect_after_usec, ==, CONFIG_COLLECT_AFTER_DEFAULT_USEC);
         g_assert_cmpuint(c->max_restore_bytes, ==, ARCHIVE_LIMITS_DEFAULT.max_bytes);
@@ -124,6 +125,8 @@ static const char all_keys[] =
         "[CRIU]\n"
         "Binary=/opt/criu/sbin/criu\n"
         "LogLevel=1\n"
+        "[Containers]\n"
+        "Runc=/opt/runc/runc\n"
         "[Daemon]\n"
         "IdleExitSec=infinity\n"
         "[Jobs]\n"
@@ -137,6 +140,7 @@ static void assert_all_keys(const Config *c) {
         g_assert_cmpint(c->compression, ==, COMPRESSION_ZSTD);
         g_assert_cmpstr(c->criu_binary, ==, "/opt/criu/sbin/criu");
         g_assert_cmpint(c->criu_log_level, ==, 1);
+        g_assert_cmpstr(c->runc_binary, ==, "/opt/runc/runc");
         g_assert_cmpuint(c->idle_exit_usec, ==, UINT64_MAX);
         g_assert_cmpuint(c->collect_after_usec, ==, 3600 * USEC_PER_SEC);
         g_assert_cmpuint(c->max_restore_bytes, ==, UINT64_C(1) << 40);
@@ -237,7 +241,7 @@ static void test_empty_value_resets(Fixture *f, gconstpointer data) {
         write_main(f, all_keys);
         p = write_dropin(f, "50-reset.conf",
                          "[Checkpoint]\nDirectory=\nCompression=   \n"
-                         "[CRIU]\nBinary=\nLogLevel=\n"
+                         "[CRIU]\nBinary=\nLogLevel=\n[Containers]\nRunc=\n"
                          "[Daemon]\nIdleExitSec=\t\n"
                          "[Jobs]\nCollectAfterSec=\n"
                          "[Restore]\nMaxArchiveSize=\nTimeoutSec=\n");
@@ -469,6 +473,7 @@ static char *example_config(void) {
                 { "@DEFAULT_CHECKPOINT_DIR@", DEFAULT_CHECKPOINT_DIR },
                 { "@USER_CHECKPOINT_DIR@", USER_CHECKPOINT_DIR },
                 { "@CRIU_BINARY@", CRIU_BINARY },
+                { "@RUNC_BINARY@", RUNC_BINARY },
                 { "@DEFAULT_IDLE_EXIT_SEC@", NULL },
         };
         GString *s;
@@ -485,8 +490,8 @@ static char *example_config(void) {
 
 static void test_example(Fixture *f, gconstpointer data) {
         static const char *const keys[] = {
-                "Directory", "Compression", "Binary",         "LogLevel",   "IdleExitSec",
-                "CollectAfterSec", "MaxArchiveSize", "TimeoutSec",
+                "Directory", "Compression", "Binary",         "LogLevel",   "Runc",
+                "IdleExitSec", "CollectAfterSec", "MaxArchiveSize", "TimeoutSec",
         };
         g_autofree char *example = example_config();
         g_auto(GStrv) lines = NULL;

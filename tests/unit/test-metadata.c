@@ -283,6 +283,56 @@ static void test_attach_tty(void) {
         assert_parse_fails(short_modes, n, -EBADMSG, "member \"options.attach_tty_modes\" is not the modes");
 }
 
+static CheckpointMetadata *container_metadata(const char *id, const char *root, const char *bundle) {
+        CheckpointMetadata *m = new_metadata();
+        free(m->type);
+        m->type = g_strdup("runc");
+        m->container = (CheckpointContainer) { .runtime = g_strdup("runc"), .id = g_strdup(id), .root = g_strdup(root),
+                                               .bundle = g_strdup(bundle) };
+        return m;
+}
+
+static void assert_container_refused(CheckpointMetadata *m, const char *expected) {
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+        char digest[METADATA_DIGEST_SIZE];
+        g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
+        assert_parse_fails(text, n, -EBADMSG, expected);
+}
+
+static void test_container(void) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = container_metadata("web-1", "/run/runc", "/srv/bundles/web");
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t n = 0;
+        char digest[METADATA_DIGEST_SIZE];
+        g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
+        _cleanup_(metadata_freep) CheckpointMetadata *back = NULL;
+        g_assert_cmpint(metadata_parse(text, n, &back, &err), ==, 0);
+        g_assert_cmpstr(back->type, ==, "runc");
+        g_assert_cmpstr(back->container.runtime, ==, "runc");
+        g_assert_cmpstr(back->container.id, ==, "web-1");
+        g_assert_cmpstr(back->container.root, ==, "/run/runc");
+        g_assert_cmpstr(back->container.bundle, ==, "/srv/bundles/web");
+
+        /* A container's checkpoint says which container; nothing else claims to be one. */
+        _cleanup_(metadata_freep) CheckpointMetadata *bare = new_metadata();
+        free(bare->type);
+        bare->type = g_strdup("runc");
+        assert_container_refused(bare, "if and only if its type is \"runc\"");
+        _cleanup_(metadata_freep) CheckpointMetadata *process = container_metadata("web-1", "/run/runc", "/b");
+        free(process->type);
+        process->type = g_strdup("process");
+        assert_container_refused(process, "if and only if its type is \"runc\"");
+        _cleanup_(metadata_freep) CheckpointMetadata *id = container_metadata("../web", "/run/runc", "/b");
+        assert_container_refused(id, "member \"container.id\" is not a valid container id");
+        _cleanup_(metadata_freep) CheckpointMetadata *rel = container_metadata("web", "run/runc", "/b");
+        assert_container_refused(rel, "must be absolute paths");
+        _cleanup_(metadata_freep) CheckpointMetadata *runtime = container_metadata("web", "/run/runc", "/b");
+        free(runtime->container.runtime);
+        runtime->container.runtime = g_strdup("crun");
+        assert_container_refused(runtime, "member \"container.runtime\" must be \"runc\"");
+}
+
 static void test_newer_version(void) {
         const char *text = "{\"format_version\": 3, \"checksum\": \"sha512:whatever\"}";
         assert_parse_fails(text, strlen(text), -EPROTONOSUPPORT,
@@ -528,6 +578,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/metadata/v1-fixture", test_v1_fixture);
         g_test_add_func("/metadata/newer-version", test_newer_version);
         g_test_add_func("/metadata/attach-tty", test_attach_tty);
+        g_test_add_func("/metadata/container", test_container);
         g_test_add_func("/metadata/add-file", test_add_file);
         g_test_add_func("/metadata/refused-edits", test_refused_edits);
         g_test_add("/verifier/dir-ok", Fixture, NULL, fixture_setup, test_dir_ok, fixture_teardown);

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runc's command line, run with a clean environment and only the fds it needs, its errors
+ * turned into one sentence each. */
+
+#include <assert.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "bus-error.h"
+#include "fd-util.h"
+#include "json-util.h"
+#include "log.h"
+#include "message.h"
+#include "path-util.h"
+#include "runc.h"
+#include "strv.h"
+
+#define RUNC_OUTPUT_MAX (256U * 1024U)
+#define RUNC_ARGS_MAX 32
+
+void runc_state_done(RuncState *s) {
+        free(s->id);
+        free(s->status);
+        free(s->bundle);
+        free(s->rootfs);
+        *s = (RuncState) {};
+}
+
+bool runc_id_is_valid(const char *id) {
+        /* runc's own rule ([\w+-\.]+), less '+', and short enough for a file name of ours. */
+        size_t n = 0;
+        if (!id)
+                return false;
+        for (const char *p = id; *p; p++, n++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '-' || *p == '.'))
+                        return false;
+        return n > 0 && n <= 128 && !streq(id, ".") && !streq(id, "..");
+}
+
+typedef struct RuncCall {
+        char *argv[RUNC_ARGS_MAX];
+        size_t n;
+        const int *keep_fds; /* inherited by runc (and by CRIU through it) */
+        size_t n_keep;
+        bool capture_stdout;
+        const char *env;     /* one more variable for runc, CRIU and its hook, or NULL */
+        int out, err;        /* while it runs: its stdout and stderr, as far as we read them */
+} RuncCall;
+
+static void call_add(RuncCall *c, const char *arg) {
+        assert(c->n + 1 < RUNC_ARGS_MAX);
+        c->argv[c->n++] = (char *) arg;
+}
+
+static void call_begin(RuncCall *c, const Runc *rc) {
+        call_add(c, "runc");
+        if (rc->root) {
+                call_add(c, "--root");
+                call_add(c, rc->root);
+        }
+        if (rc->criu) {
+                call_add(c, "--criu");
+                call_add(c, rc->criu);
+        }
+        if (rc->log_path) {
+                call_add(c, "--log");
+                call_add(c, rc->log_path);
+                call_add(c, "--log-format");
+                call_add(c, "json");
+        }
+}
+
+/* Reads fd to EOF, keeping at most RUNC_OUTPUT_MAX bytes. */
+static char *read_all(int fd) {
+        size_t n = 0;
+        char *buf = malloc(RUNC_OUTPUT_MAX + 1);
+        if (!buf)
+                return NULL;
+        for (;;) {
+                char chunk[4096];
+                ssize_t k = read(fd, chunk, sizeof(chunk));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                size_t take = MIN((size_t) k, RUNC_OUTPUT_MAX - n);
+                memcpy(buf + n, chunk, take);
+                n += take;
+        }
+        buf[n] = 0;
+        return buf;
+}
+
+/* runc's last message: the "msg" of its last JSON log line at level error or fatal, or its
+ * last line of plain text. */
+static char *last_message(const char *text) {
+        _cleanup_free_ char *copy = strdup(strempty(text));
+        char *found = NULL;
+        if (!copy)
+                return NULL;
+        char *save = NULL;
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (line[0] != '{') {
+                        free(found);
+                        found = strdup(line);
+                        continue;
+                }
+                _cleanup_json_ json_t *v = json_loads(line, 0, NULL);
+                const char *level = json_string_value(json_object_get(v, "level"));
+                const char *msg = json_string_value(json_object_get(v, "msg"));
+                if (msg && (streq_ptr(level, "error") || streq_ptr(level, "fatal"))) {
+                        free(found);
+                        found = strdup(msg);
+                }
+        }
+        return found;
+}
+
+/* Starts runc; its stdout and stderr (unless --log) are pipes read by call_finish(). */
+static int call_start(const Runc *rc, RuncCall *c, pid_t *ret_pid) {
+        c->argv[c->n] = NULL;
+        c->out = c->err = -EBADF;
+        int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
+        if ((c->capture_stdout && pipe2(out, O_CLOEXEC) < 0) || (!rc->log_path && pipe2(err, O_CLOEXEC) < 0)) {
+                int r = negative_errno();
+                safe_close(out[0]);
+                safe_close(out[1]);
+                return r;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                safe_close(out[0]);
+                safe_close(out[1]);
+                safe_close(err[0]);
+                safe_close(err[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* A restored container inherits runc's stdio: /dev/null unless we read it. */
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out[1] >= 0 ? out[1] : null, STDOUT_FILENO) < 0 ||
+                    dup2(err[1] >= 0 ? err[1] : null, STDERR_FILENO) < 0)
+                        _exit(126);
+                if (close_all_fds(c->keep_fds, c->n_keep) < 0)
+                        _exit(126);
+                for (size_t i = 0; i < c->n_keep; i++) {
+                        int flags = fcntl(c->keep_fds[i], F_GETFD);
+                        if (flags < 0 || fcntl(c->keep_fds[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
+                                _exit(126);
+                }
+                /* CRIU runs as runc's child, reads its settings from CRIU_CONFIG_FILE (which has
+                 * cedana-criu-hook run) and passes the environment on to the hook. */
+                char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+                                "CRIU_CONFIG_FILE=" CRIU_RUNC_CONFIG, (char *) c->env, NULL };
+                execve(rc->binary, c->argv, env);
+                _exit(127);
+        }
+        safe_close(out[1]);
+        safe_close(err[1]);
+        c->out = out[0];
+        c->err = err[0];
+        *ret_pid = pid;
+        return 0;
+}
+
+/* Waits for runc; 0 when it exited 0, else -ECHILD with *ret_error (its last message). */
+static int call_finish(const Runc *rc, RuncCall *c, pid_t pid, char **ret_stdout, char **ret_error) {
+        /* runc's stdout is small (state's JSON); its stderr only what went wrong. Read one after
+         * the other: runc writes stdout before it fails, never interleaved in bulk. */
+        _cleanup_free_ char *output = c->out >= 0 ? read_all(c->out) : NULL;
+        _cleanup_free_ char *errors = c->err >= 0 ? read_all(c->err) : NULL;
+        c->out = safe_close(c->out);
+        c->err = safe_close(c->err);
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                if (ret_stdout)
+                        *ret_stdout = TAKE_PTR(output);
+                return 0;
+        }
+        if (rc->log_path) {
+                free(errors);
+                errors = NULL;
+                (void) read_full_file_at(AT_FDCWD, rc->log_path, RUNC_OUTPUT_MAX, &errors, NULL);
+        }
+        if (ret_error) {
+                *ret_error = last_message(errors);
+                if (!*ret_error && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                        *ret_error = strdup("runc could not be executed");
+        }
+        return -ECHILD;
+}
+
+static int call_run(const Runc *rc, RuncCall *c, char **ret_stdout, char **ret_error) {
+        pid_t pid;
+        int r = call_start(rc, c, &pid);
+        return r < 0 ? r : call_finish(rc, c, pid, ret_stdout, ret_error);
+}
+
+static int runc_simple(const Runc *rc, const char *verb, const char *flag, const char *id, char **ret_error) {
+        RuncCall c = {};
+        call_begin(&c, rc);
+        call_add(&c, verb);
+        if (flag)
+                call_add(&c, flag);
+        call_add(&c, id);
+        return call_run(rc, &c, NULL, ret_error);
+}
+
+static bool says_not_exist(const char *error) {
+        return error && strstr(error, "does not exist");
+}
+
+int runc_state(const Runc *rc, const char *id, RuncState *ret, char **reterr) {
+        if (access(rc->binary, X_OK) < 0)
+                return message_set(reterr, CEDANA_E_NOT_SUPPORTED, "runc is not installed (%s); install it, or set "
+                                   "[Containers] Runc= in cedana.conf.", rc->binary);
+        RuncCall c = { .capture_stdout = true };
+        call_begin(&c, rc);
+        call_add(&c, "state");
+        call_add(&c, id);
+        _cleanup_free_ char *output = NULL, *error = NULL;
+        int r = call_run(rc, &c, &output, &error);
+        if (r == -ECHILD && says_not_exist(error))
+                return message_set(reterr, CEDANA_E_NO_SUCH_CONTAINER, "runc knows no container %s%s%s; see 'runc%s%s "
+                                   "list'.", id, rc->root ? " in " : "", strempty(rc->root), rc->root ? " --root " : "",
+                                   strempty(rc->root));
+        if (r < 0)
+                return message_set(reterr, CEDANA_E_RUNTIME_FAILED, "runc could not say what container %s is: %s.", id,
+                                   error ?: strerror(-r));
+        _cleanup_json_ json_t *v = json_loads(output, 0, NULL);
+        const char *status = json_string_value(json_object_get(v, "status"));
+        const char *bundle = json_string_value(json_object_get(v, "bundle"));
+        const char *rootfs = json_string_value(json_object_get(v, "rootfs"));
+        const char *owner = json_string_value(json_object_get(v, "owner"));
+        json_int_t pid = json_integer_value(json_object_get(v, "pid"));
+        if (!status || !bundle || pid < 0 || pid > INT32_MAX)
+                return message_set(reterr, CEDANA_E_RUNTIME_FAILED, "runc said something unexpected about container %s.",
+                                   id);
+        RuncState s = { .pid = (pid_t) pid };
+        /* runc 1.1 says "" for root's containers, the uid for rootless ones. */
+        unsigned long uid = 0;
+        if (!isempty(owner)) {
+                char *end = NULL;
+                uid = strtoul(owner, &end, 10);
+                if (!end || *end || uid == 0)
+                        uid = UINT32_MAX - 1;
+        }
+        s.owner = (uid_t) uid;
+        if (!(s.id = strdup(id)) || !(s.status = strdup(status)) || !(s.bundle = strdup(bundle)) ||
+            !(s.rootfs = strdup(strempty(rootfs)))) {
+                runc_state_done(&s);
+                return -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+static void fd_arg(char buf[static 32], int fd) {
+        snprintf(buf, 32, "/proc/self/fd/%i", fd);
+}
+
+/* The socket cedana-criu-hook reaches us on: abstract, with a name nobody can guess. */
+static int commit_socket_new(char name[static 64], int *ret_fd) {
+        char random[17];
+        int r = random_alnum(random, sizeof(random));
+        if (r < 0)
+                return r;
+        snprintf(name, 64, "cedana-commit-%s", random);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t n = strlen(name);
+        memcpy(sa.sun_path + 1, name, n);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+            listen(fd, 4) < 0)
+                return negative_errno();
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Whether pid is below ancestor: CRIU's action script, started by the CRIU our runc started. */
+static bool descends_from(pid_t pid, pid_t ancestor) {
+        for (unsigned depth = 0; pid > 1 && depth < 16; depth++) {
+                if (pid == ancestor)
+                        return true;
+                char path[64];
+                _cleanup_free_ char *stat = NULL;
+                snprintf(path, sizeof(path), "/proc/%i/stat", (int) pid);
+                if (read_full_file_at(AT_FDCWD, path, 4096, &stat, NULL) < 0)
+                        return false;
+                const char *end = strrchr(stat, ')');
+                int ppid;
+                if (!end || sscanf(end + 1, " %*c %i", &ppid) != 1)
+                        return false;
+                pid = ppid;
+        }
+        return false;
+}
+
+typedef struct DumpWait {
+        const RuncDump *dump;
+        pid_t runc;
+        bool asked;   /* the hook asked, and got commit()'s answer */
+        int commit_r; /* ... which was this */
+} DumpWait;
+
+/* One connection: answered if it is the hook of our runc's CRIU asking, else dropped. */
+static void serve_hook(DumpWait *w, int listen_fd) {
+        _cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        struct ucred cred;
+        socklen_t l = sizeof(cred);
+        if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+                return;
+        if (cred.uid != 0 || !descends_from(cred.pid, w->runc)) {
+                log_warning("Refused a commit request from PID %i, which is not CRIU's for this dump.", (int) cred.pid);
+                return;
+        }
+        char request[32] = "";
+        /* The hook sends at once; a blocking read of a peer we checked. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+            recv(fd, request, sizeof(request) - 1, 0) <= 0 || !streq(request, RUNC_COMMIT_REQUEST))
+                return;
+        char answer = 1;
+        if (!w->asked) {
+                w->asked = true;
+                w->commit_r = w->dump->commit(w->dump->userdata);
+                answer = w->commit_r < 0;
+        }
+        (void) send(fd, &answer, 1, MSG_NOSIGNAL);
+}
+
+int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
+        char name[64], images[32], work[32], env[128];
+        _cleanup_close_ int listen_fd = -EBADF;
+        int r = commit_socket_new(name, &listen_fd);
+        if (r < 0)
+                return r;
+        snprintf(env, sizeof(env), RUNC_COMMIT_SOCKET_ENV "=%s", name);
+        fd_arg(images, d->images_dir_fd);
+        fd_arg(work, d->work_dir_fd);
+        int keep[] = { d->images_dir_fd, d->work_dir_fd };
+        RuncCall c = { .keep_fds = keep, .n_keep = ELEMENTSOF(keep), .env = env };
+        call_begin(&c, rc);
+        call_add(&c, "checkpoint");
+        call_add(&c, "--image-path");
+        call_add(&c, images);
+        call_add(&c, "--work-path");
+        call_add(&c, work);
+        if (d->options->leave_running)
+                call_add(&c, "--leave-running");
+        if (d->options->tcp_established)
+                call_add(&c, "--tcp-established");
+        if (d->options->file_locks)
+                call_add(&c, "--file-locks");
+        if (d->options->shell_job)
+                call_add(&c, "--shell-job");
+        call_add(&c, d->id);
+
+        DumpWait w = { .dump = d };
+        _cleanup_free_ char *error = NULL;
+        r = call_start(rc, &c, &w.runc);
+        _cleanup_close_ int pidfd = r >= 0 ? (int) syscall(SYS_pidfd_open, w.runc, 0) : -EBADF;
+        if (r >= 0 && pidfd < 0)
+                r = negative_errno();
+        /* Until runc exits: whatever its CRIU's hook asks, as it asks. */
+        while (r >= 0) {
+                struct pollfd p[] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        break;
+                }
+                if (p[0].revents & POLLIN)
+                        serve_hook(&w, listen_fd);
+                if (p[1].revents)
+                        break;
+        }
+        if (w.runc > 0) {
+                int k = call_finish(rc, &c, w.runc, NULL, &error);
+                if (r >= 0)
+                        r = k;
+        }
+        if (w.asked) {
+                /* Committed: the dump is done, whatever runc said afterwards. Not committed:
+                 * CRIU let the container run on, and commit() said why. */
+                if (w.commit_r >= 0 && r < 0)
+                        log_warning("Container %s was checkpointed, but runc then failed: %s", d->id, strna(error));
+                return w.commit_r < 0 ? w.commit_r : 0;
+        }
+        if (r == -ECHILD)
+                return message_set(reterr, CEDANA_E_RUNTIME_FAILED, "runc failed to checkpoint container %s: %s; it "
+                                   "keeps running.", d->id, error ?: "it exited with an error");
+        if (r < 0)
+                return r;
+        /* runc's CRIU never ran our hook (its configuration was not read), and the images are
+         * complete: committed late, after runc let the container go. */
+        log_warning("CRIU did not ask to commit the checkpoint of container %s (%s not read?); committing it now.", d->id,
+                    CRIU_RUNC_CONFIG);
+        return d->commit(d->userdata) < 0 ? -EIO : 0;
+}
+
+int runc_restore(const Runc *rc, const RuncRestore *rr, pid_t *ret_pid, char **reterr) {
+        _cleanup_free_ char *error = NULL;
+        RuncState existing = {};
+        Runc quiet = *rc;
+        quiet.log_path = NULL;
+        if (runc_state(&quiet, rr->id, &existing, &error) == 0) {
+                runc_state_done(&existing);
+                return message_set(reterr, CEDANA_E_EXISTS, "runc already has a container %s; give the restored one "
+                                   "another --id, or delete that one first.", rr->id);
+        }
+        free(error);
+        error = NULL;
+        _cleanup_free_ char *config = path_join(rr->bundle, "config.json");
+        if (!config)
+                return -ENOMEM;
+        if (access(config, R_OK) < 0)
+                return message_set(reterr, CEDANA_E_NO_SUCH_FILE, "The bundle %s has no config.json; give the "
+                                   "container's bundle with --bundle.", rr->bundle);
+
+        char images[32], work[32];
+        fd_arg(images, rr->images_dir_fd);
+        fd_arg(work, rr->work_dir_fd);
+        int keep[] = { rr->images_dir_fd, rr->work_dir_fd };
+        RuncCall c = { .keep_fds = keep, .n_keep = ELEMENTSOF(keep) };
+        call_begin(&c, rc);
+        call_add(&c, "restore");
+        call_add(&c, "--detach");
+        call_add(&c, "--image-path");
+        call_add(&c, images);
+        call_add(&c, "--work-path");
+        call_add(&c, work);
+        call_add(&c, "--bundle");
+        call_add(&c, rr->bundle);
+        if (rr->tcp_established)
+                call_add(&c, "--tcp-established");
+        if (rr->file_locks)
+                call_add(&c, "--file-locks");
+        call_add(&c, rr->id);
+        int r = call_run(rc, &c, NULL, &error);
+        RuncState s = {};
+        _cleanup_free_ char *state_error = NULL;
+        int k = runc_state(&quiet, rr->id, &s, &state_error);
+        if (r < 0 || k < 0 || s.pid <= 0 || !streq(s.status, "running")) {
+                /* Nothing of a failed restore stays, in runc or running. */
+                if (k >= 0)
+                        (void) runc_simple(&quiet, "delete", "--force", rr->id, NULL);
+                runc_state_done(&s);
+                return message_set(reterr, CEDANA_E_RUNTIME_FAILED, "runc failed to restore container %s: %s.", rr->id,
+                                   error ?: state_error ?: "it did not start");
+        }
+        *ret_pid = s.pid;
+        runc_state_done(&s);
+        return 0;
+}
