@@ -16,6 +16,7 @@
 #include "log.h"
 #include "naming.h"
 #include "parse-util.h"
+#include "runc.h"
 #include "strv.h"
 
 /* Passed on from our environment; everything else the job gets from -E only. */
@@ -184,12 +185,15 @@ int verb_manage(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        bool container = streq(verb->name, "runc");
         const char *job;
-        pid_t pid;
+        pid_t pid = 0;
         int r;
 
-        if (parse_pid(args[0], &pid) < 0)
+        if (!container && parse_pid(args[0], &pid) < 0)
                 return log_verb_usage(verb, "'%s' is not a process ID.", args[0]);
+        if (container && !runc_id_is_valid(args[0]))
+                return log_verb_usage(verb, "'%s' is not a valid container id.", args[0]);
         if (arg_name && !job_name_is_valid(arg_name))
                 return log_verb_usage(verb,
                                       "'%s' is not a valid job name: use up to 64 letters, digits, '.', '_' and '-', "
@@ -200,29 +204,34 @@ int verb_manage(const Verb *verb, int n_args, char **args) {
                 return r;
         r = cli_bus_new_manager_call(&bus, "Manage", &m);
         if (r >= 0)
-                r = sd_bus_message_append(m, "ss", "process", args[0]);
+                r = sd_bus_message_append(m, "ss", verb->name, args[0]);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && arg_name)
                 r = bus_append_option_string(m, "name", arg_name);
+        if (r >= 0 && arg_runc_root)
+                r = bus_append_option_string(m, "runc_root", arg_runc_root);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the request: %m");
         r = cli_bus_call(&bus, m, false, &error, &reply);
         if (r < 0)
-                return log_bus_error(&error, r, "manage process %s", args[0]);
+                return log_bus_error(&error, r, "manage %s %s", verb->name, args[0]);
         r = sd_bus_message_read(reply, "s", &job);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse cedanad's reply: %m");
 
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ json_t *v = json_pack("{s:s, s:I}", "job", job, "pid", (json_int_t) pid);
+                _cleanup_json_ json_t *v = container ? json_pack("{s:s, s:s}", "job", job, "container", args[0])
+                                                     : json_pack("{s:s, s:I}", "job", job, "pid", (json_int_t) pid);
                 if (!v)
                         return log_oom();
                 return json_print(v);
         }
-        if (!arg_quiet)
+        if (!arg_quiet && container)
+                printf("Container %s is now managed as job %s.\n", args[0], job);
+        else if (!arg_quiet)
                 printf("Process %i is now managed as job %s.\n", (int) pid, job);
         return 0;
 }

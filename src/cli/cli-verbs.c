@@ -179,6 +179,12 @@ const Verb cli_verbs[] = {
           "--json prints {\"job\", \"pid\", \"log\"}." },
         { "manage", "process", 1, 1, verb_manage, OPT_BIT(OPT_NAME), VERB_ARG_PID, 0, SECTION_JOBS,
           "PID [--name JOB]", "Make a running process a managed job", NULL },
+        { "manage", "runc", 1, 1, verb_manage, OPT_BIT(OPT_NAME) | OPT_BIT(OPT_RUNC_ROOT), VERB_ARG_CONTAINER, 0,
+          SECTION_JOBS, "ID [--name JOB] [--root DIR]", "Make a running runc container a managed job",
+          "Make the runc container ID a managed job of type runc (root's; anyone else needs an administrator's "
+          "authorization). runc keeps its cgroups; 'dump job' checkpoints it as 'dump runc' does and halts the "
+          "job, 'restore job' brings the container back under its id from its bundle, and 'job kill' signals "
+          "its init." },
         { "job", "list", 0, 0, verb_job_list, OPT_BIT(OPT_ALL), VERB_ARG_NONE, 0, SECTION_JOBS, "[--all]",
           "List jobs",
           "List managed jobs: running, halted and failed ones; --all adds those that exited or were killed. "

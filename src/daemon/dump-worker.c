@@ -166,7 +166,7 @@ int dump_worker(int sock, void *userdata) {
                 Runc rc = { .binary = m->config.runc_binary, .root = d->spec.runc_root, .criu = m->config.criu_binary };
                 bool container = d->spec.container.id;
                 DumpRequest req = {
-                        .type = d->spec.job ? "job" : container ? "runc" : "process",
+                        .type = container ? "runc" : d->spec.job ? "job" : "process",
                         .job = d->spec.job ? d->spec.job->id : NULL,
                         .pid = d->spec.pid,
                         .pidfd = d->spec.pidfd,

@@ -148,6 +148,7 @@ const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("Unit", "s", property_get_string, offsetof(Job, unit), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Log", "s", property_get_string, offsetof(Job, log_path), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("UID", "u", NULL, offsetof(Job, uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Container", "s", property_get_string, offsetof(Job, container_id), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("RestoredFrom", "s", property_get_string, offsetof(Job, restored_from),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastCheckpoint", "s", property_get_string, offsetof(Job, last_checkpoint_id),

@@ -339,13 +339,18 @@ static void on_manage_scope(Manager *m, int error, const char *message, void *us
         (void) job_watch(j);
         job_set_state(j, JOB_RUNNING, -1);
         job_announce(j);
-        log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .unit = j->unit, .pid = j->pid),
-                "Adopted process %i as job %s.", (int) j->pid, j->id);
+        if (j->container_id)
+                log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .pid = j->pid),
+                        "Adopted runc container %s (PID %i) as job %s.", j->container_id, (int) j->pid, j->id);
+        else
+                log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .unit = j->unit, .pid = j->pid),
+                        "Adopted process %i as job %s.", (int) j->pid, j->id);
         (void) sd_bus_reply_method_return(op->call, "s", j->id);
         operation_free(op);
 }
 
-int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name, sd_bus_error *error) {
+int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name, const RuncState *container,
+               const char *runc_root, sd_bus_error *error) {
         ProcessInfo p;
         _cleanup_close_ int pidfd = -EBADF;
         int r = process_open(pid, &pidfd, &p);
@@ -353,14 +358,17 @@ int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const 
                 return bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Process %i does not exist.", (int) pid);
         LIST_FOREACH(jobs, o, m->jobs)
                 if (o->state == JOB_RUNNING && o->pid == pid && o->pid_start_time == p.start_time)
-                        return bus_error_setf(error, CEDANA_E_EXISTS, "Process %i is job %s already.", (int) pid,
-                                              job_display_name(o, caller));
+                        return container ? bus_error_setf(error, CEDANA_E_EXISTS, "Container %s is job %s already.",
+                                                          container->id, job_display_name(o, caller))
+                                         : bus_error_setf(error, CEDANA_E_EXISTS, "Process %i is job %s already.",
+                                                          (int) pid, job_display_name(o, caller));
+        uid_t owner = container ? 0 : p.uid[0];
         _cleanup_(operation_freep) Operation *op = NULL;
         r = operation_new(m, OPERATION_MANAGE, call, caller, error, &op);
         if (r < 0)
                 return r;
         _cleanup_free_ char *n = NULL;
-        r = names_pick_job(m, p.uid[0], name, &n, error);
+        r = names_pick_job(m, owner, name, &n, error);
         if (r < 0)
                 return r;
         _cleanup_free_ pid_t *pids = NULL;
@@ -369,7 +377,7 @@ int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const 
         if (r < 0)
                 return r;
         Job *j;
-        r = job_new(m, p.uid[0], n, &j);
+        r = job_new(m, owner, n, &j);
         if (r < 0)
                 return r;
         operation_set_job(op, j);
@@ -378,6 +386,15 @@ int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const 
         j->pid = pid;
         j->pid_start_time = p.start_time;
         j->gpu = process_tree_uses_gpu(pids, n_pids) > 0;
+        if (container) {
+                /* runc keeps the container's cgroups: no scope of ours. */
+                free(j->type);
+                if (!(j->type = strdup("runc")) || !(j->container_id = strdup(container->id)) ||
+                    !(j->bundle = strdup(container->bundle)) || (runc_root && !(j->runc_root = strdup(runc_root))))
+                        return -ENOMEM;
+                on_manage_scope(m, 0, NULL, TAKE_PTR(op));
+                return 1;
+        }
         r = scope_name_for_job(j->uid, j->id, &j->unit);
         if (r < 0)
                 return r;

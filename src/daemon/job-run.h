@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "identity.h"
+#include "runc.h"
 
 typedef struct Job Job;
 typedef struct Manager Manager;
@@ -31,8 +32,11 @@ int run_args_validate(Manager *m, RunArgs *a, char **argv, sd_bus_error *error);
 int job_run_start(Manager *m, sd_bus_message *call, const Identity *caller, char **argv, RunArgs *a,
                   sd_bus_error *error);
 /* Adopts the running process pid (and its descendants) into a new scope as a job of its owner,
- * for caller. Returns 1 (reply pending) or < 0 with *error set. */
-int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name, sd_bus_error *error);
+ * for caller; with container (what runc said of it; runc_root its state directory) the container
+ * pid is the init of, as a job of type "runc" of root's, outside any scope (runc keeps its
+ * cgroups). Returns 1 (reply pending) or < 0 with *error set. */
+int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name, const RuncState *container,
+               const char *runc_root, sd_bus_error *error);
 int job_kill(Job *j, int sig, sd_bus_error *error);
 /* Forgets a job that does not run, and its log (its checkpoints stay). */
 int job_delete(Job *j, sd_bus_error *error);

@@ -93,6 +93,9 @@ Job *job_free(Job *j) {
         free(j->attach_out_key);
         free(j->id);
         free(j->type);
+        free(j->container_id);
+        free(j->runc_root);
+        free(j->bundle);
         free(j->unit);
         free(j->log_path);
         free(j->restored_from);

@@ -31,7 +31,12 @@ typedef struct Job {
         Manager *manager;
         char *id;
         uid_t uid; /* owner */
-        char *type; /* "process" */
+        char *type; /* "process" or "runc" */
+        /* Type "runc": the container runc runs as this job (pid is its init; no scope of ours:
+         * runc keeps its cgroups), runc's state directory (NULL: its default) and its bundle. */
+        char *container_id;
+        char *runc_root;
+        char *bundle;
         pid_t pid;
         uint64_t pid_start_time; /* with pid, identifies the process across daemon restarts */
         int pidfd;

@@ -116,6 +116,10 @@ static const char *const migrations[] = {
         "  created_usec INTEGER NOT NULL);",
         /* 5: where a restored job came from */
         "ALTER TABLE jobs ADD COLUMN restored_from TEXT;",
+        /* 6: container jobs: which container, in which runc root, from which bundle */
+        ("ALTER TABLE jobs ADD COLUMN container_id TEXT;"
+         "ALTER TABLE jobs ADD COLUMN runc_root TEXT;"
+         "ALTER TABLE jobs ADD COLUMN bundle TEXT;"),
 };
 
 static int sqlite_to_errno(int rc) {
@@ -290,13 +294,15 @@ CheckpointState checkpoint_state_from_string(const char *str) {
 
 #define JOB_COLUMNS                                                                                         \
         "uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec, ended_usec, " \
-        "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder, restored_from"
+        "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder, restored_from, "      \
+        "container_id, runc_root, bundle"
 
 int jobstore_save_job(JobStore *s, const Job *j) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT OR REPLACE INTO jobs (" JOB_COLUMNS ") VALUES "
-                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+                        "?22)",
                         &st);
         if (r < 0)
                 return r;
@@ -319,6 +325,9 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         sqlite3_bind_int(st, 17, j->resume_pending);
         sqlite3_bind_int64(st, 18, j->attach_holder);
         bind_text(st, 19, j->restored_from);
+        bind_text(st, 20, j->container_id);
+        bind_text(st, 21, j->runc_root);
+        bind_text(st, 22, j->bundle);
         return step_done(s, st);
 }
 
@@ -364,6 +373,9 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
                 j->resume_pending = sqlite3_column_int(st, 16);
                 j->attach_holder = (pid_t) sqlite3_column_int64(st, 17);
                 j->restored_from = column_strdup(st, 18);
+                j->container_id = column_strdup(st, 19);
+                j->runc_root = column_strdup(st, 20);
+                j->bundle = column_strdup(st, 21);
                 if (!j->id || !j->type) {
                         job_free(j);
                         return -ENOMEM;

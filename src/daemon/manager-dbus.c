@@ -235,7 +235,11 @@ static int dump_job_check(Job *j, sd_bus_error *error) {
 }
 
 /* A dump of j (NULL: of spec->pid): the options are read from the call's current position. */
+static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, sd_bus_error *error);
+
 static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_bus_error *error) {
+        if (j && j->container_id)
+                return dump_container(call, m, j, j->container_id, error);
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
         DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         uid_t owner = 0;
@@ -318,12 +322,17 @@ static int resolve_container(Manager *m, DumpSpec *spec, const char *id, sd_bus_
         return 0;
 }
 
-/* A dump of a runc container: root's, an admin action for anyone else, asked before runc is. */
-static int dump_container(sd_bus_message *call, Manager *m, const char *id, sd_bus_error *error) {
+/* A dump of a runc container (j: the job it is, or NULL): root's, an admin action for anyone
+ * else, asked before runc is. */
+static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, sd_bus_error *error) {
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
         DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         uid_t owner = 0;
         int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
+        if (r >= 0 && j && a.runc_root)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Job %s knows its container's runc root.", j->id);
+        if (r >= 0 && j)
+                r = dump_job_check(j, error);
         if (r >= 0 && !runc_id_is_valid(id))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
         if (r >= 0 && a.external)
@@ -339,8 +348,16 @@ static int dump_container(sd_bus_message *call, Manager *m, const char *id, sd_b
                 r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
         if (r <= 0)
                 goto finish;
-        spec.runc_root = TAKE_PTR(a.runc_root);
-        r = resolve_container(m, &spec, id, error);
+        spec.job = j;
+        spec.runc_root = j ? (j->runc_root ? strdup(j->runc_root) : NULL) : TAKE_PTR(a.runc_root);
+        if (j && j->runc_root && !spec.runc_root)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = resolve_container(m, &spec, id, error);
+        /* The container is the job's as long as its init is the job's process. */
+        if (r >= 0 && j && spec.pid != j->pid)
+                r = bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Container %s no longer runs job %s's process; "
+                                   "there is nothing of the job to dump.", id, j->id);
         if (r >= 0)
                 r = resolve_dump_process(m, &spec, &owner, error);
         if (r >= 0 && !spec.dir_path)
@@ -366,7 +383,7 @@ static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error
                 return r <= 0 ? pending(r) : dump_common(call, m, j, 0, error);
         }
         if (streq(type, "runc"))
-                return dump_container(call, m, target, error);
+                return dump_container(call, m, NULL, target, error);
         if (!streq(type, "process"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
                                          "\"job\" or \"runc\".", type);
@@ -481,7 +498,11 @@ static int restore_source(Manager *m, RestoreArgs *a, const char *path, Job *j, 
         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No checkpoint given: pass a path or 'source_fd'.");
 }
 
+static int restore_container(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error);
+
 static int restore_common(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error) {
+        if (j && j->container_id)
+                return restore_container(call, m, j, path, error);
         _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
         RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
@@ -523,12 +544,17 @@ finish:
         return pending(r);
 }
 
-/* A container's checkpoint, restored by runc as root's container: an admin action for anyone
- * else, whatever the checkpoint. */
-static int restore_container(sd_bus_message *call, Manager *m, const char *path, sd_bus_error *error) {
+/* A container's checkpoint (j: a container job's, or NULL), restored by runc as root's
+ * container: an admin action for anyone else, whatever the checkpoint. */
+static int restore_container(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error) {
         _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
         RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
+        if (r >= 0 && j && (a.id || a.bundle || a.runc_root))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Job %s keeps its container: 'id', 'bundle' and 'runc_root' are for a path.", j->id);
+        if (r >= 0 && j)
+                r = restore_job_check(j, error);
         if (r >= 0 && (a.name || a.attach || a.shell_job))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                       "Options 'name', 'attach' and 'shell_job' are for processes; a container gets "
@@ -543,21 +569,28 @@ static int restore_container(sd_bus_message *call, Manager *m, const char *path,
         if (r >= 0 && a.log_fd >= 0)
                 r = bus_check_output_fd(a.log_fd, "log_fd", true, error);
         if (r >= 0)
-                r = restore_source(m, &a, a.path ?: path, NULL, &spec, error);
+                r = restore_source(m, &a, a.path ?: path, j, &spec, error);
         if (r >= 0)
                 r = caller_identity(call, &spec.caller, error);
         if (r >= 0)
                 r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
         if (r <= 0)
                 goto finish;
-        /* A record of root's vouches for its bytes as for any checkpoint. */
-        (void) find_voucher(m, &spec, NULL, spec.caller.uid);
+        /* A record vouches for its bytes as for any checkpoint. */
+        (void) find_voucher(m, &spec, j, spec.caller.uid);
         r = identity_from_uid(0, &spec.owner);
+        if (r >= 0 && j && (!(spec.container_id = strdup(j->container_id)) ||
+                            (j->bundle && !(spec.container_bundle = strdup(j->bundle))) ||
+                            (j->runc_root && !(spec.runc_root = strdup(j->runc_root)))))
+                r = -ENOMEM;
         if (r >= 0) {
                 spec.container = true;
-                spec.container_id = TAKE_PTR(a.id);
-                spec.container_bundle = TAKE_PTR(a.bundle);
-                spec.runc_root = TAKE_PTR(a.runc_root);
+                spec.job = j;
+                if (!j) {
+                        spec.container_id = TAKE_PTR(a.id);
+                        spec.container_bundle = TAKE_PTR(a.bundle);
+                        spec.runc_root = TAKE_PTR(a.runc_root);
+                }
                 spec.options.tcp_established = a.tcp_established;
                 spec.log_fd = TAKE_FD(a.log_fd);
                 r = restore_operation_start(m, call, &spec, error);
@@ -583,7 +616,7 @@ static int method_restore(sd_bus_message *call, void *userdata, sd_bus_error *er
                 return r <= 0 ? pending(r) : restore_common(call, m, j, NULL, error);
         }
         if (streq(type, "runc"))
-                return restore_container(call, m, isempty(source) ? NULL : source, error);
+                return restore_container(call, m, NULL, isempty(source) ? NULL : source, error);
         if (!streq(type, "process"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
                                          "\"job\" or \"runc\".", type);
@@ -632,11 +665,37 @@ static int method_run(sd_bus_message *call, void *userdata, sd_bus_error *error)
 
 typedef struct ManageArgs {
         char *name;
+        char *runc_root;
 } ManageArgs;
 
 static const BusOption manage_options[] = {
         { "name", BUS_OPTION_STRING, offsetof(ManageArgs, name) },
+        { "runc_root", BUS_OPTION_STRING, offsetof(ManageArgs, runc_root) },
 };
+
+/* A runc container as a job of root's: an admin action for anyone else, asked before runc is. */
+static int manage_container(sd_bus_message *call, Manager *m, const char *id, ManageArgs *a, sd_bus_error *error) {
+        _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
+        uid_t caller;
+        int r = 0;
+        if (!runc_id_is_valid(id))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
+        if (r >= 0 && a->name && !job_name_is_valid(a->name))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid job name.", a->name);
+        if (r >= 0)
+                r = check_runc_root(a->runc_root, error);
+        if (r >= 0)
+                r = bus_caller_uid(call, &caller);
+        if (r >= 0)
+                r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+        if (r <= 0)
+                return r;
+        spec.runc_root = TAKE_PTR(a->runc_root);
+        r = resolve_container(m, &spec, id, error);
+        if (r < 0)
+                return r;
+        return job_manage(m, call, caller, spec.pid, a->name, &spec.container, spec.runc_root, error);
+}
 
 static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -649,8 +708,16 @@ static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (r < 0)
                 return r;
         r = bus_read_options(call, manage_options, ELEMENTSOF(manage_options), &a, error);
+        if (r >= 0 && streq(type, "runc")) {
+                r = manage_container(call, m, target, &a, error);
+                bus_options_done(manage_options, ELEMENTSOF(manage_options), &a);
+                return pending(r);
+        }
         if (r >= 0 && !streq(type, "process"))
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\".", type);
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\" or "
+                                      "\"runc\".", type);
+        if (r >= 0 && a.runc_root)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'runc_root' is for containers only.");
         if (r >= 0 && parse_pid(target, &pid) < 0)
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
         if (r >= 0 && a.name && !job_name_is_valid(a.name))
@@ -664,7 +731,7 @@ static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (r >= 0)
                 r = authorize(m, call, caller, p.uid[0], false, error);
         if (r > 0)
-                r = job_manage(m, call, caller, pid, a.name, error);
+                r = job_manage(m, call, caller, pid, a.name, NULL, NULL, error);
         bus_options_done(manage_options, ELEMENTSOF(manage_options), &a);
         return pending(r);
 }

@@ -386,16 +386,49 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         reply_restored(op, &st, j->id, j->pid);
 }
 
-/* runc restored the container and runs it: no job, nothing of ours to record. */
+/* A container job runs again as runc's container: its new init recorded and watched. runc has
+ * let it run already; if it cannot be recorded, the next start finds it by its runc state. */
+static int record_container_job(Operation *op, const WmRestored *res) {
+        RestoreOperation *r = op->userdata;
+        Job *j = r->spec.job;
+        uint64_t start_time = 0;
+        int k = process_start_time(res->pid, &start_time);
+        if (k < 0)
+                return k;
+        j->pid = res->pid;
+        j->pid_start_time = start_time;
+        j->halt_pending = false;
+        free(j->restored_from);
+        j->restored_from = r->spec.source_path ? strdup(r->spec.source_path) : NULL;
+        j->exit_status = -1;
+        j->ended_usec = 0;
+        job_set_state(j, JOB_RUNNING, -1);
+        k = job_watch(j);
+        if (k < 0)
+                log_ctx_errno(LOG_WARNING, k, LOG_CTX(.job = j->id), "Failed to watch job %s: %m", j->id);
+        job_send_changed(j, "State", "PID", "RestoredFrom", NULL);
+        return 0;
+}
+
+/* runc restored the container and runs it: nothing of ours to record but a container job's new
+ * process. */
 static void container_restored(Operation *op, const WmRestored *res) {
         RestoreOperation *r = op->userdata;
         r->recorded = true;
+        Job *j = r->spec.job;
+        if (j) {
+                int k = record_container_job(op, res);
+                if (k < 0)
+                        log_ctx_errno(LOG_ERR, k, LOG_CTX(.job = j->id), "Failed to record job %s as running again: %m",
+                                      j->id);
+        }
         RestoreStats st = {};
         restore_stats(op, &st);
-        log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_CONTAINER_RESTORED, .pid = res->pid, .fields = st.fields),
-                "Restored %s as runc container %s (PID %i).", strna(r->spec.source_path), res->container_id,
-                (int) res->pid);
-        reply_restored(op, &st, res->container_id, res->pid);
+        log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_CONTAINER_RESTORED, .job = j ? j->id : NULL, .pid = res->pid,
+                                  .fields = st.fields),
+                "Restored %s as runc container %s (PID %i)%s%s.", strna(r->spec.source_path), res->container_id,
+                (int) res->pid, j ? ", job " : "", j ? j->id : "");
+        reply_restored(op, &st, j ? j->id : res->container_id, res->pid);
 }
 
 static int restore_on_message(Operation *op, const WorkerMessage *msg) {
@@ -481,13 +514,13 @@ int restore_operation_start(Manager *m, sd_bus_message *call, RestoreSpec *spec,
         op->get_name = restore_get_name;
         op->on_cancel = restore_cancel;
 
-        if (r->spec.container)
-                /* runc keeps the container's state; a crash leaves it to runc, not to a record. */
-                k = (r->job_name = strdup(r->spec.container_id ?: "container")) ? 0 : -ENOMEM;
-        else if (r->spec.job) {
+        if (r->spec.job) {
                 operation_set_job(op, r->spec.job);
                 k = (r->job_name = strdup(r->spec.job->id)) ? 0 : -ENOMEM;
-        } else {
+        } else if (r->spec.container)
+                /* runc keeps the container's state; a crash leaves it to runc, not to a record. */
+                k = (r->job_name = strdup(r->spec.container_id ?: "container")) ? 0 : -ENOMEM;
+        else {
                 k = names_pick_job(m, r->spec.owner.uid, r->spec.name, &r->job_name, error);
                 if (k >= 0)
                         k = operation_reserve_job_name(op, r->spec.owner.uid, r->job_name);

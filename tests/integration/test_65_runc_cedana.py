@@ -238,3 +238,43 @@ def test_ctrl_c_cancels_a_dump_and_the_container_runs_on(c):
         c.run(["kill", "-USR1", str(pid)])
         c.wait_until(lambda: report(c, b).get("rounds") == "1", what="the container to answer")
         assert report(c, b)["current"] == before["initial"]
+
+
+def job(c, name):
+    return json.loads(cedana(c, "job", "inspect", name, "--json").stdout)
+
+
+def test_container_as_a_managed_job(c):
+    with oci.cleanup_after(c):
+        b = oci.make_bundle(c, "jobc", oci.COUNTER_SH)
+        started(c, "jobc", b)
+        out = json.loads(cedana(c, "manage", "runc", "jobc", "--name", "web", "--json").stdout)
+        assert out == {"job": "web", "container": "jobc"}, out
+        fails(c, ["manage", "runc", "jobc"], 11, "Container jobc is job web already")
+        listed = {j["job"]: j for j in json.loads(cedana(c, "job", "list", "--json").stdout)}
+        assert listed["web"]["type"] == "runc" and listed["web"]["status"] == "running", listed
+        assert listed["web"]["pid"] == oci.init_pid(c, "jobc")
+
+        cedana(c, "dump", "job", "web", "--compression", "zstd", "--dir", CK)
+        assert job(c, "web")["status"] == "halted"
+        assert oci.runc_state(c, "jobc") is None
+        at_dump = oci.count(c, b)
+        # The store outlives cedanad; a halted container job stays halted.
+        c.run(["systemctl", "restart", "cedanad.service"])
+        assert job(c, "web")["status"] == "halted"
+
+        out = json.loads(cedana(c, "restore", "job", "web", "--json").stdout)
+        st = oci.runc_state(c, "jobc")
+        assert out["job"] == "web" and st["status"] == "running" and st["pid"] == out["pid"], (out, st)
+        assert job(c, "web")["status"] == "running" and job(c, "web")["pid"] == st["pid"]
+        c.wait_until(lambda: oci.count(c, b) > at_dump + 3, what="the restored job to count on")
+        assert oci.count(c, b) < at_dump + 40
+        c.run(["systemctl", "restart", "cedanad.service"])
+        assert job(c, "web")["status"] == "running", job(c, "web")
+
+        cedana(c, "job", "kill", "web", "--signal", "KILL")
+        # Its init is not cedanad's child (runc's is the container's systemd once cedanad
+        # restarted): the exit is seen, its status is not known.
+        c.wait_until(lambda: job(c, "web")["status"] in ("killed", "exited"), what="the job to end")
+        assert oci.runc_state(c, "jobc")["status"] == "stopped"
+        cedana(c, "job", "delete", "web", "--with-checkpoints")
