@@ -57,6 +57,15 @@ DEFAULT_MASKS = (
     "e2scrub_reap.service",
     "man-db.timer",
     "systemd-tmpfiles-clean.timer",
+    # Enabled by the packages of the S3 tests (Ceph) and their dependencies (LVM): the tests
+    # start the Ceph daemons they need themselves.
+    "ceph-crash.service",
+    "rbdmap.service",
+    "lvm2-monitor.service",
+    "dm-event.socket",
+    "lvm2-lvmpolld.socket",
+    "uuidd.socket",
+    "logrotate.timer",
 )
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
