@@ -32,6 +32,7 @@ struct CriuWatch {
         pthread_t thread;
         int stop_fd;
         pid_t swrk;
+        bool group; /* swrk leads a process group that CRIU is part of (runc's): all of it goes */
         unsigned timeout_sec, grace_sec;
         Task *tasks; /* the dumped tree as it was at the start, tasks[0] its root */
         size_t n_tasks;
@@ -72,7 +73,8 @@ static bool tree_lost(CriuWatch *w) {
                         continue;
                 }
                 /* A pid read after its task ended could be another's: the pidfd says next time. */
-                t->seized = t->seized || tracer_of(t->pid) == w->swrk;
+                pid_t tracer = tracer_of(t->pid);
+                t->seized = t->seized || (tracer > 0 && (w->group ? getpgid(tracer) == w->swrk : tracer == w->swrk));
         }
         return false;
 }
@@ -87,7 +89,7 @@ static bool stopped_within(CriuWatch *w, int ms) {
 }
 
 static void kill_criu(CriuWatch *w) {
-        (void) kill(w->swrk, SIGKILL);
+        (void) kill(w->group ? -w->swrk : w->swrk, SIGKILL);
         atomic_store(&w->killed, true);
 }
 
@@ -142,15 +144,15 @@ static int watch_tree(CriuWatch *w, const pid_t *tree, size_t n, int root_pidfd)
         return 0;
 }
 
-int criu_watch_start(pid_t swrk, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd, unsigned grace_sec,
-                     CriuWatch **ret) {
+static int watch_start(pid_t swrk, bool group, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd,
+                       unsigned grace_sec, CriuWatch **ret) {
         *ret = NULL;
         if (timeout_sec == 0 && root_pidfd < 0)
                 return 0;
         CriuWatch *w = calloc(1, sizeof(CriuWatch));
         if (!w)
                 return -ENOMEM;
-        *w = (CriuWatch) { .swrk = swrk, .timeout_sec = timeout_sec, .grace_sec = MAX(grace_sec, 1u) };
+        *w = (CriuWatch) { .swrk = swrk, .group = group, .timeout_sec = timeout_sec, .grace_sec = MAX(grace_sec, 1u) };
         w->stop_fd = eventfd(0, EFD_CLOEXEC);
         int r = w->stop_fd < 0 ? negative_errno() : 0;
         if (r >= 0 && root_pidfd >= 0)
@@ -163,6 +165,16 @@ int criu_watch_start(pid_t swrk, unsigned timeout_sec, const pid_t *tree, size_t
         }
         *ret = w;
         return 0;
+}
+
+int criu_watch_start(pid_t swrk, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd, unsigned grace_sec,
+                     CriuWatch **ret) {
+        return watch_start(swrk, false, timeout_sec, tree, n, root_pidfd, grace_sec, ret);
+}
+
+int criu_watch_start_group(pid_t leader, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd,
+                           unsigned grace_sec, CriuWatch **ret) {
+        return watch_start(leader, true, timeout_sec, tree, n, root_pidfd, grace_sec, ret);
 }
 
 bool criu_watch_stop(CriuWatch *w) {

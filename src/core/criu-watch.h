@@ -16,6 +16,10 @@ typedef struct CriuWatch CriuWatch;
  * after the root or a task CRIU had seized exited, which no dump survives. */
 int criu_watch_start(pid_t swrk, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd, unsigned grace_sec,
                      CriuWatch **ret);
+/* The same for a CRIU run by another program (runc): leader, our unreaped child, leads the process
+ * group CRIU is in, and the whole group is killed. */
+int criu_watch_start_group(pid_t leader, unsigned timeout_sec, const pid_t *tree, size_t n, int root_pidfd,
+                           unsigned grace_sec, CriuWatch **ret);
 /* Stops watching; returns whether the watch killed swrk. Call before reaping swrk. */
 bool criu_watch_stop(CriuWatch *w);
 

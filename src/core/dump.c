@@ -688,6 +688,9 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .images_dir_fd = c.staging_fd,
                 .work_dir_fd = req->log_dir_fd,
                 .options = req->options,
+                .tree = c.tree,
+                .n_tree = c.n_tree,
+                .init_pidfd = req->pidfd,
                 .commit = post_dump,
                 .userdata = &c,
         };

@@ -308,6 +308,7 @@ static int restore_container(const RestoreRequest *req, const CheckpointMetadata
                 .work_dir_fd = req->log_dir_fd,
                 .tcp_established = m->options.tcp_established || req->options->tcp_established,
                 .file_locks = m->options.file_locks,
+                .timeout_sec = req->timeout_sec,
         };
         pid_t pid = 0;
         int r = runc_restore(req->runc, &rr, &pid, reterr);

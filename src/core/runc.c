@@ -16,6 +16,7 @@
 
 #include "build-config.h"
 #include "bus-error.h"
+#include "criu-watch.h"
 #include "fd-util.h"
 #include "json-util.h"
 #include "log.h"
@@ -147,6 +148,8 @@ static int call_start(const Runc *rc, RuncCall *c, pid_t *ret_pid) {
                 return r;
         }
         if (pid == 0) {
+                /* A group of its own, which its CRIU joins: what a watch kills if CRIU hangs. */
+                (void) setpgid(0, 0);
                 /* A restored container inherits runc's stdio: /dev/null unless we read it. */
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out[1] >= 0 ? out[1] : null, STDOUT_FILENO) < 0 ||
@@ -372,10 +375,13 @@ int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
 
         DumpWait w = { .dump = d };
         _cleanup_free_ char *error = NULL;
+        CriuWatch *watch = NULL;
         r = call_start(rc, &c, &w.runc);
         _cleanup_close_ int pidfd = r >= 0 ? (int) syscall(SYS_pidfd_open, w.runc, 0) : -EBADF;
         if (r >= 0 && pidfd < 0)
                 r = negative_errno();
+        if (r >= 0 && d->init_pidfd >= 0)
+                r = criu_watch_start_group(w.runc, 0, d->tree, d->n_tree, d->init_pidfd, CRIU_WATCH_GRACE_SEC, &watch);
         /* Until runc exits: whatever its CRIU's hook asks, as it asks. */
         while (r >= 0) {
                 struct pollfd p[] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
@@ -391,6 +397,13 @@ int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
                         break;
         }
         if (w.runc > 0) {
+                if (criu_watch_stop(watch)) {
+                        /* CRIU hung after a process of the container exited: whatever it froze
+                         * is thawed again. */
+                        Runc quiet = *rc;
+                        quiet.log_path = NULL;
+                        (void) runc_simple(&quiet, "resume", NULL, d->id, NULL);
+                }
                 int k = call_finish(rc, &c, w.runc, NULL, &error);
                 if (r >= 0)
                         r = k;
@@ -452,7 +465,25 @@ int runc_restore(const Runc *rc, const RuncRestore *rr, pid_t *ret_pid, char **r
         if (rr->file_locks)
                 call_add(&c, "--file-locks");
         call_add(&c, rr->id);
-        int r = call_run(rc, &c, NULL, &error);
+        pid_t pid;
+        CriuWatch *watch = NULL;
+        int r = call_start(rc, &c, &pid);
+        if (r >= 0 && rr->timeout_sec > 0 && criu_watch_start_group(pid, rr->timeout_sec, NULL, 0, -EBADF, 0, &watch) < 0)
+                log_warning("Could not watch runc's restore of container %s; it runs without a time limit.", rr->id);
+        if (r >= 0) {
+                /* Exited, not yet reaped: the watch stops before the pid could be anyone's. */
+                siginfo_t si;
+                while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                        ;
+                bool timed_out = criu_watch_stop(watch);
+                r = call_finish(rc, &c, pid, NULL, &error);
+                if (timed_out) {
+                        free(error);
+                        if (asprintf(&error, "it did not finish within %u seconds and was stopped ([Restore] "
+                                     "TimeoutSec=)", rr->timeout_sec) < 0)
+                                error = NULL;
+                }
+        }
         RuncState s = {};
         _cleanup_free_ char *state_error = NULL;
         int k = runc_state(&quiet, rr->id, &s, &state_error);

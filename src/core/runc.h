@@ -54,6 +54,11 @@ typedef struct RuncDump {
         int images_dir_fd;  /* where CRIU writes the images */
         int work_dir_fd;    /* CRIU's log and stats */
         const DumpOptions *options;
+        /* The container's processes before the dump, its init first, and the init's pidfd:
+         * once one CRIU seized exits, runc and its CRIU get a grace period, then are killed. */
+        const pid_t *tree;
+        size_t n_tree;
+        int init_pidfd;
         int (*commit)(void *userdata); /* < 0: the dump failed, its outcome set by commit */
         void *userdata;
 } RuncDump;
@@ -69,6 +74,7 @@ typedef struct RuncRestore {
         int work_dir_fd;
         bool tcp_established;
         bool file_locks;
+        unsigned timeout_sec; /* runc and its CRIU are stopped after this long (0: never) */
 } RuncRestore;
 
 /* `runc restore --detach`, running; cedana-criu-hook brings its loopback up before its sockets

@@ -48,6 +48,39 @@ static void test_timeout_kills(void) {
         g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
+/* runc standing in for itself: a group leader whose child (its CRIU) would outlive it. The
+ * whole group goes. */
+static void test_group_timeout_kills_the_group(void) {
+        int pipefd[2];
+        g_assert_cmpint(pipe(pipefd), ==, 0);
+        pid_t leader = fork();
+        g_assert_cmpint(leader, >=, 0);
+        if (leader == 0) {
+                setpgid(0, 0);
+                pid_t criu = fork();
+                if (criu == 0) {
+                        close(pipefd[0]);
+                        sleep(60); /* holds the pipe's write end open until killed */
+                        _exit(0);
+                }
+                close(pipefd[1]);
+                sleep(60);
+                _exit(0);
+        }
+        close(pipefd[1]);
+        (void) setpgid(leader, leader); /* either side may set it first */
+        CriuWatch *w;
+        g_assert_cmpint(criu_watch_start_group(leader, 1, NULL, 0, -1, 0, &w), ==, 0);
+        wait_exited(leader);
+        g_assert_true(criu_watch_stop(w));
+        int status = reap(leader);
+        g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        /* The grandchild is gone too: its end of the pipe closed. */
+        char c;
+        g_assert_cmpint(read(pipefd[0], &c, 1), ==, 0);
+        close(pipefd[0]);
+}
+
 static void test_target_exit_kills_after_grace(void) {
         pid_t target = sleeper(60), swrk = sleeper(60);
         int pidfd = (int) syscall(SYS_pidfd_open, target, 0);
@@ -195,6 +228,7 @@ static void test_unseized_child_exit_is_left_alone(void) {
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/criu-watch/timeout-kills", test_timeout_kills);
+        g_test_add_func("/criu-watch/group-timeout-kills-the-group", test_group_timeout_kills_the_group);
         g_test_add_func("/criu-watch/target-exit-kills-after-grace", test_target_exit_kills_after_grace);
         g_test_add_func("/criu-watch/answer-within-grace-is-left-alone", test_answer_within_grace_is_left_alone);
         g_test_add_func("/criu-watch/stop-leaves-criu-running", test_stop_leaves_criu_running);
