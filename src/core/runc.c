@@ -27,6 +27,7 @@
 
 #define RUNC_OUTPUT_MAX (256U * 1024U)
 #define RUNC_ARGS_MAX 32
+#define RUNC_LOG_NAME "runc.log"
 
 void runc_state_done(RuncState *s) {
         free(s->id);
@@ -55,6 +56,10 @@ typedef struct RuncCall {
         size_t n_keep;
         bool capture_stdout;
         const char *env;     /* one more variable for runc, CRIU and its hook, or NULL */
+        /* >= 0: runc writes what went wrong to RUNC_LOG_NAME in this directory (one of keep_fds)
+         * instead of its stderr, which a restored container would inherit. */
+        int log_dir_fd;
+        char log_arg[64];
         int out, err;        /* while it runs: its stdout and stderr, as far as we read them */
 } RuncCall;
 
@@ -63,7 +68,8 @@ static void call_add(RuncCall *c, const char *arg) {
         c->argv[c->n++] = (char *) arg;
 }
 
-static void call_begin(RuncCall *c, const Runc *rc) {
+static void call_begin(RuncCall *c, const Runc *rc, int log_dir_fd) {
+        c->log_dir_fd = log_dir_fd;
         call_add(c, "runc");
         if (rc->root) {
                 call_add(c, "--root");
@@ -73,9 +79,10 @@ static void call_begin(RuncCall *c, const Runc *rc) {
                 call_add(c, "--criu");
                 call_add(c, rc->criu);
         }
-        if (rc->log_path) {
+        if (log_dir_fd >= 0) {
+                snprintf(c->log_arg, sizeof(c->log_arg), "/proc/self/fd/%i/" RUNC_LOG_NAME, log_dir_fd);
                 call_add(c, "--log");
-                call_add(c, rc->log_path);
+                call_add(c, c->log_arg);
                 call_add(c, "--log-format");
                 call_add(c, "json");
         }
@@ -132,7 +139,7 @@ static int call_start(const Runc *rc, RuncCall *c, pid_t *ret_pid) {
         c->argv[c->n] = NULL;
         c->out = c->err = -EBADF;
         int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
-        if ((c->capture_stdout && pipe2(out, O_CLOEXEC) < 0) || (!rc->log_path && pipe2(err, O_CLOEXEC) < 0)) {
+        if ((c->capture_stdout && pipe2(out, O_CLOEXEC) < 0) || (c->log_dir_fd < 0 && pipe2(err, O_CLOEXEC) < 0)) {
                 int r = negative_errno();
                 safe_close(out[0]);
                 safe_close(out[1]);
@@ -194,10 +201,10 @@ static int call_finish(const Runc *rc, RuncCall *c, pid_t pid, char **ret_stdout
                         *ret_stdout = TAKE_PTR(output);
                 return 0;
         }
-        if (rc->log_path) {
+        if (c->log_dir_fd >= 0) {
                 free(errors);
                 errors = NULL;
-                (void) read_full_file_at(AT_FDCWD, rc->log_path, RUNC_OUTPUT_MAX, &errors, NULL);
+                (void) read_full_file_at(c->log_dir_fd, RUNC_LOG_NAME, RUNC_OUTPUT_MAX, &errors, NULL);
         }
         if (ret_error) {
                 *ret_error = last_message(errors);
@@ -215,7 +222,7 @@ static int call_run(const Runc *rc, RuncCall *c, char **ret_stdout, char **ret_e
 
 static int runc_simple(const Runc *rc, const char *verb, const char *flag, const char *id, char **ret_error) {
         RuncCall c = {};
-        call_begin(&c, rc);
+        call_begin(&c, rc, -1);
         call_add(&c, verb);
         if (flag)
                 call_add(&c, flag);
@@ -232,7 +239,7 @@ int runc_state(const Runc *rc, const char *id, RuncState *ret, char **reterr) {
                 return message_set(reterr, CEDANA_E_NOT_SUPPORTED, "runc is not installed (%s); install it, or set "
                                    "[Containers] Runc= in cedana.conf.", rc->binary);
         RuncCall c = { .capture_stdout = true };
-        call_begin(&c, rc);
+        call_begin(&c, rc, -1);
         call_add(&c, "state");
         call_add(&c, id);
         _cleanup_free_ char *output = NULL, *error = NULL;
@@ -357,7 +364,7 @@ int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
         fd_arg(work, d->work_dir_fd);
         int keep[] = { d->images_dir_fd, d->work_dir_fd };
         RuncCall c = { .keep_fds = keep, .n_keep = ELEMENTSOF(keep), .env = env };
-        call_begin(&c, rc);
+        call_begin(&c, rc, -1);
         call_add(&c, "checkpoint");
         call_add(&c, "--image-path");
         call_add(&c, images);
@@ -400,9 +407,7 @@ int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
                 if (criu_watch_stop(watch)) {
                         /* CRIU hung after a process of the container exited: whatever it froze
                          * is thawed again. */
-                        Runc quiet = *rc;
-                        quiet.log_path = NULL;
-                        (void) runc_simple(&quiet, "resume", NULL, d->id, NULL);
+                        (void) runc_simple(rc, "resume", NULL, d->id, NULL);
                 }
                 int k = call_finish(rc, &c, w.runc, NULL, &error);
                 if (r >= 0)
@@ -430,9 +435,7 @@ int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
 int runc_restore(const Runc *rc, const RuncRestore *rr, pid_t *ret_pid, char **reterr) {
         _cleanup_free_ char *error = NULL;
         RuncState existing = {};
-        Runc quiet = *rc;
-        quiet.log_path = NULL;
-        if (runc_state(&quiet, rr->id, &existing, &error) == 0) {
+        if (runc_state(rc, rr->id, &existing, &error) == 0) {
                 runc_state_done(&existing);
                 return message_set(reterr, CEDANA_E_EXISTS, "runc already has a container %s; give the restored one "
                                    "another --id, or delete that one first.", rr->id);
@@ -451,7 +454,7 @@ int runc_restore(const Runc *rc, const RuncRestore *rr, pid_t *ret_pid, char **r
         fd_arg(work, rr->work_dir_fd);
         int keep[] = { rr->images_dir_fd, rr->work_dir_fd };
         RuncCall c = { .keep_fds = keep, .n_keep = ELEMENTSOF(keep) };
-        call_begin(&c, rc);
+        call_begin(&c, rc, rr->work_dir_fd);
         call_add(&c, "restore");
         call_add(&c, "--detach");
         call_add(&c, "--image-path");
@@ -486,11 +489,11 @@ int runc_restore(const Runc *rc, const RuncRestore *rr, pid_t *ret_pid, char **r
         }
         RuncState s = {};
         _cleanup_free_ char *state_error = NULL;
-        int k = runc_state(&quiet, rr->id, &s, &state_error);
+        int k = runc_state(rc, rr->id, &s, &state_error);
         if (r < 0 || k < 0 || s.pid <= 0 || !streq(s.status, "running")) {
                 /* Nothing of a failed restore stays, in runc or running. */
                 if (k >= 0)
-                        (void) runc_simple(&quiet, "delete", "--force", rr->id, NULL);
+                        (void) runc_simple(rc, "delete", "--force", rr->id, NULL);
                 runc_state_done(&s);
                 return message_set(reterr, CEDANA_E_RUNTIME_FAILED, "runc failed to restore container %s: %s.", rr->id,
                                    error ?: state_error ?: "it did not start");

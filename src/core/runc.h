@@ -17,9 +17,6 @@ typedef struct Runc {
         const char *binary; /* runc */
         const char *root;   /* --root, its state directory; NULL: runc's default */
         const char *criu;   /* --criu */
-        /* --log: where runc writes what went wrong (JSON lines); NULL: its stderr, read by us.
-         * A restore must use it: the restored container inherits runc's stdio. */
-        const char *log_path;
 } Runc;
 
 typedef struct RuncState {

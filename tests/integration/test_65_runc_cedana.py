@@ -211,6 +211,13 @@ def test_bad_inputs_leave_containers_as_they_were(c):
         fails(c, ["restore", "runc", "--path", path], 11, "runc already has a container victim")
         fails(c, ["restore", "runc", "--path", path, "--id", "v2", "--bundle", "/nonexistent"], 5, "has no config.json")
         assert oci.runc_state(c, "v2") is None
+        # A bundle runc cannot use: runc's own words, and nothing of the container left.
+        c.run(["mkdir", "-p", "/var/tmp/norootfs"])
+        c.run(["cp", f"{b}/config.json", "/var/tmp/norootfs/"])
+        r = fails(c, ["restore", "runc", "--path", path, "--id", "v3", "--bundle", "/var/tmp/norootfs"], 15,
+                  "runc failed to restore container v3: ")
+        assert "rootfs" in r.stderr, r.stderr
+        assert oci.runc_state(c, "v3") is None
         assert oci.runc_state(c, "victim")["status"] == "running" and frozen(c, "victim") == "THAWED"
 
 
