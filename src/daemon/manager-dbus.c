@@ -301,6 +301,15 @@ static int check_runc_root(const char *root, sd_bus_error *error) {
         return 0;
 }
 
+/* Containers are root's: for anyone else, the caller's identity and polkit's admin action. 1 when
+ * authorized, 0 while polkit is asked, < 0 refused. */
+static int authorize_container(Manager *m, sd_bus_message *call, Identity *ret_caller, sd_bus_error *error) {
+        int r = caller_identity(call, ret_caller, error);
+        if (r < 0)
+                return r;
+        return polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+}
+
 /* What runc says of the container, refused unless cedana can dump it now. */
 static int resolve_container(Manager *m, DumpSpec *spec, const char *id, sd_bus_error *error) {
         Runc rc = { .binary = m->config.runc_binary, .root = spec->runc_root };
@@ -343,9 +352,7 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
         if (r >= 0)
                 r = validate_dump_args(m, &a, &spec, error);
         if (r >= 0)
-                r = caller_identity(call, &spec.caller, error);
-        if (r >= 0)
-                r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+                r = authorize_container(m, call, &spec.caller, error);
         if (r <= 0)
                 goto finish;
         spec.job = j;
@@ -571,9 +578,7 @@ static int restore_container(sd_bus_message *call, Manager *m, Job *j, const cha
         if (r >= 0)
                 r = restore_source(m, &a, a.path ?: path, j, &spec, error);
         if (r >= 0)
-                r = caller_identity(call, &spec.caller, error);
-        if (r >= 0)
-                r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+                r = authorize_container(m, call, &spec.caller, error);
         if (r <= 0)
                 goto finish;
         /* A record vouches for its bytes as for any checkpoint. */
