@@ -66,6 +66,13 @@ DEFAULT_MASKS = (
     "lvm2-lvmpolld.socket",
     "uuidd.socket",
     "logrotate.timer",
+    # Enabled by podman (the container benchmark's peer): its API service, and what starts or
+    # updates containers at boot. The benchmark runs podman itself.
+    "podman.service",
+    "podman.socket",
+    "podman-restart.service",
+    "podman-auto-update.service",
+    "podman-auto-update.timer",
 )
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
