@@ -21,9 +21,10 @@ test container", and tests/integration/test_60_runc.py):
   one sits in the host's cgroups and holds capabilities a service does not.
 - A container's stdio is /dev/null: CRIU cannot dump a file outside the container (the
   harness's pipes). runc's own messages go to a --log file (LOGS), shown on failure.
-- Debian 12 has no iptables here, and CRIU's default network lock runs iptables-restore:
-  prepare() makes runc's CRIU use nftables (/etc/criu/runc.conf, read by runc for every
-  checkpoint and restore).
+- CRIU's default network lock runs iptables-restore, which a minimal Debian 12 lacks (podman
+  pulls iptables in; tools/setup installs podman for the benchmarks): prepare() makes raw runc's
+  CRIU use nftables (/etc/criu/runc.conf, read by runc for every checkpoint and restore).
+  cedana's own container checkpoints bring that setting themselves (criu-runc.conf).
 - runc restores a container's network namespace empty: lo is down afterwards. The lo-up
   prestart hook (make_bundle(lo_up_hook=True)) brings it up; runc runs prestart hooks on
   restore too.
