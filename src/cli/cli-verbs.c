@@ -256,6 +256,8 @@ const CliExitStatus cli_exit_statuses[] = {
         { CEDANA_EXIT_WRONG_KIND, "wrong kind of checkpoint",
           "A container's checkpoint restored as a process, or a process's restored as a container." },
         { CEDANA_EXIT_RUNTIME, "runtime failed", "The container runtime (runc) failed; the message says why." },
+        { CEDANA_EXIT_REMOTE, "S3 store failed",
+          "The object store (S3) failed or could not be reached; the message says which and why." },
         { CEDANA_EXIT_CANCELLED, "cancelled", "Cancelled with Ctrl-C (SIGINT or SIGTERM): nothing of the dump or "
           "restore is left." },
         { CEDANA_EXIT_FAILURE, "any other failure", "Any other failure." },

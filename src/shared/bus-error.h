@@ -25,6 +25,7 @@ enum {
         CEDANA_EXIT_CONTAINER = 13,     /* no such container, or not in a state to be dumped */
         CEDANA_EXIT_WRONG_KIND = 14,    /* a container's checkpoint restored as a process, or vice versa */
         CEDANA_EXIT_RUNTIME = 15,       /* the container runtime (runc) failed; the message says why */
+        CEDANA_EXIT_REMOTE = 16,        /* the object store (S3) failed or could not be reached */
         CEDANA_EXIT_CANCELLED = 130,    /* cancelled by Ctrl-C (128 + SIGINT, as shells report it) */
 };
 
@@ -59,6 +60,7 @@ typedef enum CedanaError {
         CEDANA_E_CONTAINER_STATE,    /* paused, stopped or only created: not running */
         CEDANA_E_WRONG_KIND,         /* a checkpoint of another kind than the restore asked for */
         CEDANA_E_RUNTIME_FAILED,     /* runc failed */
+        CEDANA_E_REMOTE,             /* the object store failed or could not be reached */
         _CEDANA_E_MAX,
 } CedanaError;
 
@@ -86,6 +88,7 @@ typedef enum CedanaError {
 #define BUS_ERROR_CONTAINER_STATE BUS_ERROR_PREFIX "ContainerNotRunning"
 #define BUS_ERROR_WRONG_KIND BUS_ERROR_PREFIX "WrongCheckpointKind"
 #define BUS_ERROR_RUNTIME_FAILED BUS_ERROR_PREFIX "RuntimeFailed"
+#define BUS_ERROR_REMOTE_FAILED BUS_ERROR_PREFIX "RemoteFailed"
 #define BUS_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"
 
 /* The bus error name of an outcome (NULL for anything else). */
