@@ -54,7 +54,11 @@ static bool path_positional;
 static int open_restore_files(RestoreFiles *f) {
         int r;
         *f = (RestoreFiles) { .source_fd = -EBADF, .log_fd = -EBADF, .pid_fd = -EBADF };
-        if (arg_path) {
+        if (arg_path && startswith(arg_path, "s3://")) {
+                /* cedanad downloads it; what the caller may read there, it decides. */
+                if (!(f->source_path = strdup(arg_path)))
+                        return log_oom();
+        } else if (arg_path) {
                 /* A directory or an archive; O_RDONLY opens either. */
                 r = open_user_path(path_positional ? "The checkpoint" : "--path", arg_path, O_RDONLY, 0, &f->source_fd,
                                    &f->source_path);
@@ -415,6 +419,9 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
                                       "'%s' is not a valid job name: use up to 64 letters, digits, '.', '_' and '-', "
                                       "starting with a letter or digit.",
                                       arg_name);
+        if (arg_no_server && arg_path && startswith(arg_path, "s3://"))
+                return log_verb_usage(verb, "--no-server restores local checkpoints; an s3:// one goes through "
+                                      "cedanad.");
         if (arg_no_server)
                 return restore_no_server(verb);
         if (arg_attach && arg_json != JSON_MODE_OFF)

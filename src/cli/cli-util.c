@@ -28,10 +28,10 @@ int open_user_path(const char *option, const char *path, int flags, mode_t mode,
                 log_error("%s needs a path.", option);
                 return CEDANA_EXIT_USAGE;
         }
-        /* Object storage URLs (s3://...) would otherwise be "does not exist": name the limit. */
+        /* URLs would otherwise be "does not exist": name what takes them. */
         if (strstr(path, "://")) {
-                log_error("%s %s: cedana keeps checkpoints on local file systems only; give a local path and copy "
-                          "the checkpoint file to remote storage with your own tools.",
+                log_error("%s %s: only a dump's --dir and a restore's --path take URLs, and only s3:// ones (the "
+                          "object store cedanad is configured with); give a local path here.",
                           option, path);
                 return CEDANA_EXIT_UNSUPPORTED;
         }

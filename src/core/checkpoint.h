@@ -18,6 +18,7 @@
 #include "metadata.h"
 #include "options.h"
 #include "runc.h"
+#include "s3.h"
 
 /* A restored tree, stopped until the caller lets it run (restored_tree_resume()). */
 typedef struct RestoredTree {
@@ -79,6 +80,12 @@ typedef struct DumpRequest {
          * its init); runc drives CRIU, and knows the container afterwards. NULL otherwise. */
         const Runc *runc;
         const RuncState *container;
+        /* An s3:// checkpoint: dir_fd is cedanad's own scratch directory (written as root), and
+         * the archive is uploaded as s3_bucket/s3_key while the tree is still frozen, instead of
+         * published there; DumpResult.path is the s3:// URL. NULL for local checkpoints. */
+        const S3Config *s3;
+        const char *s3_bucket;
+        const char *s3_key;
         const char *criu_binary;
         const char *criu_version; /* of criu_binary, recorded in the metadata; NULL: unknown */
         int criu_log_level;

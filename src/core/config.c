@@ -53,7 +53,12 @@ int config_init(Config *c) {
         c->checkpoint_directory = strdup(DEFAULT_CHECKPOINT_DIR);
         c->criu_binary = strdup(CRIU_BINARY);
         c->runc_binary = strdup(RUNC_BINARY);
-        if (!c->checkpoint_directory || !c->criu_binary || !c->runc_binary) {
+        c->s3_region = strdup(CONFIG_S3_REGION_DEFAULT);
+        c->s3_credentials_file = strdup(CONFIG_S3_CREDENTIALS_DEFAULT);
+        c->s3_user_prefix = strdup(CONFIG_S3_USER_PREFIX_DEFAULT);
+        c->s3_path_style = true;
+        if (!c->checkpoint_directory || !c->criu_binary || !c->runc_binary || !c->s3_region || !c->s3_credentials_file ||
+            !c->s3_user_prefix) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -66,6 +71,11 @@ void config_done(Config *c) {
         freestrp(&c->checkpoint_directory);
         freestrp(&c->criu_binary);
         freestrp(&c->runc_binary);
+        freestrp(&c->s3_endpoint);
+        freestrp(&c->s3_region);
+        freestrp(&c->s3_credentials_file);
+        freestrp(&c->s3_ca_file);
+        freestrp(&c->s3_user_prefix);
 }
 
 /* Collapses "//" and "/./" and drops a trailing "/". ".." is refused rather than resolved:
@@ -179,6 +189,80 @@ static int config_parse_criu_binary(const char *file, unsigned line, const char 
 static int config_parse_runc_binary(const char *file, unsigned line, const char *key, const char *value,
                                     Config *c) {
         return config_parse_path(file, line, key, value, RUNC_BINARY, &c->runc_binary);
+}
+
+static int set_string(char **target, const char *value) {
+        char *n = value ? strdup(value) : NULL;
+        if (value && !n)
+                return log_oom();
+        free(*target);
+        *target = n;
+        return 0;
+}
+
+static int config_parse_s3_endpoint(const char *file, unsigned line, const char *key, const char *value, Config *c) {
+        if (isempty(value))
+                return set_string(&c->s3_endpoint, NULL);
+        const char *host = startswith(value, "https://") ?: startswith(value, "http://");
+        if (!host || isempty(host) || strpbrk(value, " \t\"'\\?#@") || strlen(value) > 1024) {
+                /* Not echoed: a URL with credentials in it would put them into the journal. */
+                log_error("%s:%u: %s= is not an endpoint; use a URL such as https://s3.example.com or "
+                          "http://127.0.0.1:7480, without credentials, query or fragment.", file, line, key);
+                return -EINVAL;
+        }
+        _cleanup_free_ char *n = strdup(value);
+        if (!n)
+                return log_oom();
+        for (size_t l = strlen(n); l > 0 && n[l - 1] == '/'; l--)
+                n[l - 1] = 0;
+        return set_string(&c->s3_endpoint, n);
+}
+
+static int config_parse_s3_region(const char *file, unsigned line, const char *key, const char *value, Config *c) {
+        if (isempty(value))
+                return set_string(&c->s3_region, CONFIG_S3_REGION_DEFAULT);
+        if (strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(value) || strlen(value) > 64) {
+                log_error("%s:%u: %s=%s is not a region name; use lower-case letters, digits and '-', e.g. us-east-1.",
+                          file, line, key, value);
+                return -EINVAL;
+        }
+        return set_string(&c->s3_region, value);
+}
+
+static int config_parse_s3_credentials(const char *file, unsigned line, const char *key, const char *value,
+                                       Config *c) {
+        return config_parse_path(file, line, key, value, CONFIG_S3_CREDENTIALS_DEFAULT, &c->s3_credentials_file);
+}
+
+static int config_parse_s3_ca_file(const char *file, unsigned line, const char *key, const char *value, Config *c) {
+        if (isempty(value))
+                return set_string(&c->s3_ca_file, NULL);
+        return config_parse_path(file, line, key, value, value, &c->s3_ca_file);
+}
+
+static int config_parse_s3_path_style(const char *file, unsigned line, const char *key, const char *value,
+                                      Config *c) {
+        int b = isempty(value) ? 1 : parse_boolean(value);
+        if (b < 0) {
+                log_error("%s:%u: %s=%s is not a boolean; use yes or no.", file, line, key, value);
+                return -EINVAL;
+        }
+        c->s3_path_style = b;
+        return 0;
+}
+
+static int config_parse_s3_user_prefix(const char *file, unsigned line, const char *key, const char *value,
+                                       Config *c) {
+        if (isempty(value))
+                return set_string(&c->s3_user_prefix, CONFIG_S3_USER_PREFIX_DEFAULT);
+        /* Each user's own: without the user in it, one user's keys would be another's. */
+        if ((!strstr(value, "%U") && !strstr(value, "%u")) || value[0] == '/' || value[strlen(value) - 1] != '/' ||
+            strstr(value, "//") || strstr(value, "..")) {
+                log_error("%s:%u: %s=%s is not a prefix of each user's own; use one with %%U (uid) or %%u (user name) "
+                          "that ends in '/', e.g. users/%%U/.", file, line, key, value);
+                return -EINVAL;
+        }
+        return set_string(&c->s3_user_prefix, value);
 }
 
 static int config_parse_compression(const char *file, unsigned line, const char *key, const char *value,
@@ -320,6 +404,12 @@ static const ConfigItem config_items[] = {
         { "Jobs",       "CollectAfterSec", config_parse_collect_after },
         { "Restore",    "MaxArchiveSize", config_parse_max_archive_size },
         { "Restore",    "TimeoutSec",     config_parse_restore_timeout },
+        { "S3",         "Endpoint",       config_parse_s3_endpoint },
+        { "S3",         "Region",         config_parse_s3_region },
+        { "S3",         "CredentialsFile", config_parse_s3_credentials },
+        { "S3",         "CAFile",         config_parse_s3_ca_file },
+        { "S3",         "PathStyle",      config_parse_s3_path_style },
+        { "S3",         "UserPrefix",     config_parse_s3_user_prefix },
 };
 
 static bool config_section_is_known(const char *section) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* /etc/cedana/cedana.conf and its cedana.conf.d/ drop-ins: an INI file with [Checkpoint],
- * [CRIU], [Containers], [Daemon], [Jobs] and [Restore] sections. Bad values are errors naming file and line. */
+ * [CRIU], [Containers], [Daemon], [Jobs], [Restore] and [S3] sections. Bad values are errors naming file and line. */
 #pragma once
 
 #include <stdbool.h>
@@ -23,7 +23,19 @@ typedef struct Config {
          * operations, are removed this long after they ended; UINT64_MAX: never */
         uint64_t collect_after_usec;
         unsigned restore_timeout_sec; /* [Restore] TimeoutSec=: CRIU is stopped after this; 0: never */
+        /* [S3]: the object store s3:// checkpoints go to; NULL endpoint: none configured. */
+        char *s3_endpoint;          /* Endpoint=, http:// or https://, without a trailing slash */
+        char *s3_region;            /* Region=, default "us-east-1" */
+        char *s3_credentials_file;  /* CredentialsFile=, default PKGSYSCONFDIR "/s3-credentials" */
+        char *s3_ca_file;           /* CAFile=, NULL: the system's CAs */
+        bool s3_path_style;         /* PathStyle=, default yes */
+        /* UserPrefix=, with %U or %u: where ordinary users' keys must begin, default "users/%U/" */
+        char *s3_user_prefix;
 } Config;
+
+#define CONFIG_S3_REGION_DEFAULT "us-east-1"
+#define CONFIG_S3_USER_PREFIX_DEFAULT "users/%U/"
+#define CONFIG_S3_CREDENTIALS_DEFAULT PKGSYSCONFDIR "/s3-credentials"
 
 #define CONFIG_COLLECT_AFTER_DEFAULT_USEC (UINT64_C(7) * 24 * 3600 * 1000000)
 #define CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC 3600

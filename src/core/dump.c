@@ -324,8 +324,9 @@ static int write_checkpoint(DumpContext *c) {
         struct stat st;
         if (fstat(c->directory ? c->staging_fd : c->partial_fd, &st) < 0)
                 return negative_errno();
-        c->result.dev = st.st_dev;
-        c->result.ino = st.st_ino;
+        /* An object has no inode: its record is bound by the digest alone. */
+        c->result.dev = c->req->s3 ? 0 : st.st_dev;
+        c->result.ino = c->req->s3 ? 0 : st.st_ino;
         return 0;
 }
 
@@ -360,6 +361,36 @@ static int publish(DumpContext *c) {
         (void) identity_reset_fs();
         if (r >= 0)
                 r = fsync_directory_of(req->dir_fd);
+        return r;
+}
+
+static void on_uploaded(uint64_t done, uint64_t total, void *userdata) {
+        DumpContext *c = userdata;
+        progress(c->req, "uploading", done, total);
+}
+
+static bool upload_cancelled(void *userdata) {
+        DumpContext *c = userdata;
+        return cancelled(c->req);
+}
+
+/* The complete archive as its object, tagged with whose it is and the digest a record binds it
+ * to; a failed upload leaves no object and no upload behind. */
+static int upload(DumpContext *c, char **reterr) {
+        const DumpRequest *req = c->req;
+        char uid[64], digest[32 + METADATA_DIGEST_SIZE];
+        snprintf(uid, sizeof(uid), "cedana-uid=%u", (unsigned) req->caller.uid);
+        snprintf(digest, sizeof(digest), "cedana-digest=%s", c->result.digest);
+        char *meta[] = { uid, digest, NULL };
+        progress(req, "uploading", 0, c->result.size);
+        int r = s3_upload_fd(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, c->result.size, meta, on_uploaded,
+                             upload_cancelled, c, reterr);
+        if (r == -ECANCELED) {
+                *reterr = mfree(*reterr);
+                return r;
+        }
+        if (r == 0)
+                c->published = true;
         return r;
 }
 
@@ -419,7 +450,12 @@ static int post_dump(void *userdata) {
         /* The last point a cancel is taken here; the daemon refuses to record one after it. */
         if (cancelled(req))
                 return commit_failed(c, -ECANCELED);
-        r = publish(c);
+        if (req->s3) {
+                r = upload(c, &err);
+                if (r > 0)
+                        goto refused;
+        } else
+                r = publish(c);
         if (r < 0)
                 return commit_failed(c, r);
         /* Dead while we wrote: whatever it did last is not in the checkpoint, so there is none. */
@@ -536,11 +572,24 @@ static int prepare(DumpContext *c, char **reterr) {
         const DumpRequest *req = c->req;
         struct stat st;
 
-        /* As the caller from here: the kernel decides whether the caller may write to dir. */
-        int r = identity_set_fs(&req->caller);
+        /* As the caller from here: the kernel decides whether the caller may write to dir. An
+         * upload's local files are cedanad's own, in its scratch directory. */
+        uid_t files_uid = req->s3 ? 0 : req->caller.uid;
+        int r = req->s3 ? identity_reset_fs() : identity_set_fs(&req->caller);
         if (r < 0)
                 return r;
-        if (fstatat(req->dir_fd, c->result.final_name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+        if (req->s3) {
+                /* Never over another object; and a store that cannot be reached, or refuses the
+                 * credentials, is found out before anything is frozen. */
+                uint64_t size;
+                r = s3_head(req->s3, req->s3_bucket, req->s3_key, &size, NULL, NULL, reterr);
+                if (r == 0)
+                        return message_set(reterr, CEDANA_E_EXISTS, "An object %s exists already; choose another "
+                                           "--name.", c->result.path);
+                if (r != CEDANA_E_NO_SUCH_FILE || strstr(strempty(*reterr), "bucket"))
+                        return r;
+                *reterr = mfree(*reterr);
+        } else if (fstatat(req->dir_fd, c->result.final_name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 _cleanup_free_ char *dir = dir_display(req->dir_fd);
                 return message_set(reterr, CEDANA_E_EXISTS, "A checkpoint named %s already exists in %s; choose "
                                    "another --name.", c->result.final_name, dir);
@@ -553,7 +602,7 @@ static int prepare(DumpContext *c, char **reterr) {
         /* The one we made, not one swapped in under its name. */
         if (fstat(c->staging_fd, &st) < 0)
                 return negative_errno();
-        if (st.st_uid != req->caller.uid || (st.st_mode & 07777) != 0700)
+        if (st.st_uid != files_uid || (st.st_mode & 07777) != 0700)
                 return prepare_failed(req, -EXDEV, reterr);
         if (!c->directory) {
                 r = open_partial(c);
@@ -565,7 +614,7 @@ static int prepare(DumpContext *c, char **reterr) {
                         return prepare_failed(req, r, reterr);
         }
         /* CRIU runs as the process's owner and must be able to write the images. */
-        if (req->owner.uid != req->caller.uid) {
+        if (req->owner.uid != files_uid) {
                 r = identity_reset_fs();
                 if (r >= 0 && fchown(c->staging_fd, req->owner.uid, req->owner.gid) < 0)
                         r = negative_errno();
@@ -590,7 +639,12 @@ static void undo(DumpContext *c) {
         const DumpRequest *req = c->req;
         (void) identity_reset_fs();
         int published_fd = c->directory ? c->staging_fd : c->partial_fd;
-        if (c->published && name_is_fd(req->dir_fd, c->result.final_name, published_fd))
+        if (c->published && req->s3) {
+                /* Uploaded, then not recorded: the object goes again. */
+                _cleanup_free_ char *err = NULL;
+                if (s3_delete(req->s3, req->s3_bucket, req->s3_key, &err) != 0)
+                        log_warning("Could not delete %s again after its dump failed: %s", c->result.path, strna(err));
+        } else if (c->published && name_is_fd(req->dir_fd, c->result.final_name, published_fd))
                 (void) rm_rf_at(req->dir_fd, c->result.final_name);
         if (name_is_fd(req->dir_fd, req->staging_name, c->staging_fd))
                 (void) rm_rf_at(req->dir_fd, req->staging_name);
@@ -646,8 +700,10 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
         if (comp < 0 || comp >= _COMPRESSION_MAX)
                 return -EINVAL;
         _cleanup_free_ char *dir = dir_display(req->dir_fd);
-        if (asprintf(&c.result.final_name, "%s%s", req->name, compression_suffix(comp)) < 0 ||
-            !(c.result.path = path_join(dir, c.result.final_name)))
+        if (asprintf(&c.result.final_name, "%s%s", req->name, compression_suffix(comp)) < 0)
+                return -ENOMEM;
+        if (req->s3 ? asprintf(&c.result.path, "s3://%s/%s", req->s3_bucket, req->s3_key) < 0
+                    : !(c.result.path = path_join(dir, c.result.final_name)))
                 return -ENOMEM;
 
         /* An attached job's terminal is a pty whose master cedanad holds, outside the tree: CRIU

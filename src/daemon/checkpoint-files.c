@@ -20,6 +20,7 @@
 #include "message.h"
 #include "operation.h"
 #include "path-util.h"
+#include "remote.h"
 #include "strv.h"
 
 typedef struct FilesWork {
@@ -79,6 +80,11 @@ static int remove_leftover(const CheckpointRecord *c, int dir_fd, const char *na
 }
 
 static RecordAction reconcile_files(const CheckpointRecord *c, char **reterr) {
+        /* An upload is complete only once recorded so: its local files were in a scratch
+         * directory the start removes anyway. (An object completed just before a crash stays,
+         * unrecorded.) */
+        if (s3_url_is(c->path))
+                return RECORD_FORGET;
         _cleanup_close_ int dir_fd = -EBADF;
         const char *final;
         int r = open_parent(c->path, &dir_fd, &final);
@@ -137,6 +143,23 @@ static RecordAction delete_files(const CheckpointRecord *c, const Identity *as, 
         return action;
 }
 
+/* The object, as root: the record is the caller's (the daemon checked), the credentials cedanad's. */
+static RecordAction delete_object(Manager *m, const CheckpointRecord *c, char **reterr) {
+        _cleanup_(s3_config_done) S3Config s3 = {};
+        _cleanup_free_ char *bucket = NULL, *key = NULL;
+        int r = manager_s3_config(m, &s3, reterr);
+        if (r == 0 && s3_url_parse(c->path, &bucket, &key) < 0)
+                r = message_set(reterr, CEDANA_E_INVALID_ARGS, "%s is not an s3:// URL cedana can use.", c->path);
+        if (r == 0)
+                r = s3_delete(&s3, bucket, key, reterr);
+        if (r == CEDANA_E_NO_SUCH_FILE) {
+                /* Gone already: only the record is left to forget. */
+                *reterr = mfree(*reterr);
+                r = 0;
+        }
+        return r == 0 ? RECORD_FORGET : RECORD_KEEP;
+}
+
 static int files_worker(int sock, void *userdata) {
         Operation *op = userdata;
         FilesWork *w = op->userdata;
@@ -146,7 +169,9 @@ static int files_worker(int sock, void *userdata) {
         for (size_t i = 0; i < w->n; i++) {
                 const CheckpointRecord *c = &w->records[i];
                 _cleanup_free_ char *err = NULL;
-                RecordAction a = w->mode == FILES_DELETE ? delete_files(c, &w->as, &err) : reconcile_files(c, &err);
+                RecordAction a = w->mode != FILES_DELETE ? reconcile_files(c, &err)
+                                 : s3_url_is(c->path)    ? delete_object(op->manager, c, &err)
+                                                         : delete_files(c, &w->as, &err);
                 *msg = (WorkerMessage) { .type = WM_RECORD_DONE };
                 msg->record.uid = c->uid;
                 snprintf(msg->record.id, sizeof(msg->record.id), "%s", c->id);
@@ -166,6 +191,7 @@ static const char *const record_status_table[_RECORD_STATUS_MAX] = {
         [RECORD_STATUS_MISSING] = "missing",
         [RECORD_STATUS_CHANGED] = "changed",
         [RECORD_STATUS_UNKNOWN] = "unknown",
+        [RECORD_STATUS_REMOTE] = "remote",
 };
 
 const char *record_status_to_string(RecordStatus s) {
@@ -173,6 +199,8 @@ const char *record_status_to_string(RecordStatus s) {
 }
 
 RecordStatus checkpoint_record_status(const CheckpointRecord *c) {
+        if (s3_url_is(c->path))
+                return RECORD_STATUS_REMOTE;
         struct statx sx;
         if (statx(AT_FDCWD, c->path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
                 return errno == ENOENT || errno == ENOTDIR ? RECORD_STATUS_MISSING : RECORD_STATUS_UNKNOWN;

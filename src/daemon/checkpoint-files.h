@@ -36,6 +36,7 @@ typedef enum RecordStatus {
         RECORD_STATUS_MISSING, /* deleted or moved away: the record only keeps its name taken */
         RECORD_STATUS_CHANGED, /* something else is at its path now */
         RECORD_STATUS_UNKNOWN, /* cannot be looked at */
+        RECORD_STATUS_REMOTE,  /* an object on the object store, not looked at (restore checks it) */
         _RECORD_STATUS_MAX,
 } RecordStatus;
 

@@ -322,7 +322,8 @@ int dump_operation_start(Manager *m, sd_bus_message *call, DumpSpec *spec, sd_bu
         if (r < 0)
                 return bus_error_setf(error, r, "Failed to create a log directory for CRIU in %s: %s", m->log_dir,
                                       strerror(-r));
-        int keep[] = { d->spec.pidfd, d->spec.dir_fd, d->spec.log_fd, d->log_fd, m->log_dir_fd };
+        /* The state directory: an upload's scratch directory goes there. */
+        int keep[] = { d->spec.pidfd, d->spec.dir_fd, d->spec.log_fd, d->log_fd, m->log_dir_fd, m->state_dir_fd };
         int valid[ELEMENTSOF(keep)];
         size_t n = 0;
         for (size_t i = 0; i < ELEMENTSOF(keep); i++)

@@ -17,6 +17,8 @@
 #include "message.h"
 #include "operation.h"
 #include "path-util.h"
+#include "remote.h"
+#include "s3.h"
 
 typedef struct DumpWorker {
         int sock;
@@ -146,16 +148,35 @@ static int open_dir(const DumpOperation *d, int *ret_fd, char **reterr) {
         }
 }
 
+/* An upload's archive is written into cedanad's own scratch directory first (removed by the next
+ * start should this worker not live to remove it); the object store's settings and key. */
+static int open_remote(Manager *m, const DumpOperation *d, S3Config *s3, char **bucket, char **key, char **scratch,
+                       int *ret_fd, char **reterr) {
+        int r = manager_s3_config(m, s3, reterr);
+        if (r != 0)
+                return r;
+        r = s3_url_parse(d->record.path, bucket, key);
+        if (r < 0)
+                return message_set(reterr, CEDANA_E_INVALID_ARGS, "%s is not an s3:// URL cedana can use.",
+                                   d->record.path);
+        r = mkdtemp_at(m->state_dir_fd, "staging-", scratch, ret_fd);
+        if (r < 0)
+                return message_set(reterr, r, "Cannot make a scratch directory for the upload: %s.", strerror(-r));
+        return 0;
+}
+
 int dump_worker(int sock, void *userdata) {
         Operation *op = userdata;
         DumpOperation *d = op->userdata;
         Manager *m = op->manager;
         DumpWorker w = { .sock = sock, .op = op };
-        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ char *err = NULL, *bucket = NULL, *key = NULL, *scratch = NULL;
+        _cleanup_(s3_config_done) S3Config s3 = {};
+        bool remote = s3_url_is(d->spec.dir_path);
 
         _cleanup_close_ int dir_fd = -EBADF;
-        int r = open_dir(d, &dir_fd, &err);
-        if (r == 0) {
+        int r = remote ? open_remote(m, d, &s3, &bucket, &key, &scratch, &dir_fd, &err) : open_dir(d, &dir_fd, &err);
+        if (r == 0 && !remote) {
                 const char *reason = NULL;
                 if (checkpoint_dir_check(dir_fd, &reason) < 0)
                         r = message_set(&err, CEDANA_E_PATH_NOT_ALLOWED,
@@ -179,6 +200,9 @@ int dump_worker(int sock, void *userdata) {
                         .options = &d->spec.options,
                         .runc = container ? &rc : NULL,
                         .container = container ? &d->spec.container : NULL,
+                        .s3 = remote ? &s3 : NULL,
+                        .s3_bucket = bucket,
+                        .s3_key = key,
                         .criu_binary = m->config.criu_binary,
                         .criu_version = m->criu_version,
                         .criu_log_level = m->config.criu_log_level,
@@ -200,6 +224,8 @@ int dump_worker(int sock, void *userdata) {
                 if (d->spec.log_fd >= 0)
                         criu_log_copy(d->log_fd, "dump.log", d->spec.log_fd);
         }
+        if (scratch)
+                (void) rm_rf_at(m->state_dir_fd, scratch);
         if (r != 0) {
                 /* CRIU's log stays for the caller to read; the message says where. */
                 (void) worker_child_send_status(sock, WM_FAILED, r, err ?: strerror(r < 0 ? -r : EIO));

@@ -110,7 +110,8 @@ static int hygiene_worker(int sock, void *userdata) {
         Operation *op = userdata;
         HygieneWork *w = op->userdata;
         Manager *m = op->manager;
-        /* Restores extract into staging-* below the state directory; none is in flight now. */
+        /* Restores extract, and uploads are written, into staging-* below the state directory; none
+         * is in flight now. */
         DIR *d;
         if (w->startup && opendir_at(m->state_dir_fd, &d) >= 0) {
                 struct dirent *de;

@@ -31,6 +31,7 @@
 #include "path-util.h"
 #include "polkit.h"
 #include "process.h"
+#include "remote.h"
 #include "restore-operation.h"
 #include "strv.h"
 #include "tty-util.h"
@@ -162,9 +163,15 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "External resource '%.64s' is not allowed; use unix[...], tty[...] or file[...].",
                                                  *e);
-        if (a->dir && !path_is_normalized(a->dir))
+        bool remote = a->dir && s3_url_is(a->dir);
+        if (a->dir && !remote && !path_is_normalized(a->dir))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Directory '%.64s' must be an absolute path without '.' or '..'.", a->dir);
+        if (remote && a->dir_fd >= 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Give either 'dir_fd' or an s3:// 'dir'.");
+        /* An object is one file: "none" (a directory) goes as a plain tar. */
+        if (remote && c == COMPRESSION_NONE)
+                c = COMPRESSION_TAR;
         if (a->dir_fd >= 0) {
                 struct stat st;
                 if (fstat(a->dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -193,6 +200,19 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
                         return sd_bus_error_set_errnof(error, r, "Failed to resolve option 'dir_fd': %s", strerror(-r));
         } else if (a->dir && !(spec->dir_path = strdup(a->dir)))
                 return -ENOMEM;
+        return 0;
+}
+
+/* An s3:// --dir, once the caller is known: allowed for them, and as cedana writes it. */
+static int check_remote_dir(Manager *m, DumpSpec *spec, sd_bus_error *error) {
+        if (!spec->dir_path || !s3_url_is(spec->dir_path))
+                return 0;
+        char *url = NULL;
+        int r = remote_check_url(m, spec->caller.uid, spec->dir_path, true, &url, error);
+        if (r < 0)
+                return r;
+        free(spec->dir_path);
+        spec->dir_path = url;
         return 0;
 }
 
@@ -259,6 +279,8 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
                 owner = j->uid == 0 ? 0 : owner;
         if (r >= 0)
                 r = caller_identity(call, &spec.caller, error);
+        if (r >= 0)
+                r = check_remote_dir(m, &spec, error);
         /* No directory given: the configured one, which may be the caller's own. */
         if (r >= 0 && !spec.dir_path)
                 r = config_checkpoint_directory_for(&m->config, spec.caller.uid, &spec.dir_path, &spec.dir_per_user);
@@ -353,6 +375,10 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
                 r = validate_dump_args(m, &a, &spec, error);
         if (r >= 0)
                 r = authorize_container(m, call, &spec.caller, error);
+        if (r > 0) {
+                int k = check_remote_dir(m, &spec, error);
+                r = k < 0 ? k : r;
+        }
         if (r <= 0)
                 goto finish;
         spec.job = j;
@@ -487,6 +513,20 @@ static int restore_job_check(Job *j, sd_bus_error *error) {
         return 0;
 }
 
+/* An s3:// source, once the caller is known: allowed for uid (the job's owner restoring a job),
+ * and as cedana writes it (which is how its record names it). */
+static int check_remote_source(Manager *m, RestoreSpec *s, uid_t uid, sd_bus_error *error) {
+        if (!s->source_path || !s3_url_is(s->source_path) || s->source_fd >= 0)
+                return 0;
+        char *url = NULL;
+        int r = remote_check_url(m, uid, s->source_path, false, &url, error);
+        if (r < 0)
+                return r;
+        free(s->source_path);
+        s->source_path = url;
+        return 0;
+}
+
 /* Where the checkpoint comes from: an fd the caller opened, a path, or the job's latest. */
 static int restore_source(Manager *m, RestoreArgs *a, const char *path, Job *j, RestoreSpec *s, sd_bus_error *error) {
         if (a->source_fd >= 0) {
@@ -494,6 +534,8 @@ static int restore_source(Manager *m, RestoreArgs *a, const char *path, Job *j, 
                 (void) fd_get_path(s->source_fd, &s->source_path); /* for messages */
                 return 0;
         }
+        if (path && s3_url_is(path))
+                return (s->source_path = strdup(path)) ? 0 : -ENOMEM; /* checked once the caller is known */
         if (path) {
                 if (!path_is_normalized(path))
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
@@ -528,6 +570,8 @@ static int restore_common(sd_bus_message *call, Manager *m, Job *j, const char *
                 r = restore_source(m, &a, a.path ?: path, j, &spec, error);
         if (r >= 0)
                 r = caller_identity(call, &spec.caller, error);
+        if (r >= 0)
+                r = check_remote_source(m, &spec, j ? j->uid : spec.caller.uid, error);
         if (r >= 0) {
                 /* A job is restored as its owner, whoever asks; anything else as the caller. The
                  * same path asks the same action by either route. */
@@ -579,6 +623,10 @@ static int restore_container(sd_bus_message *call, Manager *m, Job *j, const cha
                 r = restore_source(m, &a, a.path ?: path, j, &spec, error);
         if (r >= 0)
                 r = authorize_container(m, call, &spec.caller, error);
+        if (r > 0) {
+                int k = check_remote_source(m, &spec, spec.caller.uid, error);
+                r = k < 0 ? k : r;
+        }
         if (r <= 0)
                 goto finish;
         /* A record vouches for its bytes as for any checkpoint. */

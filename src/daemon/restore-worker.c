@@ -17,10 +17,13 @@
 #include "message.h"
 #include "operation.h"
 #include "path-util.h"
+#include "remote.h"
 #include "restore-operation-internal.h"
+#include "s3.h"
 
 typedef struct RestoreWorker {
         int sock;
+        Operation *op;
         RestoreOperation *r;
         const AttachKind *attached; /* known before the tree exists */
 } RestoreWorker;
@@ -55,6 +58,36 @@ static int send_tree(const RestoredTree *tree, void *userdata, char **reterr) {
         if (r < 0)
                 return r;
         return worker_child_wait_reply(w->sock, reterr);
+}
+
+static void on_downloaded(uint64_t done, uint64_t total, void *userdata) {
+        send_progress("downloading", done, total, userdata);
+}
+
+/* An object, downloaded into a file only this worker has (an O_TMPFILE in the staging directory,
+ * gone with the worker), then read like any archive: verified as it is extracted. */
+static int download_source(RestoreWorker *w, int *ret_fd, char **reterr) {
+        RestoreOperation *r = w->r;
+        Manager *m = w->op->manager;
+        _cleanup_(s3_config_done) S3Config s3 = {};
+        _cleanup_free_ char *bucket = NULL, *key = NULL;
+        int k = manager_s3_config(m, &s3, reterr);
+        if (k != 0)
+                return k;
+        if (s3_url_parse(r->spec.source_path, &bucket, &key) < 0)
+                return message_set(reterr, CEDANA_E_INVALID_ARGS, "%s is not an s3:// URL cedana can use.",
+                                   r->spec.source_path);
+        _cleanup_close_ int fd = openat(r->staging_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return message_set(reterr, negative_errno(), "Cannot make a file to download %s into: %m.",
+                                   r->spec.source_path);
+        k = s3_download_fd(&s3, bucket, key, fd, m->config.max_restore_bytes, on_downloaded, w, reterr);
+        if (k != 0)
+                return k;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 /* The checkpoint, as its owner: a path the owner cannot read is not restored for it. A recorded
@@ -103,7 +136,7 @@ int restore_worker(int sock, void *userdata) {
         RestoreOperation *r = op->userdata;
         Manager *m = op->manager;
         AttachKind attached = ATTACH_NONE;
-        RestoreWorker w = { .sock = sock, .r = r, .attached = &attached };
+        RestoreWorker w = { .sock = sock, .op = op, .r = r, .attached = &attached };
         _cleanup_free_ char *err = NULL;
         _cleanup_close_ int source_fd = -EBADF;
         RestoredTree tree = {};
@@ -112,7 +145,8 @@ int restore_worker(int sock, void *userdata) {
         _cleanup_free_ char *container_id = NULL;
         Runc rc = { .binary = m->config.runc_binary, .root = r->spec.runc_root, .criu = m->config.criu_binary };
 
-        int k = open_source(r, &source_fd, &err);
+        int k = r->spec.source_fd < 0 && s3_url_is(r->spec.source_path) ? download_source(&w, &source_fd, &err)
+                                                                          : open_source(r, &source_fd, &err);
         if (k == 0) {
                 RestoreRequest req = {
                         .source_fd = source_fd,

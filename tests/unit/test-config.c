@@ -111,6 +111,12 @@ static void assert_defaults(const Config *c) {
         g_assert_cmpstr(c->criu_binary, ==, CRIU_BINARY);
         g_assert_cmpint(c->criu_log_level, ==, 4);
         g_assert_cmpstr(c->runc_binary, ==, RUNC_BINARY);
+        g_assert_null(c->s3_endpoint);
+        g_assert_cmpstr(c->s3_region, ==, "us-east-1");
+        g_assert_cmpstr(c->s3_credentials_file, ==, "/etc/cedana/s3-credentials");
+        g_assert_null(c->s3_ca_file);
+        g_assert_true(c->s3_path_style);
+        g_assert_cmpstr(c->s3_user_prefix, ==, "users/%U/");
         g_assert_cmpuint(c->idle_exit_usec, ==, DEFAULT_IDLE_EXIT_USEC);
         g_assert_cmpuint(c->collect_after_usec, ==, CONFIG_COLLECT_AFTER_DEFAULT_USEC);
         g_assert_cmpuint(c->max_restore_bytes, ==, ARCHIVE_LIMITS_DEFAULT.max_bytes);
@@ -133,7 +139,14 @@ static const char all_keys[] =
         "CollectAfterSec=3600\n"
         "[Restore]\n"
         "MaxArchiveSize=1T\n"
-        "TimeoutSec=60\n";
+        "TimeoutSec=60\n"
+        "[S3]\n"
+        "Endpoint=https://s3.example.com/\n"
+        "Region=eu-west-3\n"
+        "CredentialsFile=/srv/s3.keys\n"
+        "CAFile=/srv/ca.pem\n"
+        "PathStyle=no\n"
+        "UserPrefix=cedana/%u/\n";
 
 static void assert_all_keys(const Config *c) {
         g_assert_cmpstr(c->checkpoint_directory, ==, "/srv/checkpoints");
@@ -145,6 +158,12 @@ static void assert_all_keys(const Config *c) {
         g_assert_cmpuint(c->collect_after_usec, ==, 3600 * USEC_PER_SEC);
         g_assert_cmpuint(c->max_restore_bytes, ==, UINT64_C(1) << 40);
         g_assert_cmpuint(c->restore_timeout_sec, ==, 60);
+        g_assert_cmpstr(c->s3_endpoint, ==, "https://s3.example.com");
+        g_assert_cmpstr(c->s3_region, ==, "eu-west-3");
+        g_assert_cmpstr(c->s3_credentials_file, ==, "/srv/s3.keys");
+        g_assert_cmpstr(c->s3_ca_file, ==, "/srv/ca.pem");
+        g_assert_false(c->s3_path_style);
+        g_assert_cmpstr(c->s3_user_prefix, ==, "cedana/%u/");
 }
 
 static void test_defaults(Fixture *f, gconstpointer data) {
@@ -244,7 +263,8 @@ static void test_empty_value_resets(Fixture *f, gconstpointer data) {
                          "[CRIU]\nBinary=\nLogLevel=\n[Containers]\nRunc=\n"
                          "[Daemon]\nIdleExitSec=\t\n"
                          "[Jobs]\nCollectAfterSec=\n"
-                         "[Restore]\nMaxArchiveSize=\nTimeoutSec=\n");
+                         "[Restore]\nMaxArchiveSize=\nTimeoutSec=\n"
+                         "[S3]\nEndpoint=\nRegion=\nCredentialsFile=\nCAFile=\nPathStyle=\nUserPrefix=\n");
         g_assert_cmpint(load(f), ==, 0);
         g_assert_cmpstr(f->log, ==, "");
         assert_defaults(&f->config);
@@ -273,6 +293,17 @@ static void test_errors(Fixture *f, gconstpointer data) {
                   "2: Directory=/srv/%h has an unknown specifier; use %u (user name), %U (uid) or %%." },
                 { "[Checkpoint]\nDirectory=/srv/%\n",
                   "2: Directory=/srv/% has an unknown specifier; use %u (user name), %U (uid) or %%." },
+                { "[S3]\nEndpoint=ftp://s3.example.com\n",
+                  "2: Endpoint= is not an endpoint; use a URL such as https://s3.example.com or "
+                  "http://127.0.0.1:7480, without credentials, query or fragment." },
+                { "[S3]\nEndpoint=https://key:secret@s3.example.com\n",
+                  "2: Endpoint= is not an endpoint; use a URL such as https://s3.example.com or "
+                  "http://127.0.0.1:7480, without credentials, query or fragment." },
+                { "[S3]\nUserPrefix=shared/\n",
+                  "2: UserPrefix=shared/ is not a prefix of each user's own; use one with %U (uid) or %u (user name) "
+                  "that ends in '/', e.g. users/%U/." },
+                { "[S3]\nRegion=EU West\n",
+                  "2: Region=EU West is not a region name; use lower-case letters, digits and '-', e.g. us-east-1." },
                 { "[CRIU]\nBinary=criu\n",
                   "2: Binary=criu is not an absolute path; use a path starting with \"/\"." },
                 { "[CRIU]\nLogLevel=5\n",
@@ -491,7 +522,8 @@ static char *example_config(void) {
 static void test_example(Fixture *f, gconstpointer data) {
         static const char *const keys[] = {
                 "Directory", "Compression", "Binary",         "LogLevel",   "Runc",
-                "IdleExitSec", "CollectAfterSec", "MaxArchiveSize", "TimeoutSec",
+                "IdleExitSec", "CollectAfterSec", "MaxArchiveSize", "TimeoutSec", "Endpoint", "Region",
+                "CredentialsFile", "CAFile", "PathStyle", "UserPrefix",
         };
         g_autofree char *example = example_config();
         g_auto(GStrv) lines = NULL;

@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: Apache-2.0
+# Checkpoints on a real S3 server (Ceph RGW in the test container) through the real cedanad:
+# `--dir s3://...` dumps and `--path s3://...` restores, in every format, with the restored
+# process's state checked; each user confined to their own prefix; failures (wrong credentials,
+# a store that is down, a missing bucket) with one sentence, a distinct exit code, the process
+# running and nothing left on the store; and the secret key never in the journal.
+
+import json
+import os
+import time
+
+import faultproxy
+import rgw
+
+TIMEOUT = 240
+BUCKET = "checkpoints"
+FORMATS = {"none": ".tar", "tar": ".tar", "gzip": ".tar.gz", "lz4": ".tar.lz4", "zlib": ".tar.zlib", "zstd": ".tar.zst"}
+CONF = "/etc/cedana/cedana.conf.d/50-s3.conf"
+CREDS = "/etc/cedana/s3-credentials"
+S3 = None
+PROXY = None
+
+
+def cedana(c, *args, check=True, user=None):
+    return c.run(["cedana", *args], check=check, user=user, timeout=240)
+
+
+def configure(c, endpoint, secret=None):
+    c.write_file(CONF, f"[S3]\nEndpoint={endpoint}\nRegion={S3.region}\n")
+    c.write_file(CREDS, f"AccessKeyId={S3.access_key}\nSecretAccessKey={secret or S3.secret_key}\n", mode=0o600)
+    # cedanad reads its configuration when it starts.
+    c.run(["systemctl", "stop", "cedanad.service"])
+
+
+def setup(c):
+    global S3, PROXY
+    S3 = rgw.RGW().start(c)
+    PROXY = faultproxy.FaultProxy(S3).start(c)
+    S3.make_bucket(BUCKET)
+    c.add_user("alice")
+    c.run(["systemctl", "start", "cedanad.socket"])
+    configure(c, S3.endpoint)
+
+
+def workload(c):
+    return os.path.join(c.build_dir, "tests/integration/workload")
+
+
+def read_report(c, path):
+    try:
+        text = c.read_file(path)
+    except Exception:
+        return {}
+    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+
+
+def start(c, name, *args, user=None):
+    report = f"/tmp/wl-{name}.report"
+    c.run(["rm", "-f", report])
+    pid = c.start_unit_process(f"wl-{name}", [workload(c), report, *args], user=user)
+    c.wait_until(lambda: read_report(c, report), what=f"workload {name} to report")
+    return pid, report
+
+
+def keys(prefix=""):
+    return [o["Key"] for o in S3.list_objects(BUCKET, prefix=prefix)]
+
+
+def check_round_trip(c, fmt):
+    name = f"count-{fmt}"
+    pid, report = start(c, name, "counter")
+    time.sleep(0.3)
+    out = json.loads(cedana(c, "dump", "process", str(pid), "--dir", f"s3://{BUCKET}/hosts/a", "--name", name,
+                            "--compression", fmt, "--json").stdout)
+    url = f"s3://{BUCKET}/hosts/a/{name}{FORMATS[fmt]}"
+    assert out["path"] == url, out
+    c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what="the dumped process to end")
+    at_dump = int(read_report(c, report)["count"])
+    assert f"hosts/a/{name}{FORMATS[fmt]}" in keys("hosts/a/")
+    assert not S3.list_multipart_uploads(BUCKET)
+    listed = {x["id"]: x for x in json.loads(cedana(c, "checkpoint", "list", "--json").stdout)}
+    assert listed[name]["path"] == url and listed[name]["status"] == "remote", listed[name]
+    # Not on the local disk is not "missing": prune leaves it.
+    cedana(c, "checkpoint", "prune")
+    assert name in [x["id"] for x in json.loads(cedana(c, "checkpoint", "list", "--json").stdout)]
+    # Nothing of it stayed on the local disk: cedanad's scratch directory is gone.
+    assert not [d for d in c.run(["ls", "-A", "/var/lib/cedana"]).stdout.split() if d.startswith("staging-")]
+    out = json.loads(cedana(c, "restore", "process", "--path", url, "--name", name, "--json").stdout)
+    assert out["pid"] == pid, out
+    c.wait_until(lambda: int(read_report(c, report)["count"]) > at_dump + 3, what="the restored counter")
+    assert int(read_report(c, report)["count"]) < at_dump + 40
+    cedana(c, "job", "kill", name, "--signal", "KILL")
+    c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", name, "--json").stdout)["status"] != "running",
+                 what="the job to end")
+    cedana(c, "job", "delete", name)
+    # Deleting the checkpoint removes the object.
+    cedana(c, "checkpoint", "delete", name)
+    assert f"hosts/a/{name}{FORMATS[fmt]}" not in keys("hosts/a/")
+
+
+def _define(fmt):
+    def t(c):
+        check_round_trip(c, fmt)
+    t.__name__ = f"test_round_trip_{fmt}"
+    globals()[t.__name__] = t
+
+
+for _fmt in FORMATS:
+    _define(_fmt)
+
+
+def test_memory_of_a_job_through_the_store(c):
+    pid, report = start(c, "mem", "memory", "128", "2")
+    cedana(c, "manage", "process", str(pid), "--name", "mem")
+    before = read_report(c, report)
+    cedana(c, "dump", "job", "mem", "--dir", f"s3://{BUCKET}/jobs", "--compression", "lz4")
+    assert json.loads(cedana(c, "job", "inspect", "mem", "--json").stdout)["status"] == "halted"
+    # restore job finds its latest checkpoint on the store.
+    rpid = json.loads(cedana(c, "restore", "job", "mem", "--json").stdout)["pid"]
+    c.run(["kill", "-USR1", str(rpid)])
+    c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
+    assert read_report(c, report)["current"] == before["initial"]
+    cedana(c, "job", "kill", "mem", "--signal", "KILL")
+    c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", "mem", "--json").stdout)["status"] != "running",
+                 what="the job to end")
+    cedana(c, "job", "delete", "mem", "--with-checkpoints")
+    assert not keys("jobs/")
+
+
+def fails(c, args, code, words, user=None):
+    r = cedana(c, *args, check=False, user=user)
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert words in r.stderr, r.stderr
+    return r
+
+
+def test_each_user_only_below_their_prefix(c):
+    uid = c.user_info("alice")[1]
+    pid, report = start(c, "alice", "counter", user="alice")
+    fails(c, ["dump", "process", str(pid), "--dir", f"s3://{BUCKET}/hosts/a"], 4,
+          f"Your checkpoints on the object store go below s3://{BUCKET}/users/{uid}/", user="alice")
+    fails(c, ["restore", "process", "--path", f"s3://{BUCKET}/hosts/a/x.tar"], 4,
+          f"go below s3://{BUCKET}/users/{uid}/", user="alice")
+    assert c.path_exists(f"/proc/{pid}")
+    out = json.loads(cedana(c, "dump", "process", str(pid), "--dir", f"s3://{BUCKET}/users/{uid}", "--name", "mine",
+                            "--compression", "zstd", "--leave-running", "--json", user="alice").stdout)
+    assert out["path"] == f"s3://{BUCKET}/users/{uid}/mine.tar.zst"
+    assert S3.call("head_object", Bucket=BUCKET, Key=f"users/{uid}/mine.tar.zst")["Metadata"]["cedana-uid"] == str(uid)
+    cedana(c, "checkpoint", "delete", "mine", user="alice")
+    c.run(["kill", "-KILL", str(pid)])
+
+
+def test_failures_leave_the_process_running_and_nothing_behind(c):
+    pid, report = start(c, "victim", "memory", "64", "1")
+
+    def untouched():
+        assert c.path_exists(f"/proc/{pid}")
+        status = c.read_file(f"/proc/{pid}/status")
+        assert "TracerPid:\t0" in status, status
+        assert not keys("fail/") and not S3.list_multipart_uploads(BUCKET)
+
+    fails(c, ["dump", "process", str(pid), "--dir", "s3://nosuchbucket/x"], 5, "nosuchbucket")
+    untouched()
+    # Wrong credentials: refused before anything is frozen.
+    configure(c, S3.endpoint, secret="not-the-secret-key-at-all")
+    fails(c, ["dump", "process", str(pid), "--dir", f"s3://{BUCKET}/fail"], 4, "refused cedana's credentials")
+    untouched()
+    # A store that stops answering 503 within the upload: retried, then given up on, aborted.
+    configure(c, PROXY.endpoint)
+    PROXY.fail(1000, match="PUT ")
+    r = fails(c, ["dump", "process", str(pid), "--dir", f"s3://{BUCKET}/fail", "--compression", "zstd"], 16, "")
+    PROXY.clear()
+    untouched()
+    # Down altogether.
+    configure(c, "http://127.0.0.1:9")
+    fails(c, ["dump", "process", str(pid), "--dir", f"s3://{BUCKET}/fail"], 16, "Cannot reach the object store")
+    untouched()
+    configure(c, S3.endpoint)
+    # Not configured: said so.
+    c.run(["rm", "-f", CONF])
+    c.run(["systemctl", "stop", "cedanad.service"])
+    fails(c, ["dump", "process", str(pid), "--dir", f"s3://{BUCKET}/fail"], 10, "no object store")
+    configure(c, S3.endpoint)
+    # The secret never reached the journal.
+    journal = c.run(["journalctl", "-o", "cat", "--no-pager"]).stdout
+    assert S3.secret_key not in journal and "not-the-secret-key-at-all" not in journal
+    assert r.stderr.count(S3.secret_key) == 0
+    c.run(["kill", "-KILL", str(pid)])
