@@ -388,12 +388,15 @@ class Container:
     """One booted systemd container. Use as a context manager, or start()/shutdown()."""
 
     def __init__(self, binds_ro=(), name=None, masks=DEFAULT_MASKS, boot_timeout=90,
-                 extra_nspawn_args=()):
+                 extra_nspawn_args=(), network_namespace=None):
         self.name = name or f"cedana-test-{os.getpid()}-{next(_counter)}"
         self.binds_ro = [str(b) for b in binds_ro]
         self.masks = tuple(masks)
         self.boot_timeout = boot_timeout
         self.extra_nspawn_args = list(extra_nspawn_args)
+        # A network namespace the caller made and removes (/run/netns/NAME), e.g. one that two
+        # containers share; by default each container gets a private one of its own.
+        self.network_namespace = network_namespace
         self.pid1 = None            # the container's PID 1, as the host sees it
         self.boot_seconds = None    # from spawning nspawn to is-system-running answering
         self.system_state = None    # "running" or "degraded"
@@ -463,9 +466,16 @@ class Container:
         self._make_cgroups()
         nspawn = [
             "systemd-nspawn", "-q", "-D", self._root, "--volatile=overlay", "-M", self.name,
-            "--register=no", "--keep-unit", "--private-network", "--link-journal=no",
+            "--register=no", "--keep-unit",
+            (f"--network-namespace-path={self.network_namespace}" if self.network_namespace
+             else "--private-network"),
+            "--link-journal=no",
             "--console=read-only", "--capability=CAP_SYS_TIME,CAP_CHECKPOINT_RESTORE",
         ]
+        # nspawn grants CAP_NET_ADMIN with a private network only; CRIU needs it to lock the
+        # network (nftables) in a shared one too.
+        if self.network_namespace:
+            nspawn.append("--capability=CAP_NET_ADMIN")
         nspawn += [f"--bind-ro={b}" for b in self.binds_ro]
         nspawn += self.extra_nspawn_args
         nspawn += ["-b", "--", "systemd.unit=multi-user.target", "systemd.log_color=0"]

@@ -220,11 +220,14 @@ def test_4_refused_directories(c):
     # /proc/self is a symlink
     r = cedana(c, "dump", "process", str(pid), "--dir", "/proc/self")
     assert r.returncode != 0 and "symbolic link" in r.stderr, r.stderr
-    # remote storage is not something cedana does: said so, for either end
+    # without an object store configured, s3:// is refused at either end, saying so
     r = cedana(c, "dump", "process", str(pid), "--dir", "s3://bucket/prefix")
-    assert r.returncode == 10 and "local file systems only" in r.stderr, (r.returncode, r.stderr)
+    assert r.returncode == 10 and "no object store" in r.stderr, (r.returncode, r.stderr)
     r = cedana(c, "restore", "process", "--path", "s3://bucket/prefix/x.tar.zst", user="alice")
-    assert r.returncode == 10 and "local file systems only" in r.stderr, (r.returncode, r.stderr)
+    assert r.returncode == 10 and "no object store" in r.stderr, (r.returncode, r.stderr)
+    # other URLs are nowhere taken
+    r = cedana(c, "dump", "process", str(pid), "--dir", "https://example.com/x")
+    assert r.returncode == 10 and "only s3:// ones" in r.stderr, (r.returncode, r.stderr)
     untouched(c, pid, report)
     untouched(c, apid, areport)
     assert not c.run(["sh", "-c", "ls -A /var/tmp/readonly /etc/cron.d /var/lib/cedana /root | grep -i -e dump -e staging -e partial"],

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: Apache-2.0
+# A job moves between two hosts through the object store: two throwaway systemd containers, each
+# with its own cedanad, on one network the test makes (a network namespace both share; nothing
+# else is on it), and a real RGW in the first that both reach. The job (a counter, 256 MiB of
+# memory with a checksum, a TCP listener and an established connection) is dumped on the first
+# host to S3 and restored on the second, where it goes on.
+
+import json
+import os
+import subprocess
+import time
+
+import cedana_container as cc
+import rgw
+
+TIMEOUT = 300
+BUCKET = "migration"
+
+
+def cedana(h, *args, check=True):
+    return h.run(["cedana", *args], check=check, timeout=240)
+
+
+def report(h, path):
+    try:
+        text = h.read_file(path)
+    except Exception:
+        return {}
+    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+
+
+def host(c, netns):
+    h = cc.Container(binds_ro=[c.source_dir, c.build_dir, c.stage_dir], network_namespace=netns)
+    h.start()
+    h.source_dir, h.build_dir, h.stage_dir = c.source_dir, c.build_dir, c.stage_dir
+    h.install(c.stage_dir)
+    h.run(["systemctl", "start", "cedanad.socket"])
+    return h
+
+
+def configure(h, s3):
+    h.write_file("/etc/cedana/cedana.conf.d/50-s3.conf", f"[S3]\nEndpoint={s3.endpoint}\nRegion={s3.region}\n")
+    h.write_file("/etc/cedana/s3-credentials", f"AccessKeyId={s3.access_key}\nSecretAccessKey={s3.secret_key}\n",
+                 mode=0o600)
+
+
+def ping(h, port):
+    code = ("import socket; s=socket.create_connection(('127.0.0.1', %d), timeout=5); s.sendall(b'ping\\n'); "
+            "print(s.recv(100).decode().strip())" % port)
+    return h.run(["python3", "-c", code]).stdout.strip()
+
+
+def test_a_job_moves_to_another_host_through_the_store(c):
+    name = f"cedana-mig-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    hosts = []
+    s3 = None
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        netns = f"/run/netns/{name}"
+        a = host(c, netns)
+        hosts.append(a)
+        b = host(c, netns)
+        hosts.append(b)
+        s3 = rgw.RGW().start(a)
+        s3.make_bucket(BUCKET)
+        for h in (a, b):
+            configure(h, s3)
+
+        wl = os.path.join(c.build_dir, "tests/integration/workload")
+        cedana(a, "run", "process", "--name", "mig", "--", "sh", "-c",
+               f"{wl} /tmp/mem.report memory 256 2 & exec {wl} /tmp/tcp.report tcp 7400")
+        a.wait_until(lambda: report(a, "/tmp/mem.report").get("initial") and "pongs" in report(a, "/tmp/tcp.report"),
+                     timeout=60, what="the job to start")
+        before = report(a, "/tmp/mem.report")
+        assert ping(a, 7400) == "pong 1"
+        out = json.loads(cedana(a, "dump", "job", "mig", "--dir", f"s3://{BUCKET}/host-a", "--compression", "zstd",
+                                "--tcp-established", "--json").stdout)
+        url = out["path"]
+        assert url.startswith(f"s3://{BUCKET}/host-a/dump-job-mig-"), out
+        assert json.loads(cedana(a, "job", "inspect", "mig", "--json").stdout)["status"] == "halted"
+        pongs = int(report(a, "/tmp/tcp.report")["pongs"])
+
+        # The second host knows nothing of the job: the object is all it gets.
+        out = json.loads(cedana(b, "restore", "process", "--path", url, "--name", "mig", "--tcp-established",
+                                "--json").stdout)
+        jobs = {j["job"]: j for j in json.loads(cedana(b, "job", "list", "--json").stdout)}
+        assert jobs["mig"]["status"] == "running" and jobs["mig"]["pid"] == out["pid"], jobs
+        procs = b.run(["pgrep", "-f", "/tmp/mem.report memory"]).stdout.split()
+        assert procs, "the memory workload is not on the second host"
+        b.run(["kill", "-USR1", procs[0]])
+        b.wait_until(lambda: report(b, "/tmp/mem.report").get("rounds") == "1", what="a checksum on the second host")
+        after = report(b, "/tmp/mem.report")
+        assert after["current"] == before["initial"], (before, after)
+        ticks = int(after["ticks"])
+        b.wait_until(lambda: int(report(b, "/tmp/mem.report")["ticks"]) > ticks + 20, what="the threads to run")
+        # The established connection carries on where it was, and the listener answers.
+        b.wait_until(lambda: int(report(b, "/tmp/tcp.report").get("pongs", 0)) > pongs + 5,
+                     what="the established connection to go on")
+        assert report(b, "/tmp/tcp.report")["errors"] == "0"
+        assert ping(b, 7400) == "pong 1"
+        cedana(b, "job", "kill", "mig", "--signal", "KILL")
+    finally:
+        if s3 is not None:
+            s3.stop()
+        for h in hosts:
+            h.shutdown()
+        subprocess.run(["ip", "netns", "delete", name], check=False)
