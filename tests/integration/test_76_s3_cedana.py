@@ -186,3 +186,26 @@ def test_failures_leave_the_process_running_and_nothing_behind(c):
     assert S3.secret_key not in journal and "not-the-secret-key-at-all" not in journal
     assert r.stderr.count(S3.secret_key) == 0
     c.run(["kill", "-KILL", str(pid)])
+
+
+def test_a_connection_cut_mid_upload_is_retried(c):
+    configure(c, PROXY.endpoint)
+    try:
+        pid, report = start(c, "cut", "memory", "48", "1")
+        before = read_report(c, report)
+        # The first request with a body over 1 MiB (a part of the upload) is cut after 1 MiB.
+        PROXY.reset()
+        PROXY.cut(after=1 << 20, match="^PUT ")
+        out = json.loads(cedana(c, "dump", "process", str(pid), "--dir", f"s3://{BUCKET}/cut", "--name", "cut",
+                                "--compression", "tar", "--json").stdout)
+        assert PROXY.stats()["counts"]["cut"] == 1, PROXY.stats()
+        assert not S3.list_multipart_uploads(BUCKET)
+        c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what="the dumped process to end")
+        cedana(c, "restore", "process", "--path", out["path"], "--name", "cut")
+        c.run(["kill", "-USR1", str(pid)])
+        c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
+        assert read_report(c, report)["current"] == before["initial"]
+        cedana(c, "job", "kill", "cut", "--signal", "KILL")
+    finally:
+        PROXY.clear()
+        configure(c, S3.endpoint)
