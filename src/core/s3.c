@@ -22,6 +22,10 @@
 
 #define S3_SINGLE_PUT_MAX (16ULL << 20) /* below: one PUT; else multipart */
 #define S3_PART_SIZE (8ULL << 20)
+/* Parts uploaded at once, each on its own connection with its own buffer: one connection to a
+ * store seldom fills the link (RGW on one connection here: 60-120 MiB/s), and memory stays
+ * bounded (3 parts of 8 MiB). */
+#define S3_PARTS_IN_FLIGHT 3
 #define S3_PARTS_MAX 10000ULL             /* S3's limits */
 #define S3_OBJECT_MAX (5ULL << 40)
 #define S3_RETRIES 3
@@ -1135,17 +1139,88 @@ static int multipart_complete(S3Call *call, const char *upload_id, const Parts *
         return s3_request(call, &req, &resp, reterr);
 }
 
+/* The parts of one upload, handed out to the threads that send them. */
+typedef struct PartQueue {
+        pthread_mutex_t lock;
+        S3Call *call;          /* the upload's: its cancel callback and progress userdata */
+        const char *upload_id;
+        int fd;
+        uint64_t size, part_size, n_parts;
+        uint64_t next;         /* the next part to send, from 0 */
+        uint64_t done;         /* bytes stored */
+        Parts *parts;
+        S3ProgressFunc progress;
+        int r;                 /* the first failure, and its sentence */
+        char *err;
+} PartQueue;
+
+typedef struct PartSender {
+        PartQueue *q;
+        S3Call call;           /* a connection of its own */
+        void *buf;
+        pthread_t thread;
+        bool started;
+} PartSender;
+
+static void queue_fail(PartQueue *q, int r, char **err) {
+        if (q->r != 0)
+                return;
+        q->r = r;
+        q->err = TAKE_PTR(*err);
+}
+
+static void *send_parts(void *userdata) {
+        PartSender *w = userdata;
+        PartQueue *q = w->q;
+        for (;;) {
+                pthread_mutex_lock(&q->lock);
+                /* The caller's callbacks are called under the lock: one thread at a time. */
+                if (q->r == 0 && q->next < q->n_parts && cancelled(q->call)) {
+                        char *err = NULL;
+                        int r = message_set(&err, -ECANCELED, "The upload of s3://%s/%s was cancelled.",
+                                            q->call->bucket, q->call->key);
+                        queue_fail(q, r, &err);
+                }
+                bool stop = q->r != 0 || q->next >= q->n_parts;
+                uint64_t i = q->next++;
+                pthread_mutex_unlock(&q->lock);
+                if (stop)
+                        return NULL;
+
+                uint64_t offset = i * q->part_size;
+                size_t n = (size_t) MIN(q->part_size, q->size - offset);
+                char *etag = NULL, *err = NULL;
+                int r = upload_read(&w->call, q->fd, w->buf, n, offset, q->size, &err);
+                if (r == 0)
+                        r = multipart_part(&w->call, q->upload_id, (unsigned) (i + 1), w->buf, n, &etag, &err);
+
+                pthread_mutex_lock(&q->lock);
+                if (r != 0)
+                        queue_fail(q, r, &err);
+                else {
+                        q->parts->etags[i] = etag;
+                        q->done += n;
+                        if (q->progress)
+                                q->progress(q->done, q->size, q->call->userdata);
+                }
+                pthread_mutex_unlock(&q->lock);
+                free(err);
+        }
+}
+
 static int upload_multipart(S3Call *call, int fd, uint64_t size, char *const *meta, S3ProgressFunc progress,
                             char **reterr) {
         _cleanup_free_ char *upload_id = NULL;
         _cleanup_(parts_done) Parts parts = {};
         uint64_t part_size = part_size_for(size), n_parts = (size + part_size - 1) / part_size;
-        _cleanup_free_ void *buf = malloc(part_size);
+        PartSender senders[S3_PARTS_IN_FLIGHT] = {};
+        size_t n_senders = (size_t) MIN(n_parts, (uint64_t) S3_PARTS_IN_FLIGHT);
         int r;
 
         parts.etags = calloc(n_parts, sizeof(char *));
-        if (!buf || !parts.etags)
+        if (!parts.etags)
                 return message_set(reterr, -ENOMEM, "Out of memory.");
+        parts.n = (size_t) n_parts; /* unset ones are NULL */
         if (cancelled(call))
                 return message_set(reterr, -ECANCELED, "The upload of s3://%s/%s was cancelled.", call->bucket,
                                    call->key);
@@ -1153,23 +1228,39 @@ static int upload_multipart(S3Call *call, int fd, uint64_t size, char *const *me
         if (r != 0)
                 return r;
 
-        for (uint64_t i = 0; i < n_parts; i++) {
-                uint64_t offset = i * part_size;
-                size_t n = (size_t) MIN(part_size, size - offset);
-                if (cancelled(call)) {
-                        r = message_set(reterr, -ECANCELED, "The upload of s3://%s/%s was cancelled.", call->bucket,
-                                        call->key);
-                        goto abort;
-                }
-                r = upload_read(call, fd, buf, n, offset, size, reterr);
-                if (r < 0)
-                        goto abort;
-                r = multipart_part(call, upload_id, (unsigned) (i + 1), buf, n, &parts.etags[i], reterr);
-                if (r != 0)
-                        goto abort;
-                parts.n = (size_t) i + 1;
-                if (progress)
-                        progress(offset + n, size, call->userdata);
+        PartQueue q = { .call = call, .upload_id = upload_id, .fd = fd, .size = size, .part_size = part_size,
+                        .n_parts = n_parts, .parts = &parts, .progress = progress };
+        pthread_mutex_init(&q.lock, NULL);
+        for (size_t i = 0; i < n_senders && q.r == 0; i++) {
+                PartSender *w = &senders[i];
+                char *err = NULL;
+                w->q = &q;
+                int k = s3_call_init(&w->call, call->config, call->bucket, call->key, &err);
+                if (k >= 0 && !(w->buf = malloc(part_size)))
+                        k = message_set(&err, -ENOMEM, "Out of memory.");
+                if (k >= 0)
+                        k = -pthread_create(&w->thread, NULL, send_parts, w);
+                if (k < 0 && !err)
+                        k = message_set(&err, k, "Failed to start sending s3://%s/%s: %s.", call->bucket, call->key,
+                                        strerror(-k));
+                pthread_mutex_lock(&q.lock);
+                if (k < 0)
+                        queue_fail(&q, k, &err);
+                pthread_mutex_unlock(&q.lock);
+                free(err);
+                w->started = k >= 0;
+        }
+        for (size_t i = 0; i < n_senders; i++) {
+                if (senders[i].started)
+                        (void) pthread_join(senders[i].thread, NULL);
+                s3_call_done(&senders[i].call);
+                free(senders[i].buf);
+        }
+        pthread_mutex_destroy(&q.lock);
+        r = q.r;
+        if (r != 0) {
+                *reterr = q.err;
+                goto abort;
         }
         r = multipart_complete(call, upload_id, &parts, reterr);
         if (r == 0)
