@@ -187,3 +187,8 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
  * NOT_A_CHECKPOINT, -EPROTONOSUPPORT FORMAT_TOO_NEW, -ENOSPC and -EDQUOT NO_SPACE; other
  * errnos unchanged. */
 int checkpoint_content_outcome(int r);
+
+/* What a checkpoint is stored as, from its content (codec_detect()): a directory or an archive
+ * format. Outcomes NOT_A_CHECKPOINT (empty, or none of our formats) and ACCESS_DENIED, each with
+ * a sentence; other errnos unchanged. */
+int checkpoint_detect_format(int fd, Compression *ret, char **reterr);

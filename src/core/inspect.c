@@ -539,16 +539,8 @@ int checkpoint_inspect(int fd, CheckpointSummary **ret, char **reterr) {
         _cleanup_(checkpoint_summary_freep) CheckpointSummary *s = NULL;
         _cleanup_(file_list_done) FileList l = {};
         Compression format;
-        int r = codec_detect(fd, &format);
-        if (r == -ENODATA)
-                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The file is empty; it is not a checkpoint.");
-        if (r == -EMEDIUMTYPE || r == -EBADFD)
-                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT,
-                                   "This is not a cedana checkpoint: neither a checkpoint directory nor a tar, gzip, "
-                                   "lz4, zlib or zstd archive.");
-        if (r == -EACCES || r == -EPERM)
-                return message_set(reterr, CEDANA_E_ACCESS_DENIED, "You may not read this checkpoint.");
-        if (r < 0)
+        int r = checkpoint_detect_format(fd, &format, reterr);
+        if (r != 0)
                 return r;
         r = format == COMPRESSION_NONE ? read_dir(fd, &l, reterr) : read_archive(fd, &l, reterr);
         if (r != 0)

@@ -66,6 +66,19 @@ static int on_read(uint64_t in_bytes, void *userdata) {
         return cancelled(p->req) ? -ECANCELED : 0;
 }
 
+int checkpoint_detect_format(int fd, Compression *ret, char **reterr) {
+        int r = codec_detect(fd, ret);
+        if (r == -ENODATA)
+                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The file is empty; it is not a checkpoint.");
+        if (r == -EMEDIUMTYPE || r == -EBADFD)
+                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT,
+                                   "This is not a cedana checkpoint: neither a checkpoint directory nor a tar, gzip, "
+                                   "lz4, zlib or zstd archive.");
+        if (r == -EACCES || r == -EPERM)
+                return message_set(reterr, CEDANA_E_ACCESS_DENIED, "You may not read this checkpoint.");
+        return r;
+}
+
 int checkpoint_content_outcome(int r) {
         switch (r) {
         case -EBADMSG:
@@ -125,14 +138,8 @@ static int extract(const RestoreRequest *req, Verifier *v, char **reterr) {
  * staging directory an archive is extracted into as the owner (so CRIU, as the owner, can read it). */
 static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char **reterr) {
         Compression format;
-        int r = codec_detect(req->source_fd, &format);
-        if (r == -ENODATA)
-                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The file is empty; it is not a checkpoint.");
-        if (r == -EMEDIUMTYPE || r == -EBADFD)
-                return message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT,
-                                   "This is not a cedana checkpoint: neither a checkpoint directory nor a tar, gzip, "
-                                   "lz4, zlib or zstd archive.");
-        if (r < 0)
+        int r = checkpoint_detect_format(req->source_fd, &format, reterr);
+        if (r != 0)
                 return r;
 
         progress(req, format == COMPRESSION_NONE ? "verifying" : "extracting");

@@ -729,7 +729,6 @@ static const BusOption manage_options[] = {
 /* A runc container as a job of root's: an admin action for anyone else, asked before runc is. */
 static int manage_container(sd_bus_message *call, Manager *m, const char *id, ManageArgs *a, sd_bus_error *error) {
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
-        uid_t caller;
         int r = 0;
         if (!runc_id_is_valid(id))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
@@ -738,16 +737,14 @@ static int manage_container(sd_bus_message *call, Manager *m, const char *id, Ma
         if (r >= 0)
                 r = check_runc_root(a->runc_root, error);
         if (r >= 0)
-                r = bus_caller_uid(call, &caller);
-        if (r >= 0)
-                r = polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
+                r = authorize_container(m, call, &spec.caller, error);
         if (r <= 0)
                 return r;
         spec.runc_root = TAKE_PTR(a->runc_root);
         r = resolve_container(m, &spec, id, error);
         if (r < 0)
                 return r;
-        return job_manage(m, call, caller, spec.pid, a->name, &spec.container, spec.runc_root, error);
+        return job_manage(m, call, spec.caller.uid, spec.pid, a->name, &spec.container, spec.runc_root, error);
 }
 
 static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *error) {
