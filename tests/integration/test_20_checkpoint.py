@@ -7,33 +7,11 @@ import os
 import re
 import time
 
+from workloads import cedana, read_report, start
+
 TIMEOUT = 300
 FORMATS = {"none": "", "tar": ".tar", "gzip": ".tar.gz", "lz4": ".tar.lz4", "zlib": ".tar.zlib", "zstd": ".tar.zst"}
 CKDIR = "/var/tmp/ck"
-
-
-def workload(c):
-    return os.path.join(c.build_dir, "tests/integration/workload")
-
-
-def read_report(c, path):
-    try:
-        text = c.read_file(path)
-    except Exception:
-        return {}
-    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
-
-
-def start(c, name, *args):
-    report = f"/run/wl-{name}.report"
-    c.run(["rm", "-f", report])
-    pid = c.start_unit_process(f"wl-{name}", [workload(c), report, *args])
-    c.wait_until(lambda: read_report(c, report), what=f"workload {name} to report")
-    return pid, report
-
-
-def cedana(c, *args, check=True, user=None):
-    return c.run(["cedana", *args], check=check, user=user, timeout=240)
 
 
 def dump(c, pid, name, fmt, *extra):

@@ -9,6 +9,7 @@ import json
 import time
 
 import oci
+from workloads import cedana, fails, parse_report
 
 TIMEOUT = 240
 CK = "/var/tmp/ck"
@@ -23,10 +24,6 @@ def setup(c):
     c.add_user("alice")
 
 
-def cedana(c, *args, check=True, user=None):
-    return c.run(["cedana", *args], check=check, user=user, timeout=240)
-
-
 def workload_bundle(c, name, *args, **kw):
     b = oci.make_bundle(c, name, [WORKLOAD, "/data/report", *args], **kw)
     c.run(["cp", f"{c.build_dir}/tests/integration/workload-static", f"{b}/rootfs{WORKLOAD}"])
@@ -34,8 +31,7 @@ def workload_bundle(c, name, *args, **kw):
 
 
 def report(c, bundle):
-    text = oci.read_rootfs(c, bundle, "data/report")
-    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+    return parse_report(oci.read_rootfs(c, bundle, "data/report"))
 
 
 def dump(c, id, name, fmt="zstd", *extra):
@@ -160,13 +156,6 @@ def test_leave_running_and_restore_beside_it(c):
         c.wait_until(lambda: oci.count(c, b2) > at_dump + 3, what="the copy to count")
         assert oci.count(c, b2) < oci.count(c, b) + 40
         assert oci.runc_state(c, "orig")["status"] == "running"
-
-
-def fails(c, args, code, words, user=None):
-    r = cedana(c, *args, check=False, user=user)
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    assert words in r.stderr, r.stderr
-    return r
 
 
 def test_bad_inputs_leave_containers_as_they_were(c):

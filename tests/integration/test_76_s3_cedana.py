@@ -6,11 +6,12 @@
 # running and nothing left on the store; and the secret key never in the journal.
 
 import json
-import os
 import time
 
 import faultproxy
 import rgw
+import workloads
+from workloads import cedana, fails, read_report
 
 TIMEOUT = 240
 BUCKET = "checkpoints"
@@ -19,10 +20,6 @@ CONF = "/etc/cedana/cedana.conf.d/50-s3.conf"
 CREDS = "/etc/cedana/s3-credentials"
 S3 = None
 PROXY = None
-
-
-def cedana(c, *args, check=True, user=None):
-    return c.run(["cedana", *args], check=check, user=user, timeout=240)
 
 
 def configure(c, endpoint, secret=None):
@@ -42,24 +39,9 @@ def setup(c):
     configure(c, S3.endpoint)
 
 
-def workload(c):
-    return os.path.join(c.build_dir, "tests/integration/workload")
-
-
-def read_report(c, path):
-    try:
-        text = c.read_file(path)
-    except Exception:
-        return {}
-    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
-
-
 def start(c, name, *args, user=None):
-    report = f"/tmp/wl-{name}.report"
-    c.run(["rm", "-f", report])
-    pid = c.start_unit_process(f"wl-{name}", [workload(c), report, *args], user=user)
-    c.wait_until(lambda: read_report(c, report), what=f"workload {name} to report")
-    return pid, report
+    # /tmp: alice's workload writes its report too.
+    return workloads.start(c, name, *args, user=user, report_dir="/tmp")
 
 
 def keys(prefix=""):
@@ -125,13 +107,6 @@ def test_memory_of_a_job_through_the_store(c):
                  what="the job to end")
     cedana(c, "job", "delete", "mem", "--with-checkpoints")
     assert not keys("jobs/")
-
-
-def fails(c, args, code, words, user=None):
-    r = cedana(c, *args, check=False, user=user)
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    assert words in r.stderr, r.stderr
-    return r
 
 
 def test_each_user_only_below_their_prefix(c):

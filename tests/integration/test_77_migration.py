@@ -8,25 +8,14 @@
 import json
 import os
 import subprocess
-import time
 
 import cedana_container as cc
 import rgw
+from workloads import cedana, workload
+from workloads import read_report as report
 
 TIMEOUT = 300
 BUCKET = "migration"
-
-
-def cedana(h, *args, check=True):
-    return h.run(["cedana", *args], check=check, timeout=240)
-
-
-def report(h, path):
-    try:
-        text = h.read_file(path)
-    except Exception:
-        return {}
-    return dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
 
 
 def host(c, netns):
@@ -67,7 +56,7 @@ def test_a_job_moves_to_another_host_through_the_store(c):
         for h in (a, b):
             configure(h, s3)
 
-        wl = os.path.join(c.build_dir, "tests/integration/workload")
+        wl = workload(c)
         cedana(a, "run", "process", "--name", "mig", "--", "sh", "-c",
                f"{wl} /tmp/mem.report memory 256 2 & exec {wl} /tmp/tcp.report tcp 7400")
         a.wait_until(lambda: report(a, "/tmp/mem.report").get("initial") and "pongs" in report(a, "/tmp/tcp.report"),
