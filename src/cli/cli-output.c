@@ -386,6 +386,7 @@ static const struct {
         { "image_bytes", "Images", STAT_BYTES },
         { "written_bytes", "Written", STAT_BYTES },
         { "read_bytes", "Read", STAT_BYTES },
+        { "streamed_bytes", "Streamed", STAT_BYTES },
         { "compression_ratio", "Ratio", STAT_RATIO },
 };
 

@@ -22,6 +22,9 @@ struct ArchiveStream {
         /* the reserved entry, if any */
         size_t reserved;
         uint64_t reserve_handles[RESERVE_SEGMENTS_MAX];
+        /* the entries begun so far, for archive_stream_index() */
+        struct { char name[100]; uint64_t handle; } *entries;
+        size_t n_entries, n_entries_allocated;
         /* the open entry */
         bool open;
         char name[100];
@@ -120,6 +123,10 @@ int archive_stream_begin(ArchiveStream *s, const char *name) {
                 r = codec_writer_write_patchable(s->codec, block, TAR_BLOCK, &s->handle);
         if (r < 0)
                 return r;
+        if (!GREEDY_REALLOC(s->entries, s->n_entries_allocated, s->n_entries + 1))
+                return -ENOMEM;
+        memcpy(s->entries[s->n_entries].name, name, l + 1);
+        s->entries[s->n_entries++].handle = s->handle;
         memcpy(s->name, name, l + 1);
         s->size = 0;
         s->open = true;
@@ -188,6 +195,19 @@ int archive_stream_fill(ArchiveStream *s, const void *data, size_t n) {
         return 0;
 }
 
+int archive_stream_index(ArchiveStream *s, ArchiveIndexFunc f, void *userdata) {
+        if (s->open)
+                return -EBUSY;
+        int r = codec_writer_flush(s->codec);
+        for (size_t i = 0; r >= 0 && i < s->n_entries; i++) {
+                uint64_t offset;
+                r = codec_writer_segment_offset(s->codec, s->entries[i].handle, &offset);
+                if (r >= 0)
+                        r = f(s->entries[i].name, offset, userdata);
+        }
+        return r;
+}
+
 int archive_stream_finish(ArchiveStream *s) {
         static const char end[2 * TAR_BLOCK] = {};
         if (s->open)
@@ -202,6 +222,7 @@ ArchiveStream *archive_stream_free(ArchiveStream *s) {
         if (!s)
                 return NULL;
         codec_writer_free(s->codec);
+        free(s->entries);
         free(s);
         return NULL;
 }

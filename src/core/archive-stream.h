@@ -27,6 +27,11 @@ int archive_stream_end(ArchiveStream *s);
 int archive_stream_reserve(ArchiveStream *s, const char *name, size_t size);
 /* The reserved entry's content: data and spaces after it; -E2BIG when n exceeds the reservation. */
 int archive_stream_fill(ArchiveStream *s, const void *data, size_t n);
+/* Where each entry begun with archive_stream_begin() starts in the output: a place where a reader
+ * can start decoding (codec_reader_new_at()) and find the entry's header, so that a restore can
+ * read the entries in any order. Writes out everything so far first; no entry may be open. */
+typedef int (*ArchiveIndexFunc)(const char *name, uint64_t offset, void *userdata);
+int archive_stream_index(ArchiveStream *s, ArchiveIndexFunc f, void *userdata);
 /* The end-of-archive marker and the codec's trailer; the caller fsyncs and renames. */
 int archive_stream_finish(ArchiveStream *s);
 ArchiveStream *archive_stream_free(ArchiveStream *s);

@@ -80,6 +80,7 @@ typedef struct Patchable {
         uint8_t *pending;
         bool written;
         uint64_t offset;     /* of the raw bytes in the file, once written */
+        uint64_t frame_offset; /* of the frame (member, stored block) around them: a reader may start there */
         uint64_t crc_offset; /* gzip: of its member's CRC32 */
         size_t adler_index;  /* zlib: its piece */
 } Patchable;
@@ -514,6 +515,7 @@ static int write_segment(CodecWriter *w, Patchable *p) {
                 return r;
         /* Counted back from the end: write_out() may have put the zlib header in front. */
         p->offset = w->offset - tl - n;
+        p->frame_offset = p->offset - hl;
         p->crc_offset = p->offset + n;
         p->written = true;
         p->pending = mfree(p->pending);
@@ -853,6 +855,24 @@ int codec_writer_patch(CodecWriter *w, uint64_t handle, const void *buf, size_t 
                 return (w->error = r);
         if (w->compression == COMPRESSION_ZLIB)
                 w->pieces[p->adler_index].adler = adler32_of(buf, n);
+        return 0;
+}
+
+int codec_writer_flush(CodecWriter *w) {
+        if (!w || w->finished)
+                return -EINVAL;
+        if (w->error < 0)
+                return w->error;
+        int r = flush_all(w);
+        return r < 0 ? (w->error = r) : 0;
+}
+
+int codec_writer_segment_offset(const CodecWriter *w, uint64_t handle, uint64_t *ret) {
+        if (!w || handle >= w->n_patches || !ret)
+                return -EINVAL;
+        if (!w->patches[handle].written)
+                return -EBUSY;
+        *ret = w->patches[handle].frame_offset;
         return 0;
 }
 

@@ -174,6 +174,11 @@ struct CodecReader {
         Compression compression;
         const CodecReaderOps *ops;
         int fd;
+        /* codec_reader_new_at(): read with pread() from here on, the fd's offset untouched. */
+        bool positioned;
+        uint64_t pos;
+        /* zlib only: raw deflate from a block boundary inside the stream, without its header. */
+        bool raw;
 
         uint8_t *ibuf;
         size_t ibuf_size;
@@ -232,7 +237,8 @@ static int reader_refill(CodecReader *r) {
                 return 0;
 
         for (;;) {
-                k = read(r->fd, r->ibuf + r->ilen, r->ibuf_size - r->ilen);
+                k = r->positioned ? pread(r->fd, r->ibuf + r->ilen, r->ibuf_size - r->ilen, (off_t) r->pos)
+                                  : read(r->fd, r->ibuf + r->ilen, r->ibuf_size - r->ilen);
                 if (k >= 0)
                         break;
                 if (errno != EINTR) {
@@ -244,6 +250,19 @@ static int reader_refill(CodecReader *r) {
                 r->eof = true;
         r->ilen += (size_t) k;
         r->bytes_in += (uint64_t) k;
+        r->pos += (uint64_t) k;
+        return 0;
+}
+
+static int reader_skip(CodecReader *r, size_t n) {
+        while (r->ilen - r->ipos < n && !r->eof) {
+                int q = reader_refill(r);
+                if (q < 0)
+                        return q;
+        }
+        if (r->ilen - r->ipos < n)
+                return reader_truncated(r);
+        r->ipos += n;
         return 0;
 }
 
@@ -311,6 +330,10 @@ static ssize_t reader_read_compressed(CodecReader *r, uint8_t *buf, size_t n) {
                 if (q < 0)
                         break;
                 if (q == DECODE_FRAME_END) {
+                        /* Read raw, the zlib stream's adler32 is left over: what it covers was
+                         * not all read here, so it is skipped, not checked. */
+                        if (r->raw && reader_skip(r, 4) < 0)
+                                break;
                         r->at_boundary = true;
                         continue;
                 }
@@ -333,7 +356,7 @@ static ssize_t reader_read_compressed(CodecReader *r, uint8_t *buf, size_t n) {
 }
 
 static int inflate_init(CodecReader *r) {
-        int window_bits = r->compression == COMPRESSION_GZIP ? 15 + 16 : 15;
+        int window_bits = r->compression == COMPRESSION_GZIP ? 15 + 16 : r->raw ? -15 : 15;
         int zr;
 
         zr = inflateInit2(&r->z, window_bits);
@@ -511,7 +534,7 @@ static const CodecReaderOps *const reader_ops_table[_COMPRESSION_MAX] = {
         [COMPRESSION_ZSTD] = &zstd_reader_ops,
 };
 
-int codec_reader_new(int in_fd, Compression c, CodecReader **ret) {
+static int reader_new(int in_fd, Compression c, bool positioned, uint64_t offset, CodecReader **ret) {
         _cleanup_(codec_reader_freep) CodecReader *r = NULL;
         int q;
 
@@ -524,8 +547,15 @@ int codec_reader_new(int in_fd, Compression c, CodecReader **ret) {
         r->compression = c;
         r->ops = reader_ops_table[c];
         r->fd = in_fd;
+        r->positioned = positioned;
+        r->pos = offset;
         r->at_boundary = true;
         r->first_frame = true;
+        if (positioned && offset > 0 && c == COMPRESSION_ZLIB) {
+                /* Inside the one zlib stream there is no header to check, only deflate blocks. */
+                r->raw = true;
+                r->at_boundary = r->first_frame = false;
+        }
 
         if (c != COMPRESSION_TAR) {
                 r->ibuf = malloc(CODEC_BUFFER_SIZE);
@@ -544,6 +574,14 @@ int codec_reader_new(int in_fd, Compression c, CodecReader **ret) {
         return 0;
 }
 
+int codec_reader_new(int in_fd, Compression c, CodecReader **ret) {
+        return reader_new(in_fd, c, false, 0, ret);
+}
+
+int codec_reader_new_at(int in_fd, Compression c, uint64_t offset, CodecReader **ret) {
+        return reader_new(in_fd, c, true, offset, ret);
+}
+
 ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n) {
         ssize_t k;
 
@@ -559,12 +597,20 @@ ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n) {
                 return reader_read_compressed(r, buf, n);
 
         /* Identity: where the tar ends is for the tar reader to say. */
-        k = loop_read(r->fd, buf, n);
+        if (r->positioned) {
+                do
+                        k = pread(r->fd, buf, n, (off_t) r->pos);
+                while (k < 0 && errno == EINTR);
+                if (k < 0)
+                        k = negative_errno();
+        } else
+                k = loop_read(r->fd, buf, n);
         if (k < 0)
                 return reader_fail(r, (int) k, "reading the tar stream failed: %s", strerror((int) -k));
         if (k == 0)
                 r->done = true;
         r->bytes_in += (uint64_t) k;
+        r->pos += (uint64_t) k;
         return k;
 }
 

@@ -43,6 +43,12 @@ int codec_writer_write_patchable(CodecWriter *w, const void *buf, size_t n, uint
  * memory; one already written is rewritten with pwrite(), with its gzip member's CRC32 (zlib:
  * the stream's adler32 is computed at finish from per-piece values). */
 int codec_writer_patch(CodecWriter *w, uint64_t handle, const void *buf, size_t n);
+/* Writes everything given so far (the chunk being filled ends here) and waits until it is. */
+int codec_writer_flush(CodecWriter *w);
+/* Where the frame (gzip member, lz4 or zstd frame, stored block of the zlib stream) that holds a
+ * patchable segment starts in the output: codec_reader_new_at() reads from there. -EBUSY while
+ * the segment is still in the pipeline (codec_writer_flush() ends that). */
+int codec_writer_segment_offset(const CodecWriter *w, uint64_t handle, uint64_t *ret);
 /* Waits for the pipeline, writes the rest and the format's trailer. Must be called once before
  * free for a complete stream; freeing without finishing discards (the caller deletes the
  * half-written file). Errors are sticky: after one, every call returns it. Does not fsync. */
@@ -65,6 +71,13 @@ int codec_reader_new(int in_fd, Compression c, CodecReader **ret);
  * or -errno:
  * -EBADMSG for corrupt or truncated data and for bytes after the end of the compressed stream,
  * with a one-sentence reason in codec_reader_error(), other -errno for I/O errors. */
+/* The same, from offset of a regular file (read with pread(), so that several readers may share
+ * one fd) where a frame (gzip member, tar block) starts; for zlib, where a deflate block starts
+ * inside the one stream (after a full flush; offset 0 is its header), read as raw deflate without
+ * header or trailer. The
+ * caller reads as many bytes as it knows are there: a stream read from its middle has no end of
+ * its own to check. */
+int codec_reader_new_at(int in_fd, Compression c, uint64_t offset, CodecReader **ret);
 ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n);
 /* Why the last read failed, e.g. "the zstd stream is truncated", "the data is not a gzip stream"
  * or "unexpected data after the end of the zstd stream" (lower case, no final period, so it can

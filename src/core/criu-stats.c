@@ -91,6 +91,7 @@ size_t checkpoint_stats_pairs(const CheckpointStats *s, bool dump, uint64_t tota
                 PAIR("criu_usec", s->criu_usec);
                 PAIR("image_bytes", s->image_bytes);
                 PAIR("read_bytes", s->stored_bytes);
+                PAIR("streamed_bytes", s->streamed_bytes);
         }
 #undef PAIR
         return n;

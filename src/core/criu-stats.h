@@ -33,6 +33,7 @@ typedef struct CheckpointStats {
         uint64_t criu_usec;     /* CRIU's run, from start to exit */
         uint64_t commit_usec;   /* dump: digests, compression, fsync and publication, tasks frozen */
         uint64_t prepare_usec;  /* restore: reading, verifying and extracting before CRIU */
+        uint64_t streamed_bytes; /* restore: page images CRIU read straight from the archive */
 } CheckpointStats;
 
 /* Decodes a stats image (n bytes, untrusted) into *ret, which is zeroed first. 0, or -EBADMSG
@@ -53,5 +54,5 @@ typedef struct StatsPair {
  * frozen_usec, memdump_usec, memwrite_usec, pages_scanned, pages_skipped_parent, pages_written,
  * criu_usec, commit_usec, image_bytes, written_bytes. A restore's: total_usec, forking_usec,
  * restore_usec, pages_restored, pages_compared, pages_skipped_cow, prepare_usec, criu_usec,
- * image_bytes, read_bytes. Returns how many were written to ret (room for STATS_PAIRS_MAX). */
+ * image_bytes, read_bytes, streamed_bytes. Returns how many were written to ret (room for STATS_PAIRS_MAX). */
 size_t checkpoint_stats_pairs(const CheckpointStats *s, bool dump, uint64_t total_usec, StatsPair *ret);

@@ -4,6 +4,7 @@
 
 #include <criu/criu.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -14,12 +15,15 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "build-config.h"
 #include "criu-explain.h"
+#include "criu-hook.h"
 #include "criu-watch.h"
 #include "criu.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 
 /* Exported by libcriu 4.2 but missing from its header. */
 void criu_local_set_unprivileged(criu_opts *opts, bool unprivileged);
@@ -30,6 +34,8 @@ void criu_local_set_unprivileged(criu_opts *opts, bool unprivileged);
 
 /* What an unprivileged CRIU needs: CHECKPOINT_RESTORE and SYS_PTRACE to dump, SETPCAP to
  * drop the capabilities the restored task must not have from its bounding set. */
+#define CRIU_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 static const int unprivileged_caps[] = { CAP_CHECKPOINT_RESTORE, CAP_SYS_PTRACE, CAP_SETPCAP };
 
 static int drop_to(const Identity *id) {
@@ -59,33 +65,22 @@ static int drop_to(const Identity *id) {
         return 0;
 }
 
-static int spawn_swrk(const char *binary, const Identity *owner, bool keep_stdio, const int *inherit, size_t n_inherit,
-                      bool die_with_us, int *ret_fd, pid_t *ret_pid) {
+/* CRIU as owner, with only keep (and with keep_stdio our stdio) open, each keeping its number:
+ * --inherit-fd and /proc/self/fd/N arguments name fds of CRIU itself. */
+static int spawn_criu(const char *binary, const Identity *owner, bool keep_stdio, const int *keep, size_t n_keep,
+                      bool die_with_us, char *const *argv, char *const *env, pid_t *ret_pid) {
         pid_t parent = getpid();
-        int sv[2];
-        if (socketpair(AF_LOCAL, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return negative_errno();
-        _cleanup_close_ int ours = sv[0], theirs = sv[1];
-
         pid_t pid = fork();
         if (pid < 0)
                 return negative_errno();
         if (pid == 0) {
-                /* Only the RPC socket and stdio pass to CRIU: with --shell-job it uses our terminal.
-                 * Otherwise its stdio is /dev/null: everything it says is in its log. */
-                int keep[1 + CRIU_INHERIT_MAX];
-                int fd = fcntl(theirs, F_DUPFD, 3 + CRIU_INHERIT_MAX); /* without CLOEXEC, clear of inherit fds */
-                if (fd < 0 || n_inherit > CRIU_INHERIT_MAX)
-                        _exit(126);
-                keep[0] = fd;
-                /* --inherit-fd names fds of CRIU itself: these keep their numbers. */
-                for (size_t i = 0; i < n_inherit; i++) {
-                        keep[1 + i] = inherit[i];
-                        if (fcntl(inherit[i], F_SETFD, 0) < 0)
+                for (size_t i = 0; i < n_keep; i++)
+                        if (fcntl(keep[i], F_SETFD, 0) < 0)
                                 _exit(126);
-                }
-                if (close_all_fds(keep, 1 + n_inherit) < 0)
+                if (close_all_fds(keep, n_keep) < 0)
                         _exit(126);
+                /* With --shell-job CRIU uses our terminal. Otherwise its stdio is /dev/null:
+                 * everything it says is in its log. */
                 if (!keep_stdio) {
                         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                         if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
@@ -99,15 +94,32 @@ static int spawn_swrk(const char *binary, const Identity *owner, bool keep_stdio
                 /* After the uid change, which clears it. */
                 if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
                         _exit(126);
-                char fdstr[16];
-                snprintf(fdstr, sizeof(fdstr), "%i", fd);
-                /* A clean environment: no CRIU_CONFIG_FILE, no HOME (so no ~/.criu/default.conf). */
-                char *const env[] = { (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-                execle(binary, "criu", "swrk", fdstr, (char *) NULL, env);
+                execve(binary, argv, env);
                 _exit(127);
         }
-        *ret_fd = TAKE_FD(ours);
         *ret_pid = pid;
+        return 0;
+}
+
+static int spawn_swrk(const char *binary, const Identity *owner, bool keep_stdio, const int *inherit, size_t n_inherit,
+                      bool die_with_us, int *ret_fd, pid_t *ret_pid) {
+        int sv[2];
+        if (n_inherit > CRIU_INHERIT_MAX)
+                return -E2BIG;
+        if (socketpair(AF_LOCAL, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return negative_errno();
+        _cleanup_close_ int ours = sv[0], theirs = sv[1];
+        int keep[1 + CRIU_INHERIT_MAX] = { theirs };
+        memcpy(keep + 1, inherit, n_inherit * sizeof(int));
+        char fdstr[16];
+        snprintf(fdstr, sizeof(fdstr), "%i", theirs);
+        char *const argv[] = { (char *) "criu", (char *) "swrk", fdstr, NULL };
+        /* A clean environment: no CRIU_CONFIG_FILE, no HOME (so no ~/.criu/default.conf). */
+        char *const env[] = { (char *) "PATH=" CRIU_PATH, NULL };
+        int r = spawn_criu(binary, owner, keep_stdio, keep, 1 + n_inherit, die_with_us, argv, env, ret_pid);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(ours);
         return 0;
 }
 
@@ -252,7 +264,146 @@ static int fail(int r, const CriuParams *p, const char *what, const char *log_pa
         return r;
 }
 
+/* The command-line criu, as streaming needs it (its RPC service cannot stream), with the options
+ * setup_opts() gives libcriu; its action script asks us at post-dump and pre-resume. */
+static int cli_argv(const CriuParams *p, bool dump, const char *images, const char *work, char ***ret) {
+        _cleanup_strv_free_ char **a = NULL;
+        char level[16], pid[16];
+        snprintf(level, sizeof(level), "-v%i", p->log_level);
+        snprintf(pid, sizeof(pid), "%i", (int) p->pid);
+        const char *fixed[] = { "criu", dump ? "dump" : "restore", "--no-default-config", "--stream", "--images-dir",
+                                images, "--work-dir", work, "--log-file", p->log_name, level,
+                                "--manage-cgroups=ignore", "--action-script", CRIU_HOOK_PATH };
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed); i++)
+                r = strv_extend(&a, fixed[i]);
+        if (r >= 0 && dump)
+                r = strv_extend_many(&a, "--tree", pid);
+        if (r >= 0 && !dump)
+                r = strv_extend(&a, "--restore-detached");
+        if (r >= 0 && p->owner->uid != 0)
+                r = strv_extend(&a, "--unprivileged");
+        if (r >= 0 && p->tcp_established)
+                r = strv_extend_many(&a, "--tcp-established", "--network-lock=nftables");
+        if (r >= 0 && p->shell_job)
+                r = strv_extend(&a, "--shell-job");
+        if (r >= 0 && p->file_locks)
+                r = strv_extend(&a, "--file-locks");
+        if (r >= 0 && dump && p->leave_running)
+                r = strv_extend(&a, "--leave-running");
+        if (r >= 0 && dump && p->link_remap)
+                r = strv_extend(&a, "--link-remap");
+        for (char *const *e = p->external; r >= 0 && e && *e; e++)
+                r = strv_extend_many(&a, "--external", *e);
+        for (size_t i = 0; r >= 0 && i < p->n_inherit; i++) {
+                char arg[PATH_MAX + 32];
+                snprintf(arg, sizeof(arg), "fd[%i]:%s", p->inherit_fds[i], p->inherit_keys[i]);
+                r = strv_extend_many(&a, "--inherit-fd", arg);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+/* CRIU's action script, once: post-dump (p->post_dump()) or pre-resume with the restored root
+ * (p->pre_resume()). */
+static void serve_hook(const CriuParams *p, int listen_fd, pid_t criu, bool *asked, pid_t *root) {
+        char request[CRIU_HOOK_REQUEST_MAX];
+        _cleanup_close_ int fd = -EBADF;
+        if (criu_hook_accept(listen_fd, criu, p->owner->uid, request, &fd) < 0)
+                return;
+        const char *pid = startswith(request, CRIU_HOOK_PRE_RESUME);
+        int r = -EBADMSG;
+        if (!*asked && streq(request, CRIU_HOOK_POST_DUMP))
+                r = p->post_dump ? p->post_dump(p->userdata) : 0;
+        else if (!*asked && pid) {
+                *root = (pid_t) strtol(pid, NULL, 10);
+                r = *root > 0 ? 0 : -EBADMSG;
+                if (r == 0 && p->pre_resume)
+                        r = p->pre_resume(*root, p->userdata);
+        }
+        *asked = true;
+        if (r < 0 && current_cb_error == 0)
+                current_cb_error = r;
+        criu_hook_answer(fd, r >= 0);
+}
+
+static int run_streaming(const CriuParams *p, bool dump, const char *log_path, pid_t *ret_root, char **reterr) {
+        char name[64], images[32], work[32], env_socket[128];
+        _cleanup_close_ int listen_fd = -EBADF, pidfd = -EBADF;
+        if (p->n_inherit > CRIU_INHERIT_MAX)
+                return -E2BIG;
+        int r = criu_hook_socket_new(name, &listen_fd);
+        if (r < 0)
+                return r;
+        snprintf(images, sizeof(images), "/proc/self/fd/%i", p->images_dir_fd);
+        snprintf(work, sizeof(work), "/proc/self/fd/%i", p->work_dir_fd);
+        snprintf(env_socket, sizeof(env_socket), CRIU_HOOK_SOCKET_ENV "=%s", name);
+        _cleanup_strv_free_ char **argv = NULL;
+        r = cli_argv(p, dump, images, work, &argv);
+        if (r < 0)
+                return r;
+        char *const env[] = { (char *) "PATH=" CRIU_PATH, env_socket, NULL };
+        int keep[2 + CRIU_INHERIT_MAX] = { p->images_dir_fd, p->work_dir_fd };
+        memcpy(keep + 2, p->inherit_fds, p->n_inherit * sizeof(int));
+
+        /* As with swrk: a restoring CRIU dies with us (it would resume a tree nobody records); a
+         * dumping one finds our hook socket gone at post-dump and lets the tasks run on. */
+        pid_t criu;
+        r = spawn_criu(p->binary, p->owner, p->shell_job, keep, 2 + p->n_inherit, !dump, argv, env, &criu);
+        if (r < 0)
+                return r;
+        current_cb_error = 0;
+        CriuWatch *w = NULL;
+        pidfd = (int) syscall(SYS_pidfd_open, criu, 0);
+        if (pidfd < 0)
+                r = negative_errno();
+        if (r >= 0)
+                r = dump ? criu_watch_start(criu, 0, p->tree, p->n_tree, p->target_pidfd, CRIU_WATCH_GRACE_SEC, &w)
+                         : criu_watch_start(criu, p->timeout_sec, NULL, 0, -EBADF, 0, &w);
+        pid_t root = 0;
+        bool asked = false;
+        while (r >= 0) {
+                struct pollfd f[] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                if (poll(f, ELEMENTSOF(f), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        break;
+                }
+                if (f[0].revents & POLLIN)
+                        serve_hook(p, listen_fd, criu, &asked, &root);
+                if (f[1].revents)
+                        break;
+        }
+        if (r < 0)
+                (void) kill(criu, SIGKILL);
+        wait_exited(criu);
+        bool timed_out = w && criu_watch_stop(w);
+        int status = reap(criu);
+        if (r < 0)
+                return r;
+        if (!dump && timed_out) {
+                if (reterr && asprintf(reterr, "CRIU did not finish restoring the checkpoint within %u seconds and "
+                                       "was stopped (log: %s).", p->timeout_sec, log_path) < 0)
+                        *reterr = NULL;
+                return -ETIME;
+        }
+        bool failed = current_cb_error < 0 || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        if (failed || (!dump && root <= 0)) {
+                char what[64];
+                snprintf(what, sizeof(what), "dump process %i", (int) p->pid);
+                return fail(-ECHILD, p, dump ? what : "restore the checkpoint", log_path, reterr);
+        }
+        if (ret_root)
+                *ret_root = root;
+        return 0;
+}
+
 int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
+        if (p->stream)
+                return run_streaming(p, true, log_path, NULL, reterr);
         _cleanup_close_ int fd = -EBADF;
         pid_t swrk;
         /* If we die, CRIU notices when it reports post-dump and lets the frozen tasks run again:
@@ -298,6 +449,8 @@ int criu_run_dump(const CriuParams *p, const char *log_path, char **reterr) {
 }
 
 int criu_run_restore(const CriuParams *p, const char *log_path, pid_t *ret_pid, char **reterr) {
+        if (p->stream)
+                return run_streaming(p, false, log_path, ret_pid, reterr);
         _cleanup_close_ int fd = -EBADF;
         pid_t swrk;
         /* If we die, CRIU must too: it would resume the tree even though nobody can put it in a

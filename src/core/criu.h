@@ -42,6 +42,9 @@ typedef struct CriuParams {
          * tasks resume (creds restored, still stopped); negative aborts. */
         int (*pre_resume)(pid_t root, void *userdata);
         void *userdata;
+        /* The images go to (dump) or come from (restore) a streamer listening in the images
+         * directory: the command-line criu with --stream, which its RPC service cannot do. */
+        bool stream;
         /* restore: CRIU (and with it the half-restored tree) is killed after this many seconds;
          * 0 for never. CRIU 4.2 waits forever when a task dies inside its restorer. */
         unsigned timeout_sec;

@@ -18,6 +18,7 @@
 #include "archive.h"
 #include "build-config.h"
 #include "checkpoint.h"
+#include "capture.h"
 #include "collector.h"
 #include "criu.h"
 #include "fd-util.h"
@@ -92,7 +93,8 @@ typedef struct DumpContext {
         pid_t *tree;            /* the tree before CRIU runs, the root first: what the dump's watch watches */
         size_t n_tree;
         ArchiveStream *stream;  /* ... and its writer */
-        Collector *collector;   /* takes images in while CRIU writes them */
+        Collector *collector;   /* takes images in while CRIU writes them (directories, runc) */
+        Capture *capture;       /* or takes them from CRIU's stream into the archive */
         bool published;
         bool recorded;          /* published() accepted it: from here on the dump has succeeded */
         _Atomic(const char *) phase; /* what the collector's bytes count towards */
@@ -273,17 +275,32 @@ static int rewrite_archive(DumpContext *c, const char *text, size_t n) {
         return r;
 }
 
-static int sync_archive(DumpContext *c, const CheckpointMetadata *m, bool rewrite) {
+static int record_offset(const char *name, uint64_t offset, void *userdata) {
+        return metadata_set_file_offset(userdata, name, offset);
+}
+
+static int sync_archive(DumpContext *c, CheckpointMetadata *m, bool rewrite) {
         _cleanup_free_ char *text = NULL;
         size_t n;
-        int r = metadata_format(m, &text, &n, c->result.digest);
+        /* Where each entry starts, so that a restore can stream the entries in CRIU's order. */
+        int r = rewrite ? 0 : archive_stream_index(c->stream, record_offset, m);
+        if (r >= 0)
+                r = metadata_format(m, &text, &n, c->result.digest);
+        if (r >= 0 && !rewrite && n > c->reserved) {
+                /* libarchive's archive has other offsets, and none a reader can start at. */
+                rewrite = true;
+                for (size_t i = 0; i < m->n_files; i++)
+                        m->files[i].at = METADATA_NO_OFFSET;
+                text = mfree(text);
+                r = metadata_format(m, &text, &n, c->result.digest);
+        }
         if (r < 0)
                 return r;
-        if (!rewrite && n <= c->reserved) {
+        if (!rewrite)
                 r = archive_stream_fill(c->stream, text, n);
-                if (r >= 0)
-                        r = archive_stream_finish(c->stream);
-        } else
+        if (!rewrite && r >= 0)
+                r = archive_stream_finish(c->stream);
+        if (rewrite)
                 r = rewrite_archive(c, text, n);
         struct stat st;
         if (r >= 0 && (fsync(c->partial_fd) < 0 || fstat(c->partial_fd, &st) < 0))
@@ -301,7 +318,7 @@ static int write_checkpoint(DumpContext *c) {
         if (r < 0)
                 return r;
         bool rewrite = false;
-        r = collector_finish(c->collector, m);
+        r = c->capture ? capture_finish(c->capture, m) : collector_finish(c->collector, m);
         if (r == -EAGAIN) {
                 log_debug("CRIU changed an image after it was read; its digests are computed again.");
                 rewrite = true;
@@ -491,7 +508,7 @@ static size_t metadata_reserve(const pid_t *pids, size_t n) {
                 if (d)
                         closedir(d);
         }
-        size_t bytes = 1024 + 160 * files;
+        size_t bytes = 1024 + 190 * files;
         bytes = (bytes + 4095) / 4096 * 4096;
         return MIN(MAX(bytes, (size_t) METADATA_RESERVE_MIN), (size_t) METADATA_RESERVE_MAX);
 }
@@ -622,7 +639,11 @@ static int prepare(DumpContext *c, char **reterr) {
                         return r;
         }
         atomic_store(&c->phase, "dumping");
-        /* Images are hashed (and for archives compressed) while CRIU writes them. */
+        /* Images are hashed (and for archives compressed) while CRIU writes them: into an archive
+         * straight from CRIU's stream, unless runc runs CRIU (as a service, which cannot stream). */
+        if (!c->directory && !req->runc)
+                return capture_start(c->staging_fd, req->owner.uid, req->owner.gid, c->stream, on_collected, c,
+                                     &c->capture);
         return collector_start(c->staging_fd, c->stream, on_collected, c, &c->collector);
 }
 
@@ -736,6 +757,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .link_remap = req->options->link_remap,
                 .leave_running = req->options->leave_running,
                 .external = external,
+                .stream = c.capture != NULL,
                 .post_dump = post_dump,
                 .userdata = &c,
         };
@@ -781,6 +803,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
 
 finish:
         collector_free(c.collector);
+        capture_free(c.capture);
         free(c.tree);
         archive_stream_free(c.stream);
         if (r != 0)

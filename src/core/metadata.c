@@ -136,7 +136,7 @@ static int add_file(CheckpointMetadata *m, const char *name, uint64_t size, cons
         m->files = files;
 
         memmove(files + pos + 1, files + pos, (m->n_files - pos) * sizeof(CheckpointFile));
-        files[pos] = (CheckpointFile) { .name = TAKE_PTR(copy), .size = size, .crc32 = crc32 };
+        files[pos] = (CheckpointFile) { .name = TAKE_PTR(copy), .size = size, .crc32 = crc32, .at = METADATA_NO_OFFSET };
         if (sha256)
                 memcpy(files[pos].sha256, sha256, SHA256_HEX_SIZE);
         m->n_files++;
@@ -148,6 +148,14 @@ int metadata_add_file(CheckpointMetadata *m, const char *name, uint64_t size, co
         if (!sha256_hex_is_valid(sha256))
                 return -EINVAL;
         return add_file(m, name, size, sha256, 0);
+}
+
+int metadata_set_file_offset(CheckpointMetadata *m, const char *name, uint64_t at) {
+        ssize_t i = m && name ? find_index(m, name, NULL) : -1;
+        if (i < 0)
+                return -ENOENT;
+        m->files[i].at = at;
+        return 0;
 }
 
 /* ---- writing ---- */
@@ -199,6 +207,8 @@ static int build_files(const CheckpointMetadata *m, json_t **ret) {
                 json_t *f = json_pack("{s:s, s:I, s:s}", "name", m->files[i].name, "size",
                                       (json_int_t) m->files[i].size, "sha256", m->files[i].sha256);
                 if (!f || json_array_append_new(a, f) < 0)
+                        return -ENOMEM;
+                if (m->files[i].at <= INT64_MAX && set(f, "at", json_integer((json_int_t) m->files[i].at)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(a);
@@ -514,10 +524,11 @@ static int parse_options(const json_t *v, DumpOptions *o, char **reterr) {
 
 static int parse_file(const json_t *f, size_t i, unsigned version, CheckpointMetadata *m, char **reterr) {
         static const char *const members_v1[] = { "name", "size", "crc32" };
-        static const char *const members_v2[] = { "name", "size", "sha256" };
+        static const char *const members_v2[] = { "name", "size", "sha256", "at" };
         if (!json_is_object(f))
                 return metadata_invalid(reterr, "entry %zu of \"files\" must be an object", i);
-        int r = check_members(f, "an entry of \"files\"", version == 1 ? members_v1 : members_v2, 3, reterr);
+        int r = check_members(f, "an entry of \"files\"", version == 1 ? members_v1 : members_v2,
+                              version == 1 ? 3 : version == 2 ? 3 : 4, reterr);
         if (r < 0)
                 return r;
         const char *name = json_string_value(json_object_get(f, "name"));
@@ -540,11 +551,17 @@ static int parse_file(const json_t *f, size_t i, unsigned version, CheckpointMet
                 if (!sha256_hex_is_valid(sha))
                         return metadata_invalid(reterr, "file %s has no valid sha256", name);
         }
+        uint64_t at = METADATA_NO_OFFSET;
+        const json_t *a = json_object_get(f, "at");
+        if (a && (json_get_u64(a, &at) < 0 || at > INT64_MAX))
+                return metadata_invalid(reterr, "file %s has no valid offset (\"at\")", name);
         r = add_file(m, name, size, sha, (uint32_t) crc);
         if (r == -EEXIST)
                 return metadata_invalid(reterr, "file %s is listed twice", name);
         if (r == -EOVERFLOW)
                 return metadata_invalid(reterr, "the file sizes add up to more than 2^63 bytes");
+        if (r >= 0)
+                r = metadata_set_file_offset(m, name, at);
         return r;
 }
 

@@ -11,8 +11,13 @@
 #include "options.h"
 
 #define METADATA_FILENAME "cedana.json"
-/* 2: SHA-256 per file, and a digest over cedana.json's own bytes. 1 (read only): crc32s. */
-#define METADATA_FORMAT_VERSION 2
+/* 3: where each file's entry starts in an archive ("at"), so that a restore can stream it.
+ * 2 (read only): SHA-256 per file, and a digest over cedana.json's own bytes. 1 (read only):
+ * crc32s. */
+#define METADATA_FORMAT_VERSION 3
+/* CheckpointFile.at of a file that has no known place (a directory checkpoint, an archive
+ * written by libarchive or by an earlier version). */
+#define METADATA_NO_OFFSET UINT64_MAX
 /* Bounds what a hostile cedana.json can make us allocate. Pretty-printed, a file's entry takes
  * about 130 bytes, so this holds ~30k files (a CRIU dump has ~10 per process). */
 #define METADATA_MAX_SIZE (UINT64_C(4) << 20)
@@ -24,6 +29,10 @@ typedef struct CheckpointFile {
         uint64_t size;
         char sha256[SHA256_HEX_SIZE]; /* format 2 */
         uint32_t crc32;               /* format 1 */
+        /* Format 3, archives cedana streamed: the offset in the archive file where a reader can
+         * start decoding (codec_reader_new_at()) and finds this file's tar header. Untrusted
+         * like the rest: a wrong one only reads bytes that fail the digest. */
+        uint64_t at;
 } CheckpointFile;
 
 /* For a container's checkpoint: which runtime knew it, and where (what a restore hands back to
@@ -71,6 +80,8 @@ bool checkpoint_file_name_is_plain(const char *s);
  * -EINVAL for a name that is not plain, is cedana.json itself, or an invalid digest,
  * -EOVERFLOW when the total size would not fit 63 bits. */
 int metadata_add_file(CheckpointMetadata *m, const char *name, uint64_t size, const char *sha256);
+/* Records where name's entry starts in the archive (see CheckpointFile.at); -ENOENT if unlisted. */
+int metadata_set_file_offset(CheckpointMetadata *m, const char *name, uint64_t at);
 /* The listed file named name, or NULL. */
 const CheckpointFile *metadata_find_file(const CheckpointMetadata *m, const char *name);
 

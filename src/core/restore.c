@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "archive-index.h"
 #include "archive.h"
 #include "checkpoint.h"
 #include "codec.h"
@@ -21,6 +22,7 @@
 #include "path-util.h"
 #include "process.h"
 #include "progress.h"
+#include "streamer.h"
 #include "tty-util.h"
 #include "verifier.h"
 
@@ -134,9 +136,76 @@ static int extract(const RestoreRequest *req, Verifier *v, char **reterr) {
         return r;
 }
 
+/* One image of an indexed archive into the images directory, checked as it is written. */
+static int extract_entry(const RestoreRequest *req, Verifier *v, Compression format, const CheckpointFile *f,
+                         char **reterr) {
+        _cleanup_(entry_reader_freep) EntryReader *e = NULL;
+        int r = entry_reader_open(req->source_fd, format, f, &e, reterr);
+        uint64_t max;
+        if (r >= 0)
+                r = verifier_begin(v, f->name, &max, reterr);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = openat(req->staging_fd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                        0600);
+        if (fd < 0)
+                return negative_errno();
+        uint8_t buf[64 * 1024];
+        for (;;) {
+                ssize_t k = entry_reader_read(e, buf, sizeof(buf));
+                if (k < 0)
+                        return message_set(reterr, (int) k, "The checkpoint archive is corrupt: %s.",
+                                           strna(entry_reader_error(e)));
+                if (k == 0)
+                        break;
+                r = verifier_data(v, buf, (size_t) k);
+                if (r >= 0)
+                        r = loop_write(fd, buf, (size_t) k);
+                if (r < 0)
+                        return r;
+        }
+        return verifier_end(v, reterr);
+}
+
+/* An archive cedana wrote with every entry's place in cedana.json is restored in place: the
+ * images that steer CRIU are extracted and verified now, the page images stream from the archive
+ * into CRIU later (streamer.h). 1 when so prepared; 0, with nothing done, for an archive that
+ * cannot be (written by an earlier cedana, repacked by hand, beyond the size limit): it is
+ * extracted whole. */
+static int prepare_stream(const RestoreRequest *req, Verifier *v, Compression format, char **reterr) {
+        _cleanup_free_ char *text = NULL, *ignored = NULL;
+        _cleanup_(metadata_freep) CheckpointMetadata *probe = NULL;
+        size_t n;
+        int r = archive_read_leading_metadata(req->source_fd, format, &text, &n, &ignored);
+        if (r == -ENOMEM)
+                return r;
+        /* Anything odd is for the extraction to find and name. */
+        if (r < 0 || metadata_parse(text, n, &probe, &ignored) < 0 || !archive_is_indexed(probe) ||
+            (req->max_archive_bytes > 0 && probe->size > req->max_archive_bytes))
+                return 0;
+        r = verifier_metadata(v, text, n, reterr);
+        if (r < 0)
+                return r;
+        const CheckpointMetadata *m = verifier_get_metadata(v);
+        /* Only the entries listed are read; what the archive has after them is checked here. */
+        r = archive_check_end(req->source_fd, format, m, reterr);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_files; i++) {
+                if (streamer_takes(m->files[i].name))
+                        continue;
+                if (cancelled(req))
+                        return message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
+                r = extract_entry(req, v, format, &m->files[i], reterr);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
 /* The images, verified, in a directory CRIU can read: the checkpoint directory itself, or the
  * staging directory an archive is extracted into as the owner (so CRIU, as the owner, can read it). */
-static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char **reterr) {
+static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, Compression *ret_stream, char **reterr) {
         Compression format;
         int r = checkpoint_detect_format(req->source_fd, &format, reterr);
         if (r != 0)
@@ -144,6 +213,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char
 
         progress(req, format == COMPRESSION_NONE ? "verifying" : "extracting");
         _cleanup_close_ int images_fd = -EBADF;
+        bool streamed = false;
         if (format == COMPRESSION_NONE) {
                 images_fd = fcntl(req->source_fd, F_DUPFD_CLOEXEC, 3);
                 if (images_fd < 0)
@@ -156,13 +226,22 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char
                 images_fd = fcntl(req->staging_fd, F_DUPFD_CLOEXEC, 3);
                 if (images_fd < 0)
                         return negative_errno();
-                r = extract(req, v, reterr);
+                /* runc's CRIU runs as a service, which cannot stream. */
+                r = req->runc ? 0 : prepare_stream(req, v, format, reterr);
+                streamed = r > 0;
+                if (r == 0)
+                        r = extract(req, v, reterr);
                 (void) identity_reset_fs();
         }
         if (r < 0)
                 return checkpoint_content_outcome(r);
-        if (r > 0)
+        if (r > 0 && !streamed)
                 return r;
+        log_debug("Restoring %s: %s.", format == COMPRESSION_NONE ? "a checkpoint directory" : "an archive",
+                 format == COMPRESSION_NONE ? "CRIU reads the images in place" :
+                 streamed ? "the page images stream from the archive to CRIU" :
+                            "extracted whole, as it has no index of its entries (an earlier cedana's, or repacked)");
+        *ret_stream = streamed ? format : COMPRESSION_NONE;
         *ret_fd = TAKE_FD(images_fd);
         return 0;
 }
@@ -170,6 +249,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, char
 /* The state a restore carries into CRIU's callback. */
 typedef struct RestoreContext {
         const RestoreRequest *req;
+        Streamer *streamer; /* the page images' source, when streamed */
         RestoredTree tree; /* once CRIU has built it */
         const char *source_job; /* the metadata's, for before_resume */
         Outcome outcome; /* the first failure */
@@ -200,7 +280,16 @@ static int check_before_resume(RestoreContext *c, pid_t root) {
         const RestoreRequest *req = c->req;
         if (cancelled(req))
                 return outcome_set(&c->outcome, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
-        int r = process_tree(root, &c->tree.pids, &c->tree.n_pids);
+        /* CRIU has read the page images: every byte of them passed its digest, or nothing of the
+         * tree runs. */
+        _cleanup_free_ char *corrupt = NULL;
+        int r = c->streamer ? streamer_verify(c->streamer, &corrupt) : 0;
+        if (r == -EBADMSG)
+                return outcome_set(&c->outcome, CEDANA_E_CHECKPOINT_CORRUPT, "%s The restored processes were killed "
+                                   "before they ran.", strna(corrupt));
+        if (r < 0)
+                return outcome_set(&c->outcome, r, "Failed to read the checkpoint's page images: %s.", strerror(-r));
+        r = process_tree(root, &c->tree.pids, &c->tree.n_pids);
         if (r < 0)
                 return outcome_set(&c->outcome, r, "Failed to list the restored processes: %s.", strerror(-r));
         c->tree.resume = calloc(c->tree.n_pids, sizeof(bool));
@@ -339,7 +428,9 @@ static int restore_container(const RestoreRequest *req, const CheckpointMetadata
 
 int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr) {
         _cleanup_(verifier_freep) Verifier *v = NULL;
+        _cleanup_(streamer_freep) Streamer *streamer = NULL;
         _cleanup_close_ int images_fd = -EBADF;
+        Compression stream = COMPRESSION_NONE;
         _cleanup_free_ char *log_dir = NULL, *log_path = NULL, *criu_error = NULL, *forged = NULL;
         RestoreContext c = { .req = req };
 
@@ -348,7 +439,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         uint64_t start = now_monotonic_usec();
         int r = verifier_new(req->expected_digest, &v);
         if (r == 0)
-                r = open_images(req, v, &images_fd, reterr);
+                r = open_images(req, v, &images_fd, &stream, reterr);
         if (r == 0 && cancelled(req))
                 r = message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
         if (r != 0)
@@ -441,6 +532,15 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 .userdata = &c,
                 .timeout_sec = req->timeout_sec,
         };
+        if (stream != COMPRESSION_NONE) {
+                StreamerParams sp = { .images_dir_fd = images_fd, .uid = req->owner.uid, .gid = req->owner.gid,
+                                      .archive_fd = req->source_fd, .format = stream, .metadata = m };
+                r = streamer_start(&sp, &streamer);
+                if (r < 0)
+                        goto finish;
+                c.streamer = streamer;
+                p.stream = true;
+        }
         progress(req, "restoring");
         pid_t root = 0;
         uint64_t criu_start = now_monotonic_usec();
@@ -453,7 +553,13 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         }
         if (r < 0 || c.tree.n_pids == 0 || c.tree.pids[0] != root) {
                 restored_tree_kill(&c.tree);
-                r = message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", criu_error ?: "CRIU failed to restore the checkpoint.");
+                /* A corrupt page image is the cause to name, whatever CRIU stumbled on first. */
+                _cleanup_free_ char *corrupt = NULL;
+                if (streamer && streamer_verify(streamer, &corrupt) == -EBADMSG)
+                        r = message_set(reterr, CEDANA_E_CHECKPOINT_CORRUPT, "%s", strna(corrupt));
+                else
+                        r = message_set(reterr, CEDANA_E_CRIU_FAILED, "%s",
+                                        criu_error ?: "CRIU failed to restore the checkpoint.");
                 goto finish;
         }
         r = check_after(&c, reterr);
@@ -462,6 +568,8 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 goto finish;
         }
         fill_stats(req, m, criu_start - start, criu_end - criu_start);
+        if (req->ret_stats)
+                req->ret_stats->streamed_bytes = streamer_bytes(streamer);
         *ret = c.tree;
         c.tree = (RestoredTree) {};
 

@@ -16,6 +16,7 @@
 
 #include "build-config.h"
 #include "bus-error.h"
+#include "criu-hook.h"
 #include "criu-watch.h"
 #include "fd-util.h"
 #include "json-util.h"
@@ -283,43 +284,6 @@ static void fd_arg(char buf[static 32], int fd) {
         snprintf(buf, 32, "/proc/self/fd/%i", fd);
 }
 
-/* The socket cedana-criu-hook reaches us on: abstract, with a name nobody can guess. */
-static int commit_socket_new(char name[static 64], int *ret_fd) {
-        char random[17];
-        int r = random_alnum(random, sizeof(random));
-        if (r < 0)
-                return r;
-        snprintf(name, 64, "cedana-commit-%s", random);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t n = strlen(name);
-        memcpy(sa.sun_path + 1, name, n);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
-            listen(fd, 4) < 0)
-                return negative_errno();
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-/* Whether pid is below ancestor: CRIU's action script, started by the CRIU our runc started. */
-static bool descends_from(pid_t pid, pid_t ancestor) {
-        for (unsigned depth = 0; pid > 1 && depth < 16; depth++) {
-                if (pid == ancestor)
-                        return true;
-                char path[64];
-                _cleanup_free_ char *stat = NULL;
-                snprintf(path, sizeof(path), "/proc/%i/stat", (int) pid);
-                if (read_full_file_at(AT_FDCWD, path, 4096, &stat, NULL) < 0)
-                        return false;
-                const char *end = strrchr(stat, ')');
-                int ppid;
-                if (!end || sscanf(end + 1, " %*c %i", &ppid) != 1)
-                        return false;
-                pid = ppid;
-        }
-        return false;
-}
-
 typedef struct DumpWait {
         const RuncDump *dump;
         pid_t runc;
@@ -329,37 +293,26 @@ typedef struct DumpWait {
 
 /* One connection: answered if it is the hook of our runc's CRIU asking, else dropped. */
 static void serve_hook(DumpWait *w, int listen_fd) {
-        _cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        struct ucred cred;
-        socklen_t l = sizeof(cred);
-        if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
+        char request[CRIU_HOOK_REQUEST_MAX];
+        _cleanup_close_ int fd = -EBADF;
+        if (criu_hook_accept(listen_fd, w->runc, 0, request, &fd) < 0 || !streq(request, CRIU_HOOK_POST_DUMP))
                 return;
-        if (cred.uid != 0 || !descends_from(cred.pid, w->runc)) {
-                log_warning("Refused a commit request from PID %i, which is not CRIU's for this dump.", (int) cred.pid);
-                return;
-        }
-        char request[32] = "";
-        /* The hook sends at once; a blocking read of a peer we checked. */
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
-            recv(fd, request, sizeof(request) - 1, 0) <= 0 || !streq(request, RUNC_COMMIT_REQUEST))
-                return;
-        char answer = 1;
+        bool ok = false;
         if (!w->asked) {
                 w->asked = true;
                 w->commit_r = w->dump->commit(w->dump->userdata);
-                answer = w->commit_r < 0;
+                ok = w->commit_r >= 0;
         }
-        (void) send(fd, &answer, 1, MSG_NOSIGNAL);
+        criu_hook_answer(fd, ok);
 }
 
 int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
         char name[64], images[32], work[32], env[128];
         _cleanup_close_ int listen_fd = -EBADF;
-        int r = commit_socket_new(name, &listen_fd);
+        int r = criu_hook_socket_new(name, &listen_fd);
         if (r < 0)
                 return r;
-        snprintf(env, sizeof(env), RUNC_COMMIT_SOCKET_ENV "=%s", name);
+        snprintf(env, sizeof(env), CRIU_HOOK_SOCKET_ENV "=%s", name);
         fd_arg(images, d->images_dir_fd);
         fd_arg(work, d->work_dir_fd);
         int keep[] = { d->images_dir_fd, d->work_dir_fd };

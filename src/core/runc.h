@@ -36,12 +36,6 @@ bool runc_id_is_valid(const char *id);
 /* What `runc state ID` says. Outcomes: NO_SUCH_CONTAINER, RUNTIME_FAILED, each with a sentence. */
 int runc_state(const Runc *rc, const char *id, RuncState *ret, char **reterr);
 
-/* How runc's CRIU reaches the worker that waits to commit: cedana-criu-hook, CRIU's action
- * script, connects to the abstract socket named in this variable at "post-dump" and sends the
- * request; a reply byte of 0 says the checkpoint is recorded complete. */
-#define RUNC_COMMIT_SOCKET_ENV "CEDANA_COMMIT_SOCKET"
-#define RUNC_COMMIT_REQUEST "post-dump"
-
 /* A dump that leaves nothing half done, as for processes: CRIU (run by runc) freezes the
  * container, writes its images and, while it is still frozen and its network locked, has
  * cedana-criu-hook ask for commit(); only then does it kill the container (runc deletes it), or

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cedana-criu-hook: CRIU's action script for the container checkpoints cedanad has runc make.
+/* cedana-criu-hook: CRIU's action script for the container checkpoints cedanad has runc make,
+ * and for the restores cedanad streams (which run the command-line criu, not its RPC service).
  *
  * runc runs CRIU and tells nobody when the images are complete; CRIU does tell its action
  * scripts (criu-runc.conf names this one). At "post-dump" the container is frozen, its network
@@ -7,6 +8,10 @@
  * socket in CEDANA_COMMIT_SOCKET) to commit the checkpoint, and exits 0 only once it is recorded
  * complete. Any other answer makes CRIU fail the dump and let the container run on, untouched.
  * Nothing else may answer for the worker: it checks that the caller descends from its runc.
+ *
+ * At "pre-resume" of a streamed restore every task is built and held by CRIU, its page images
+ * read: the worker finishes verifying what CRIU was given and checks the tree before anything of
+ * it runs; any answer but yes makes CRIU kill the tree.
  *
  * At "setup-namespaces" of a restore the restored tree's namespaces exist but nothing of it is
  * restored yet: runc checkpoints a container's network namespace empty, so its loopback comes
@@ -29,9 +34,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "runc.h"
+#include "criu-hook.h"
 
-static int commit(const char *name) {
+/* Sends request and waits for the worker's answer. */
+static int ask(const char *name, const char *request) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         size_t n = strlen(name);
         if (n == 0 || n >= sizeof(sa.sun_path) - 1)
@@ -40,7 +46,7 @@ static int commit(const char *name) {
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0)
                 return EXIT_FAILURE;
-        if (send(fd, RUNC_COMMIT_REQUEST, strlen(RUNC_COMMIT_REQUEST), MSG_NOSIGNAL) < 0)
+        if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0)
                 return EXIT_FAILURE;
         char answer = 1;
         ssize_t k;
@@ -70,15 +76,26 @@ static int loopback_up(const char *pid) {
         return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static bool is_pid(const char *s) {
+        return s && *s && strlen(s) < 12 && strspn(s, "0123456789") == strlen(s);
+}
+
 int main(void) {
-        const char *action = getenv("CRTOOLS_SCRIPT_ACTION"), *socket_name = getenv(RUNC_COMMIT_SOCKET_ENV);
+        const char *action = getenv("CRTOOLS_SCRIPT_ACTION"), *socket_name = getenv(CRIU_HOOK_SOCKET_ENV);
         const char *pid = getenv("CRTOOLS_INIT_PID");
         if (!action)
                 return EXIT_SUCCESS;
+        /* Without a socket: not a dump or restore a cedanad worker waits for. */
         if (strcmp(action, "post-dump") == 0)
-                /* Without a socket: not a checkpoint a cedanad worker waits for. */
-                return socket_name ? commit(socket_name) : EXIT_SUCCESS;
-        if (strcmp(action, "setup-namespaces") == 0 && pid && strspn(pid, "0123456789") == strlen(pid) && *pid)
+                return socket_name ? ask(socket_name, CRIU_HOOK_POST_DUMP) : EXIT_SUCCESS;
+        if (strcmp(action, "pre-resume") == 0 && socket_name) {
+                char request[CRIU_HOOK_REQUEST_MAX];
+                if (!is_pid(pid))
+                        return EXIT_FAILURE;
+                snprintf(request, sizeof(request), CRIU_HOOK_PRE_RESUME "%s", pid);
+                return ask(socket_name, request);
+        }
+        if (strcmp(action, "setup-namespaces") == 0 && is_pid(pid))
                 return loopback_up(pid);
         return EXIT_SUCCESS;
 }

@@ -2,6 +2,7 @@
 /* The daemon's half of a restore: intent, staging, worker; the verified tree put into its scope
  * while it is held stopped; the job recorded; the tree let run; the reply. */
 
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -381,8 +382,8 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         log_ctx(LOG_INFO,
                 LOG_CTX(.message_id = MESSAGE_ID_JOB_RESTORED, .job = j->id, .unit = j->unit, .pid = j->pid,
                         .fields = st.fields),
-                "Restored %s as job %s (PID %i) in %s.", strna(r->spec.source_path), j->id, (int) j->pid,
-                strna(j->unit));
+                "Restored %s as job %s (PID %i) in %s (worker peak RSS %" PRIu64 " KiB).", strna(r->spec.source_path),
+                j->id, (int) j->pid, strna(j->unit), res->max_rss_kib);
         reply_restored(op, &st, j->id, j->pid);
 }
 

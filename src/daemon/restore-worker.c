@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bus-error.h"
@@ -189,6 +190,9 @@ int restore_worker(int sock, void *userdata) {
                 msg.restored.pid = tree.pids[0];
                 msg.restored.attached = attached;
                 msg.restored.job_log_used = job_log_used;
+                struct rusage ru;
+                if (getrusage(RUSAGE_SELF, &ru) >= 0)
+                        msg.restored.max_rss_kib = (uint64_t) ru.ru_maxrss;
                 snprintf(msg.restored.container_id, sizeof(msg.restored.container_id), "%s", strempty(container_id));
                 (void) worker_child_send(sock, &msg);
         }

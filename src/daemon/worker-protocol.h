@@ -57,6 +57,7 @@ typedef struct WmRestored {
         char container_id[256]; /* a container's: the id runc knows it by */
         uint32_t attached; /* AttachKind */
         uint32_t job_log_used; /* the job writes to the log the daemon handed the restore */
+        uint64_t max_rss_kib;  /* the worker's peak, the streamer's buffers included */
 } WmRestored;
 
 typedef enum RecordAction {

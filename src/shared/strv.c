@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* NULL-terminated string arrays: allocation, copying and joining. */
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,16 @@ int strv_extend(char ***l, const char *value) {
                 return r;
         TAKE_PTR(v);
         return 0;
+}
+
+int strv_extend_many_internal(char ***l, ...) {
+        va_list ap;
+        int r = 0;
+        va_start(ap, l);
+        for (const char *v; r >= 0 && (v = va_arg(ap, const char *));)
+                r = strv_extend(l, v);
+        va_end(ap);
+        return r;
 }
 
 bool strv_contains(char *const *l, const char *value) {

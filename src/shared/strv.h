@@ -17,6 +17,9 @@ size_t strv_length(char *const *l);
 char **strv_copy(char *const *l);
 /* Appends a copy of value; returns -ENOMEM on failure, leaving *l as it was. */
 int strv_extend(char ***l, const char *value);
+/* Appends copies of each value up to a NULL; on failure *l may have some of them. */
+int strv_extend_many_internal(char ***l, ...);
+#define strv_extend_many(l, ...) strv_extend_many_internal((l), __VA_ARGS__, (const char *) NULL)
 /* Appends value itself, taking ownership on success. */
 int strv_push(char ***l, char *value);
 bool strv_contains(char *const *l, const char *value);

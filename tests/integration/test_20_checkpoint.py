@@ -27,10 +27,18 @@ def gone(c, pid):
     c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what=f"process {pid} to end after the dump")
 
 
-def restore(c, path, job, *extra):
-    r = cedana(c, "restore", "process", "--path", path, "--name", job, "--json", *extra)
+def restore(c, path, job, *extra, streamed=True):
+    r = cedana(c, "restore", "process", "--path", path, "--name", job, "--json", "--print-stats", *extra)
     out = json.loads(r.stdout)
     assert out["job"] == job, out
+    # An archive cedana wrote is restored in place: CRIU reads its page images from the stream,
+    # all of them, with no copy on disk. A directory is read where it is, and an archive repacked
+    # by hand has no index of its entries: extracted first.
+    stats = out["stats"]
+    if streamed and not path.endswith("/" + job):
+        assert stats["streamed_bytes"] >= stats["pages_restored"] * 4096 > 0, stats
+    else:
+        assert stats["streamed_bytes"] == 0, stats
     return out["pid"]
 
 
@@ -167,6 +175,45 @@ def test_restore_refuses_corrupt_and_truncated_archives(c):
     c.run(["systemctl", "stop", "wl-victim"])
 
 
+# Flips one byte in the middle of the archive's first page image, where cedana.json says that
+# entry starts (its tar header; for "tar" the data follows the 512-byte header as is).
+FLIP_PAGES = """
+import json, subprocess, sys
+path, fmt = sys.argv[1], sys.argv[2]
+meta = json.loads(subprocess.run(["tar", "-xOf", path, "cedana.json"], check=True, capture_output=True).stdout)
+pages = sorted((f for f in meta["files"] if f["name"].startswith("pages-")), key=lambda f: -f["size"])[0]
+off = pages["at"] + 512 + pages["size"] // 2 if fmt == "tar" else pages["at"] + 2048
+with open(path, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0x10]))
+print(pages["name"])
+"""
+
+
+def test_tampered_page_image_stops_a_streamed_restore_before_it_runs(c):
+    # Page images reach CRIU before their digest is known: the tree CRIU built from a tampered
+    # one is killed at pre-resume, before one instruction of it runs.
+    for fmt in ("tar", "zstd"):
+        pid, report = start(c, f"tamper-{fmt}", "memory", "64", "2")
+        path = dump(c, pid, f"tamper-{fmt}", fmt)
+        gone(c, pid)
+        ticks = read_report(c, report)["ticks"]
+        name = c.run(["python3", "-c", FLIP_PAGES, path, fmt]).stdout.strip()
+        r = cedana(c, "restore", "process", "--path", path, "--name", f"tamper-{fmt}", check=False)
+        assert r.returncode == 7 and "corrupt" in r.stderr, (fmt, r.returncode, r.stderr)
+        assert name in r.stderr or "archive" in r.stderr, (fmt, r.stderr)
+        if fmt == "tar":
+            # read in full by CRIU, the mismatch known only then
+            assert f"{name} does not match its SHA-256" in r.stderr and "killed before they ran" in r.stderr, r.stderr
+        assert not c.path_exists(f"/proc/{pid}"), f"the tampered {fmt} restore left process {pid}"
+        time.sleep(0.3)
+        assert read_report(c, report)["ticks"] == ticks, "the tampered checkpoint ran"
+        jobs = json.loads(cedana(c, "job", "list", "--json").stdout)
+        assert not any(j["name"] == f"tamper-{fmt}" for j in jobs), jobs
+
+
 def test_archives_repacked_with_standard_tools_restore(c):
     pid, report = start(c, "repack", "counter")
     path = dump(c, pid, "repack", "none")
@@ -180,7 +227,7 @@ def test_archives_repacked_with_standard_tools_restore(c):
         c.run(["sh", "-c", cmd])
         job = f"repack-{ext.replace('.', '-')}"
         at = int(read_report(c, report)["count"])
-        assert restore(c, f"{CKDIR}/repack.{ext}", job) == pid
+        assert restore(c, f"{CKDIR}/repack.{ext}", job, streamed=False) == pid
         c.wait_until(lambda: int(read_report(c, report)["count"]) > at + 3, what=f"the counter of {job} to continue")
         finish(c, job)
         c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what=f"{job} to end")
@@ -203,7 +250,9 @@ def test_no_server_restore_prints_stats(c):
            "process", path, "--no-server", "--print-stats", "--json"])
     try:
         c.wait_until(lambda: c.read_file("/run/ns-stats.json").strip().endswith("}"), what="the restore's JSON")
-        out = json.loads(c.read_file("/run/ns-stats.json"))
+        text = c.read_file("/run/ns-stats.json")
+        assert text.lstrip().startswith("{"), text
+        out = json.loads(text)
         stats = out["stats"]
         assert out["pid"] == pid and stats["pages_restored"] > 0 and stats["read_bytes"] > 0, out
         assert 0 < stats["criu_usec"] <= stats["total_usec"], stats
@@ -277,7 +326,7 @@ def test_shell_job_no_server_in_tmux(c):
 def check_inspect(out, pid, path, fmt, mib):
     assert out["path"] == path and out["pid"] == pid and out["type"] == "process", out
     assert out["uid"] == 0 and out["user"] == "root" and out["job"] is None, out
-    assert out["compression"] == fmt and out["format"] == 2, out
+    assert out["compression"] == fmt and out["format"] == 3, out
     assert out["digest"].startswith("sha256:"), out["digest"]
     assert out["images"] and all(i["sha256"].startswith("sha256:") for i in out["images"]), out["images"]
     assert out["size"] == sum(i["size"] for i in out["images"]), out

@@ -2,9 +2,12 @@
 /* Tests for streaming checkpoint archives: the tar writer with sizes patched after the fact, and
  * the collector following files while another thread writes them the way CRIU does. */
 
+#include "archive-index.h"
 #include "archive-stream.h"
 #include "archive.h"
+#include "capture.h"
 #include "collector.h"
+#include "digest.h"
 #include "fd-util.h"
 #include "macro.h"
 #include "metadata.h"
@@ -13,7 +16,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -106,6 +111,192 @@ static void test_stream_roundtrip(Fixture *f, gconstpointer data) {
                         g_assert_cmpstr(out, ==, "small.img\npages-1.img\nempty.img\ncedana.json\n");
                         g_free(out);
                 }
+        }
+}
+
+static int note_offset(const char *name, uint64_t offset, void *userdata) {
+        return metadata_set_file_offset(userdata, name, offset);
+}
+
+static void add_listed(CheckpointMetadata *m, const char *name, const guint8 *data, size_t n) {
+        char hex[SHA256_HEX_SIZE];
+        g_assert_cmpint(sha256_hex(data, n, hex), ==, 0);
+        g_assert_cmpint(metadata_add_file(m, name, n, hex), ==, 0);
+}
+
+static void assert_entry(int fd, Compression c, const CheckpointMetadata *m, const char *name, const guint8 *data,
+                         size_t n) {
+        _cleanup_(entry_reader_freep) EntryReader *e = NULL;
+        _cleanup_free_ char *err = NULL;
+        g_assert_cmpint(entry_reader_open(fd, c, metadata_find_file(m, name), &e, &err), ==, 0);
+        g_autofree guint8 *got = g_malloc(n + 1);
+        size_t len = 0;
+        for (ssize_t k; (k = entry_reader_read(e, got + len, n + 1 - len)) != 0; len += (size_t) k)
+                g_assert_cmpint(k, >, 0);
+        g_assert_cmpmem(got, len, data, n);
+}
+
+/* Every entry can be read on its own, in any order, from where the index says it starts: what a
+ * streamed restore does; and the archive's end is checked without reading the rest. */
+static void test_stream_index(Fixture *f, gconstpointer data) {
+        const size_t big = 5 * 1024 * 1024 + 333;
+        g_autofree guint8 *a = pattern(3000, 5), *b = pattern(big, 6);
+        for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+                Compression c = formats[i];
+                _cleanup_close_ int fd = openat(f->root_fd, "i.archive", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                _cleanup_(archive_stream_freep) ArchiveStream *s = NULL;
+                _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+                g_assert_cmpint(metadata_new(&m), ==, 0);
+                add_listed(m, "core-1.img", a, 3000);
+                add_listed(m, "pages-1.img", b, big);
+                add_listed(m, "inventory.img", a, 17);
+                g_assert_cmpint(archive_stream_new(fd, c, 2, &s), ==, 0);
+                g_assert_cmpint(archive_stream_reserve(s, "cedana.json", 4096), ==, 0);
+                const char *names[] = { "pages-1.img", "core-1.img", "inventory.img" };
+                const guint8 *datas[] = { b, a, a };
+                size_t sizes[] = { big, 3000, 17 };
+                for (size_t k = 0; k < 3; k++) {
+                        g_assert_cmpint(archive_stream_begin(s, names[k]), ==, 0);
+                        for (size_t off = 0; off < sizes[k]; off += 700000)
+                                g_assert_cmpint(archive_stream_write(s, datas[k] + off, MIN((size_t) 700000, sizes[k] - off)), ==, 0);
+                        g_assert_cmpint(archive_stream_end(s), ==, 0);
+                }
+                g_assert_cmpint(archive_stream_index(s, note_offset, m), ==, 0);
+                g_assert_true(archive_is_indexed(m));
+                g_assert_cmpint(archive_stream_fill(s, "{\"x\": 1}", 8), ==, 0);
+                g_assert_cmpint(archive_stream_finish(s), ==, 0);
+
+                _cleanup_free_ char *text = NULL, *err = NULL;
+                size_t n = 0;
+                g_assert_cmpint(archive_read_leading_metadata(fd, c, &text, &n, &err), ==, 0);
+                g_assert_cmpuint(n, ==, 4096);
+                g_assert_true(g_str_has_prefix(text, "{\"x\": 1}    "));
+                assert_entry(fd, c, m, "inventory.img", a, 17);
+                assert_entry(fd, c, m, "pages-1.img", b, big);
+                assert_entry(fd, c, m, "core-1.img", a, 3000);
+                g_assert_cmpint(archive_check_end(fd, c, m, &err), ==, 0);
+
+                /* A place that is not the entry's, garbage after the end, a cut end. */
+                CheckpointFile wrong = *metadata_find_file(m, "core-1.img");
+                wrong.at = metadata_find_file(m, "inventory.img")->at;
+                _cleanup_(entry_reader_freep) EntryReader *e = NULL;
+                g_assert_cmpint(entry_reader_open(fd, c, &wrong, &e, &err), ==, -EBADMSG);
+                g_assert_nonnull(strstr(err, "core-1.img is not where its metadata says it is"));
+                err = mfree(err);
+                struct stat st;
+                g_assert_cmpint(fstat(fd, &st), ==, 0);
+                g_assert_cmpint(pwrite(fd, "garbage", 7, st.st_size), ==, 7);
+                g_assert_cmpint(archive_check_end(fd, c, m, &err), ==, -EBADMSG);
+                g_assert_nonnull(strstr(err, "after the end"));
+                err = mfree(err);
+                g_assert_cmpint(ftruncate(fd, st.st_size - 20), ==, 0);
+                g_assert_cmpint(archive_check_end(fd, c, m, &err), ==, -EBADMSG);
+                err = mfree(err);
+        }
+}
+
+/* CRIU's side of a streamed dump: each image announced on the socket, its pipe passed along. */
+static int announce(int sock, const char *name) {
+        /* img_streamer_request_entry { filename = 1 }, packed by hand: field 1, length, bytes */
+        guint8 buf[256];
+        size_t l = strlen(name);
+        g_assert_cmpuint(l, <, 128);
+        guint32 len = (guint32) (2 + l);
+        memcpy(buf, &len, 4);
+        buf[4] = 0x0a, buf[5] = (guint8) l;
+        memcpy(buf + 6, name, l);
+        g_assert_cmpint(loop_write(sock, buf, 4 + len), ==, 0);
+        int p[2];
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        char byte = 0;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+        g_assert_cmpint(sendmsg(sock, &mh, 0), ==, 1);
+        close(p[0]);
+        return p[1];
+}
+
+typedef struct FakeCriu {
+        int dir_fd;
+        const guint8 *pages, *pagemap, *small;
+        size_t pages_len, pagemap_len;
+        int sock; /* left open, as CRIU keeps it until after post-dump */
+} FakeCriu;
+
+static void *fake_criu(void *userdata) {
+        FakeCriu *w = userdata;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%i/" CAPTURE_SOCKET, w->dir_fd);
+        w->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_assert_cmpint(connect(w->sock, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+        int core = announce(w->sock, "core-1.img");
+        g_assert_cmpint(loop_write(core, w->small, 900), ==, 0);
+        close(core);
+        /* side by side, as CRIU writes a page image and its pagemap */
+        int pages = announce(w->sock, "pages-1.img"), pagemap = announce(w->sock, "pagemap-1.img");
+        size_t step = 256 * 1024;
+        for (size_t a = 0, b = 0; a < w->pages_len || b < w->pagemap_len; a += step, b += step / 2) {
+                if (a < w->pages_len)
+                        g_assert_cmpint(loop_write(pages, w->pages + a, MIN(step, w->pages_len - a)), ==, 0);
+                if (b < w->pagemap_len)
+                        g_assert_cmpint(loop_write(pagemap, w->pagemap + b, MIN(step / 2, w->pagemap_len - b)), ==, 0);
+        }
+        close(pagemap);
+        close(pages);
+        int inventory = announce(w->sock, "inventory.img");
+        g_assert_cmpint(loop_write(inventory, w->small, 33), ==, 0);
+        close(inventory);
+        return NULL;
+}
+
+/* Images from CRIU's stream go into the archive, one entry at a time whatever their order, the
+ * ones that had to wait (beyond memory: in a file) right after; every digest as sent. */
+static void test_capture(Fixture *f, gconstpointer data) {
+        const size_t pages_len = 12 * 1024 * 1024 + 11, pagemap_len = 5 * 1024 * 1024 + 3;
+        g_autofree guint8 *pages = pattern(pages_len, 7), *pagemap = pattern(pagemap_len, 8), *small = pattern(900, 9);
+        for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+                Compression c = formats[i];
+                g_autofree char *name = g_strdup_printf("cap-%s", compression_to_string(c));
+                _cleanup_close_ int staging = open_dir(f, name);
+                _cleanup_close_ int fd = openat(staging, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                _cleanup_(archive_stream_freep) ArchiveStream *s = NULL;
+                _cleanup_(capture_freep) Capture *cap = NULL;
+                _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+                g_assert_cmpint(metadata_new(&m), ==, 0);
+                g_assert_cmpint(archive_stream_new(fd, c, 2, &s), ==, 0);
+                g_assert_cmpint(capture_start(staging, getuid(), getgid(), s, NULL, NULL, &cap), ==, 0);
+                FakeCriu w = { .dir_fd = staging, .pages = pages, .pages_len = pages_len, .pagemap = pagemap,
+                               .pagemap_len = pagemap_len, .small = small, .sock = -1 };
+                pthread_t t;
+                g_assert_cmpint(pthread_create(&t, NULL, fake_criu, &w), ==, 0);
+                g_assert_cmpint(pthread_join(t, NULL), ==, 0);
+                g_assert_cmpint(capture_finish(cap, m), ==, 0);
+                close(w.sock);
+                g_assert_cmpuint(m->n_files, ==, 4);
+                char hex[SHA256_HEX_SIZE];
+                g_assert_cmpint(sha256_hex(pagemap, pagemap_len, hex), ==, 0);
+                g_assert_cmpstr(metadata_find_file(m, "pagemap-1.img")->sha256, ==, hex);
+                g_assert_cmpuint(metadata_find_file(m, "pages-1.img")->size, ==, pages_len);
+                g_assert_cmpint(archive_stream_index(s, note_offset, m), ==, 0);
+                g_assert_cmpint(archive_stream_add(s, "cedana.json", "{}", 2), ==, 0);
+                g_assert_cmpint(archive_stream_finish(s), ==, 0);
+                assert_entry(fd, c, m, "pages-1.img", pages, pages_len);
+                assert_entry(fd, c, m, "pagemap-1.img", pagemap, pagemap_len);
+                assert_entry(fd, c, m, "inventory.img", small, 33);
+                g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+                _cleanup_close_ int dest = open_dir(f, "out");
+                _cleanup_free_ char *reason = NULL;
+                g_assert_cmpint(archive_extract(fd, dest, NULL, NULL, NULL, &reason), ==, 0);
+                assert_file(dest, "core-1.img", small, 900);
+                assert_file(dest, "pagemap-1.img", pagemap, pagemap_len);
+                g_assert_cmpint(rm_rf_at(f->root_fd, "out"), ==, 0);
         }
 }
 
@@ -272,6 +463,8 @@ int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/archive-stream/roundtrip", Fixture, NULL, setup, test_stream_roundtrip, teardown);
         g_test_add("/archive-stream/reserved", Fixture, NULL, setup, test_stream_reserved, teardown);
+        g_test_add("/archive-stream/index", Fixture, NULL, setup, test_stream_index, teardown);
+        g_test_add("/capture/criu-stream", Fixture, NULL, setup, test_capture, teardown);
         g_test_add("/collector/follows-writer", Fixture, NULL, setup, test_collector, teardown);
         g_test_add("/collector/progress-and-cancel", Fixture, NULL, setup, test_collector_progress_and_cancel, teardown);
         g_test_add("/collector/changed-file", Fixture, NULL, setup, test_collector_changed_file, teardown);

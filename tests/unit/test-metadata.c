@@ -160,7 +160,7 @@ static void test_layout_and_digest(void) {
 
         const char *prefix =
                 "{\n"
-                "  \"format_version\": 2,\n"
+                "  \"format_version\": 3,\n"
                 "  \"id\": \"dump-job-famous_hopper7-1\",\n"
                 "  \"type\": \"job\",\n"
                 "  \"pid\": 77,\n"
@@ -218,6 +218,53 @@ static void test_layout_and_digest(void) {
                 _cleanup_free_ char *e = NULL;
                 g_assert_cmpint(metadata_parse(flip, n, &bad, &e), ==, -EBADMSG);
         }
+}
+
+/* text with its "checksum" member computed again, as a forger would. */
+static char *reseal(const char *text) {
+        const char *c = strstr(text, "\"checksum\"");
+        g_assert_nonnull(c);
+        g_autofree char *prefix = g_strndup(text, (gsize) (c - text));
+        g_autofree char *sha = sha256_of(prefix, strlen(prefix));
+        return g_strdup_printf("%s\"checksum\": \"sha256:%s\"\n}\n", prefix, sha);
+}
+
+/* Format 3: where each entry starts in the archive, when known; read back as written. A format 2
+ * document knows no such member. */
+static void test_offsets(void) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL, *back = NULL;
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        char digest[METADATA_DIGEST_SIZE];
+        size_t n;
+        g_assert_cmpint(metadata_new(&m), ==, 0);
+        m->id = g_strdup("c");
+        m->type = g_strdup("process");
+        m->pid = 7;
+        m->hostname = g_strdup("h");
+        m->criu_version = g_strdup("4.2.1");
+        m->cedana_version = g_strdup("0.2.0");
+        const char *sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        g_assert_cmpint(metadata_add_file(m, "pages-1.img", 8192, sha), ==, 0);
+        g_assert_cmpint(metadata_add_file(m, "core-1.img", 10, sha), ==, 0);
+        g_assert_cmpuint(m->files[0].at, ==, METADATA_NO_OFFSET);
+        g_assert_cmpint(metadata_set_file_offset(m, "pages-1.img", 4608), ==, 0);
+        g_assert_cmpint(metadata_set_file_offset(m, "mm-1.img", 1), ==, -ENOENT);
+        g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
+        g_assert_nonnull(strstr(text, "\"sha256\": \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\n      \"at\": 4608\n"));
+        g_assert_cmpint(metadata_parse(text, n, &back, &err), ==, 0);
+        g_assert_cmpuint(metadata_find_file(back, "pages-1.img")->at, ==, 4608);
+        g_assert_cmpuint(metadata_find_file(back, "core-1.img")->at, ==, METADATA_NO_OFFSET);
+
+        /* A negative offset, and "at" in a format 2 document. */
+        g_autofree char *negative = g_strdup(text);
+        char *at = strstr(negative, "\"at\": 4608");
+        memcpy(at, "\"at\": -608", 10);
+        g_autofree char *negative_sealed = reseal(negative);
+        assert_parse_fails(negative_sealed, strlen(negative_sealed), -EBADMSG, "no valid offset");
+        g_autofree char *v2 = g_strdup(text);
+        strstr(v2, "\"format_version\": 3")[18] = '2';
+        g_autofree char *v2_sealed = reseal(v2);
+        assert_parse_fails(v2_sealed, strlen(v2_sealed), -EBADMSG, "unknown member \"at\"");
 }
 
 static void test_v1_fixture(void) {
@@ -334,9 +381,9 @@ static void test_container(void) {
 }
 
 static void test_newer_version(void) {
-        const char *text = "{\"format_version\": 3, \"checksum\": \"sha512:whatever\"}";
+        const char *text = "{\"format_version\": 4, \"checksum\": \"sha512:whatever\"}";
         assert_parse_fails(text, strlen(text), -EPROTONOSUPPORT,
-                           "newer cedana (metadata format version 3, this cedana reads up to version 2)");
+                           "newer cedana (metadata format version 4, this cedana reads up to version 3)");
 }
 
 static void test_add_file(void) {
@@ -575,6 +622,7 @@ static void test_dir_v1(Fixture *f, gconstpointer data) {
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/metadata/layout-and-digest", test_layout_and_digest);
+        g_test_add_func("/metadata/offsets", test_offsets);
         g_test_add_func("/metadata/v1-fixture", test_v1_fixture);
         g_test_add_func("/metadata/newer-version", test_newer_version);
         g_test_add_func("/metadata/attach-tty", test_attach_tty);

@@ -190,8 +190,9 @@ static void test_stats_pairs(void) {
         g_assert_cmpuint(p[2].value, ==, 7);
         st.criu.have_restore = true;
         n = checkpoint_stats_pairs(&st, false, 10, p);
-        g_assert_cmpuint(n, ==, 10);
-        g_assert_cmpstr(p[n - 1].key, ==, "read_bytes");
+        g_assert_cmpuint(n, ==, 11);
+        g_assert_cmpstr(p[n - 2].key, ==, "read_bytes");
+        g_assert_cmpstr(p[n - 1].key, ==, "streamed_bytes");
 }
 
 int main(int argc, char *argv[]) {

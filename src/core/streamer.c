@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive-index.h"
+#include "digest.h"
+#include "fd-util.h"
+#include "log.h"
+#include "message.h"
+#include "streamer-proto.h"
+#include "streamer.h"
+
+/* Decoded pieces in flight per page image: the decoder runs this far ahead of the pipe. */
+#define RING_SLOTS 4
+#define SLOT_SIZE ((size_t) 512 * 1024)
+
+/* One image on its way to CRIU: a page image from the archive (file set, hashed), or an image of
+ * the images directory (source_fd set). */
+typedef struct Transfer {
+        struct Streamer *streamer;
+        const CheckpointFile *file;
+        int source_fd;
+        int pipe_fd; /* CRIU's pipe; -EBADF when read without one (streamer_verify()) */
+        bool drop;   /* CRIU will read no more: only hashed from here on */
+        pthread_t thread;
+        bool started;
+        /* the ring between decoder and writer */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        uint8_t *slot[RING_SLOTS];
+        size_t len[RING_SLOTS];
+        unsigned head, count;
+        bool eof, abort;
+        int result; /* 0, or -EBADMSG with error */
+        char *error;
+} Transfer;
+
+struct Streamer {
+        StreamerParams params;
+        int listen_fd, conn_fd;
+        int stop_fd; /* eventfd: readable once CRIU will read no more */
+        pthread_t server;
+        bool server_started;
+        pthread_mutex_t lock;
+        Transfer **by_file; /* page images, by index in metadata->files */
+        Transfer **others;
+        size_t n_others;
+        bool closed; /* streamer_verify() ran: nothing more is served */
+        uint64_t bytes;
+};
+
+bool streamer_takes(const char *name) {
+        const char *n = startswith(name, "pages-");
+        size_t l = n ? strlen(n) : 0;
+        return l > 4 && streq(n + l - 4, ".img");
+}
+
+static bool stopping(Streamer *s) {
+        struct pollfd p = { .fd = s->stop_fd, .events = POLLIN };
+        return poll(&p, 1, 0) > 0;
+}
+
+/* All of buf to CRIU's pipe, unless CRIU closed it or will read no more. */
+static void pipe_write(Transfer *t, const uint8_t *buf, size_t n) {
+        while (n > 0 && !t->drop) {
+                ssize_t k = write(t->pipe_fd, buf, n);
+                if (k > 0) {
+                        buf += k, n -= (size_t) k;
+                        continue;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN) {
+                        struct pollfd p[] = { { .fd = t->pipe_fd, .events = POLLOUT },
+                                              { .fd = t->streamer->stop_fd, .events = POLLIN } };
+                        if (poll(p, ELEMENTSOF(p), -1) < 0 && errno != EINTR)
+                                t->drop = true;
+                        else if (p[1].revents)
+                                t->drop = true;
+                        continue;
+                }
+                t->drop = true; /* EPIPE: CRIU closed it */
+        }
+}
+
+
+/* Decoder: fills the ring from the archive until the entry ends, fails, or the writer gives up. */
+static void *decode_main(void *userdata) {
+        Transfer *t = userdata;
+        _cleanup_(entry_reader_freep) EntryReader *e = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = entry_reader_open(t->streamer->params.archive_fd, t->streamer->params.format, t->file, &e, &err);
+        for (;;) {
+                pthread_mutex_lock(&t->lock);
+                while (t->count == RING_SLOTS && !t->abort)
+                        pthread_cond_wait(&t->cond, &t->lock);
+                bool abort = t->abort;
+                unsigned i = (t->head + t->count) % RING_SLOTS;
+                pthread_mutex_unlock(&t->lock);
+                if (abort)
+                        break;
+
+                size_t len = 0;
+                while (r >= 0 && len < SLOT_SIZE) {
+                        ssize_t k = entry_reader_read(e, t->slot[i] + len, SLOT_SIZE - len);
+                        if (k < 0) {
+                                r = (int) k;
+                                if (!err && asprintf(&err, "The checkpoint archive is corrupt: %s.",
+                                                     strna(entry_reader_error(e))) < 0)
+                                        err = NULL;
+                        } else if (k == 0)
+                                break;
+                        else
+                                len += (size_t) k;
+                }
+
+                pthread_mutex_lock(&t->lock);
+                t->len[i] = len;
+                if (len > 0)
+                        t->count++;
+                if (r < 0 || len < SLOT_SIZE) {
+                        t->eof = true;
+                        if (r < 0 && t->result == 0) {
+                                t->result = r;
+                                t->error = TAKE_PTR(err);
+                        }
+                }
+                bool done = t->eof;
+                pthread_cond_broadcast(&t->cond);
+                pthread_mutex_unlock(&t->lock);
+                if (done)
+                        break;
+        }
+        return NULL;
+}
+
+/* Writer: hashes each decoded piece and passes it on to CRIU. */
+static int stream_entry(Transfer *t) {
+        _cleanup_(sha256_freep) Sha256 *h = NULL;
+        pthread_t decoder;
+        int r = sha256_new(&h);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < RING_SLOTS; i++)
+                if (!(t->slot[i] = malloc(SLOT_SIZE)))
+                        return -ENOMEM;
+        r = -pthread_create(&decoder, NULL, decode_main, t);
+        if (r < 0)
+                return r;
+        uint64_t total = 0;
+        for (;;) {
+                pthread_mutex_lock(&t->lock);
+                while (t->count == 0 && !t->eof && !t->abort)
+                        pthread_cond_wait(&t->cond, &t->lock);
+                if (t->count == 0 || t->abort) {
+                        pthread_mutex_unlock(&t->lock);
+                        break;
+                }
+                unsigned i = t->head;
+                size_t len = t->len[i];
+                pthread_mutex_unlock(&t->lock);
+
+                (void) sha256_update(h, t->slot[i], len);
+                if (t->pipe_fd >= 0)
+                        pipe_write(t, t->slot[i], len);
+                total += len;
+
+                pthread_mutex_lock(&t->lock);
+                t->head = (t->head + 1) % RING_SLOTS;
+                t->count--;
+                pthread_cond_broadcast(&t->cond);
+                pthread_mutex_unlock(&t->lock);
+        }
+        (void) pthread_join(decoder, NULL);
+        pthread_mutex_lock(&t->streamer->lock);
+        t->streamer->bytes += total;
+        pthread_mutex_unlock(&t->streamer->lock);
+        if (t->result < 0)
+                return t->result;
+        char hex[SHA256_HEX_SIZE];
+        r = sha256_final_hex(h, hex);
+        if (r < 0)
+                return r;
+        if (total == t->file->size && streq(hex, t->file->sha256))
+                return 0;
+        if (asprintf(&t->error, "The checkpoint is corrupt: %s does not match its SHA-256 in cedana.json.",
+                     t->file->name) < 0)
+                t->error = NULL;
+        return (t->result = -EBADMSG);
+}
+
+/* An image of the images directory, verified already: copied as it is. */
+static int copy_file(Transfer *t) {
+        uint8_t buf[64 * 1024];
+        for (;;) {
+                ssize_t k = read(t->source_fd, buf, sizeof(buf));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : 0;
+                pipe_write(t, buf, (size_t) k);
+                if (t->drop)
+                        return 0;
+        }
+}
+
+static void *transfer_main(void *userdata) {
+        Transfer *t = userdata;
+        int r = t->file ? stream_entry(t) : copy_file(t);
+        if (r < 0 && t->result == 0)
+                t->result = r;
+        /* CRIU sees the image end. */
+        t->pipe_fd = safe_close(t->pipe_fd);
+        return NULL;
+}
+
+static Transfer *transfer_free(Transfer *t) {
+        if (!t)
+                return NULL;
+        if (t->started) {
+                pthread_mutex_lock(&t->lock);
+                t->abort = true;
+                pthread_cond_broadcast(&t->cond);
+                pthread_mutex_unlock(&t->lock);
+                (void) pthread_join(t->thread, NULL);
+        }
+        safe_close(t->pipe_fd);
+        safe_close(t->source_fd);
+        for (size_t i = 0; i < RING_SLOTS; i++)
+                free(t->slot[i]);
+        free(t->error);
+        pthread_mutex_destroy(&t->lock);
+        pthread_cond_destroy(&t->cond);
+        free(t);
+        return NULL;
+}
+
+static Transfer *transfer_new(Streamer *s, const CheckpointFile *f, int source_fd, int pipe_fd) {
+        Transfer *t = calloc(1, sizeof(Transfer));
+        if (!t)
+                return NULL;
+        *t = (Transfer) { .streamer = s, .file = f, .source_fd = source_fd, .pipe_fd = pipe_fd };
+        pthread_mutex_init(&t->lock, NULL);
+        pthread_cond_init(&t->cond, NULL);
+        return t;
+}
+
+/* One request: where the image comes from, the answer, and a thread that sends it. */
+static int serve(Streamer *s, const char *name) {
+        const CheckpointMetadata *m = s->params.metadata;
+        const CheckpointFile *f = NULL;
+        _cleanup_close_ int source = -EBADF;
+        size_t index = 0;
+
+        pthread_mutex_lock(&s->lock);
+        bool closed = s->closed;
+        if (!closed && checkpoint_file_name_is_plain(name) && streamer_takes(name) && (f = metadata_find_file(m, name))) {
+                index = (size_t) (f - m->files);
+                if (s->by_file[index])
+                        f = NULL; /* asked twice: once is all it gets */
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!f && !closed && checkpoint_file_name_is_plain(name) && !streamer_takes(name)) {
+                source = openat(s->params.images_dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                struct stat st;
+                if (source >= 0 && (fstat(source, &st) < 0 || !S_ISREG(st.st_mode)))
+                        source = safe_close(source);
+        }
+        bool exists = f || source >= 0;
+        int r = streamer_send_reply(s->conn_fd, exists);
+        if (r < 0 || !exists)
+                return r;
+        int pipe_fd;
+        r = streamer_recv_pipe(s->conn_fd, &pipe_fd);
+        if (r < 0)
+                return r;
+        Transfer *t = transfer_new(s, f, TAKE_FD(source), pipe_fd);
+        if (!t) {
+                safe_close(pipe_fd);
+                return -ENOMEM;
+        }
+        pthread_mutex_lock(&s->lock);
+        Transfer **others = f ? NULL : reallocarray(s->others, s->n_others + 1, sizeof(Transfer *));
+        if (f)
+                s->by_file[index] = t;
+        else if (others) {
+                s->others = others;
+                s->others[s->n_others++] = t;
+        }
+        r = f || others ? -pthread_create(&t->thread, NULL, transfer_main, t) : -ENOMEM;
+        t->started = r == 0;
+        if (r < 0)
+                t->result = r;
+        pthread_mutex_unlock(&s->lock);
+        if (!f && !others)
+                transfer_free(t);
+        return r;
+}
+
+static void *server_main(void *userdata) {
+        Streamer *s = userdata;
+        int fd = streamer_accept(s->listen_fd, s->stop_fd, s->params.uid);
+        if (fd < 0)
+                return NULL;
+        pthread_mutex_lock(&s->lock);
+        s->conn_fd = fd;
+        pthread_mutex_unlock(&s->lock);
+        for (;;) {
+                _cleanup_free_ char *name = NULL;
+                int r = streamer_recv_request(s->conn_fd, &name);
+                if (r == 0)
+                        break; /* CRIU is done with the images */
+                if (r > 0)
+                        r = serve(s, name);
+                if (r < 0) {
+                        if (!stopping(s))
+                                log_warning("Serving CRIU's images failed: %s", strerror(-r));
+                        break;
+                }
+        }
+        return NULL;
+}
+
+int streamer_start(const StreamerParams *p, Streamer **ret) {
+        _cleanup_(streamer_freep) Streamer *s = calloc(1, sizeof(Streamer));
+        if (!s)
+                return -ENOMEM;
+        s->params = *p;
+        s->listen_fd = s->conn_fd = -EBADF;
+        pthread_mutex_init(&s->lock, NULL);
+        s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        s->by_file = calloc(p->metadata->n_files, sizeof(Transfer *));
+        if (s->stop_fd < 0 || !s->by_file)
+                return s->stop_fd < 0 ? negative_errno() : -ENOMEM;
+
+        int r = streamer_listen(p->images_dir_fd, STREAMER_SOCKET, p->uid, p->gid, &s->listen_fd);
+        if (r < 0)
+                return r;
+        r = -pthread_create(&s->server, NULL, server_main, s);
+        if (r < 0)
+                return r;
+        s->server_started = true;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int streamer_verify(Streamer *s, char **reterr) {
+        const CheckpointMetadata *m = s->params.metadata;
+        /* CRIU has read what it wanted: pipes it left full are not read any more. */
+        uint64_t one = 1;
+        if (write(s->stop_fd, &one, sizeof(one)) < 0)
+                return negative_errno();
+        pthread_mutex_lock(&s->lock);
+        s->closed = true;
+        pthread_mutex_unlock(&s->lock);
+
+        int r = 0;
+        for (size_t i = 0; i < m->n_files && r == 0; i++) {
+                if (!streamer_takes(m->files[i].name))
+                        continue;
+                Transfer *t = s->by_file[i];
+                if (!t) {
+                        /* Not asked for: still part of what the checkpoint vouches for. */
+                        t = s->by_file[i] = transfer_new(s, &m->files[i], -EBADF, -EBADF);
+                        if (!t)
+                                return -ENOMEM;
+                        t->result = stream_entry(t);
+                } else if (t->started) {
+                        (void) pthread_join(t->thread, NULL);
+                        t->started = false;
+                }
+                r = t->result;
+                if (r == -EBADMSG)
+                        return message_set(reterr, r, "%s", t->error ?: "The checkpoint is corrupt.");
+        }
+        return r;
+}
+
+uint64_t streamer_bytes(const Streamer *s) {
+        return s ? s->bytes : 0;
+}
+
+Streamer *streamer_free(Streamer *s) {
+        if (!s)
+                return NULL;
+        if (s->stop_fd >= 0) {
+                uint64_t one = 1;
+                (void) write(s->stop_fd, &one, sizeof(one));
+        }
+        if (s->server_started) {
+                pthread_mutex_lock(&s->lock);
+                if (s->conn_fd >= 0)
+                        (void) shutdown(s->conn_fd, SHUT_RDWR);
+                pthread_mutex_unlock(&s->lock);
+                (void) pthread_join(s->server, NULL);
+        }
+        for (size_t i = 0; s->by_file && i < s->params.metadata->n_files; i++)
+                transfer_free(s->by_file[i]);
+        for (size_t i = 0; i < s->n_others; i++)
+                transfer_free(s->others[i]);
+        free(s->by_file);
+        free(s->others);
+        safe_close(s->conn_fd);
+        safe_close(s->listen_fd);
+        safe_close(s->stop_fd);
+        if (s->params.images_dir_fd >= 0)
+                (void) unlinkat(s->params.images_dir_fd, STREAMER_SOCKET, 0);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return NULL;
+}
