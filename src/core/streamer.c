@@ -12,6 +12,7 @@
 
 #include "archive-index.h"
 #include "digest.h"
+#include "macro.h"
 #include "fd-util.h"
 #include "log.h"
 #include "message.h"
@@ -19,7 +20,7 @@
 #include "streamer.h"
 
 /* Decoded pieces in flight per page image: the decoder runs this far ahead of the pipe. */
-#define RING_SLOTS 4
+#define RING_SLOTS 8
 #define SLOT_SIZE ((size_t) 512 * 1024)
 
 /* One image on its way to CRIU: a page image from the archive (file set, hashed), or an image of
@@ -32,13 +33,15 @@ typedef struct Transfer {
         bool drop;   /* CRIU will read no more: only hashed from here on */
         pthread_t thread;
         bool started;
-        /* the ring between decoder and writer */
+        /* The ring between the decoder and its two readers, the writer and the hasher, which take
+         * each piece side by side; counted from the start (slot: count % RING_SLOTS). */
         pthread_mutex_t lock;
         pthread_cond_t cond;
         uint8_t *slot[RING_SLOTS];
         size_t len[RING_SLOTS];
-        unsigned head, count;
+        uint64_t produced, consumed[2];
         bool eof, abort;
+        char sha256[SHA256_HEX_SIZE];
         int result; /* 0, or -EBADMSG with error */
         char *error;
 } Transfer;
@@ -92,6 +95,8 @@ static void pipe_write(Transfer *t, const uint8_t *buf, size_t n) {
 }
 
 
+enum { WRITER, HASHER };
+
 /* Decoder: fills the ring from the archive until the entry ends, fails, or the writer gives up. */
 static void *decode_main(void *userdata) {
         Transfer *t = userdata;
@@ -100,10 +105,10 @@ static void *decode_main(void *userdata) {
         int r = entry_reader_open(t->streamer->params.archive_fd, t->streamer->params.format, t->file, &e, &err);
         for (;;) {
                 pthread_mutex_lock(&t->lock);
-                while (t->count == RING_SLOTS && !t->abort)
+                while (t->produced - MIN(t->consumed[WRITER], t->consumed[HASHER]) == RING_SLOTS && !t->abort)
                         pthread_cond_wait(&t->cond, &t->lock);
                 bool abort = t->abort;
-                unsigned i = (t->head + t->count) % RING_SLOTS;
+                unsigned i = (unsigned) (t->produced % RING_SLOTS);
                 pthread_mutex_unlock(&t->lock);
                 if (abort)
                         break;
@@ -125,7 +130,7 @@ static void *decode_main(void *userdata) {
                 pthread_mutex_lock(&t->lock);
                 t->len[i] = len;
                 if (len > 0)
-                        t->count++;
+                        t->produced++;
                 if (r < 0 || len < SLOT_SIZE) {
                         t->eof = true;
                         if (r < 0 && t->result == 0) {
@@ -142,54 +147,81 @@ static void *decode_main(void *userdata) {
         return NULL;
 }
 
-/* Writer: hashes each decoded piece and passes it on to CRIU. */
-static int stream_entry(Transfer *t) {
+/* The next piece for reader who (WRITER or HASHER), or NULL at the end. */
+static const uint8_t *next_piece(Transfer *t, int who, size_t *ret_len) {
+        pthread_mutex_lock(&t->lock);
+        while (t->consumed[who] == t->produced && !t->eof && !t->abort)
+                pthread_cond_wait(&t->cond, &t->lock);
+        const uint8_t *p = NULL;
+        if (t->consumed[who] < t->produced && !t->abort) {
+                unsigned i = (unsigned) (t->consumed[who] % RING_SLOTS);
+                p = t->slot[i];
+                *ret_len = t->len[i];
+        }
+        pthread_mutex_unlock(&t->lock);
+        return p;
+}
+
+static void piece_done(Transfer *t, int who) {
+        pthread_mutex_lock(&t->lock);
+        t->consumed[who]++;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+}
+
+/* Hasher: the digest of every piece, beside the writer. */
+static void *hash_main(void *userdata) {
+        Transfer *t = userdata;
         _cleanup_(sha256_freep) Sha256 *h = NULL;
-        pthread_t decoder;
-        int r = sha256_new(&h);
-        if (r < 0)
-                return r;
+        bool ok = sha256_new(&h) >= 0;
+        const uint8_t *p;
+        size_t len;
+        while ((p = next_piece(t, HASHER, &len))) {
+                ok = ok && sha256_update(h, p, len) >= 0;
+                piece_done(t, HASHER);
+        }
+        if (!ok || sha256_final_hex(h, t->sha256) < 0)
+                t->sha256[0] = 0;
+        return NULL;
+}
+
+/* Writer: each decoded piece on to CRIU, while the hasher hashes it. */
+static int stream_entry(Transfer *t) {
+        pthread_t decoder, hasher;
         for (size_t i = 0; i < RING_SLOTS; i++)
                 if (!(t->slot[i] = malloc(SLOT_SIZE)))
                         return -ENOMEM;
-        r = -pthread_create(&decoder, NULL, decode_main, t);
+        int r = -pthread_create(&hasher, NULL, hash_main, t);
         if (r < 0)
                 return r;
-        uint64_t total = 0;
-        for (;;) {
+        r = -pthread_create(&decoder, NULL, decode_main, t);
+        if (r < 0) {
                 pthread_mutex_lock(&t->lock);
-                while (t->count == 0 && !t->eof && !t->abort)
-                        pthread_cond_wait(&t->cond, &t->lock);
-                if (t->count == 0 || t->abort) {
-                        pthread_mutex_unlock(&t->lock);
-                        break;
-                }
-                unsigned i = t->head;
-                size_t len = t->len[i];
-                pthread_mutex_unlock(&t->lock);
-
-                (void) sha256_update(h, t->slot[i], len);
-                if (t->pipe_fd >= 0)
-                        pipe_write(t, t->slot[i], len);
-                total += len;
-
-                pthread_mutex_lock(&t->lock);
-                t->head = (t->head + 1) % RING_SLOTS;
-                t->count--;
+                t->abort = true;
                 pthread_cond_broadcast(&t->cond);
                 pthread_mutex_unlock(&t->lock);
+                (void) pthread_join(hasher, NULL);
+                return r;
+        }
+        uint64_t total = 0;
+        const uint8_t *p;
+        size_t len;
+        while ((p = next_piece(t, WRITER, &len))) {
+                if (t->pipe_fd >= 0)
+                        pipe_write(t, p, len);
+                total += len;
+                piece_done(t, WRITER);
         }
         (void) pthread_join(decoder, NULL);
+        (void) pthread_join(hasher, NULL);
         pthread_mutex_lock(&t->streamer->lock);
         t->streamer->bytes += total;
         pthread_mutex_unlock(&t->streamer->lock);
         if (t->result < 0)
                 return t->result;
-        char hex[SHA256_HEX_SIZE];
-        r = sha256_final_hex(h, hex);
-        if (r < 0)
-                return r;
-        if (total == t->file->size && streq(hex, t->file->sha256))
+        if (t->abort)
+                return -ECANCELED;
+        if (total == t->file->size && streq(t->sha256, t->file->sha256))
                 return 0;
         if (asprintf(&t->error, "The checkpoint is corrupt: %s does not match its SHA-256 in cedana.json.",
                      t->file->name) < 0)

@@ -261,7 +261,7 @@ static int files_on_message(Operation *op, const WorkerMessage *msg) {
         return 0;
 }
 
-static void files_on_exit(Operation *op, int status, uint64_t max_rss_kib) {
+static void files_on_exit(Operation *op, int status, const WorkerUsage *usage) {
         FilesWork *w = op->userdata;
         if (w->error == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
                 w->error = -EIO;

@@ -182,7 +182,7 @@ static int dump_on_message(Operation *op, const WorkerMessage *msg) {
         }
 }
 
-static void dump_succeeded(Operation *op, uint64_t max_rss_kib) {
+static void dump_succeeded(Operation *op, const WorkerUsage *usage) {
         Manager *m = op->manager;
         DumpOperation *d = op->userdata;
         char what[160];
@@ -206,8 +206,9 @@ static void dump_succeeded(Operation *op, uint64_t max_rss_kib) {
         log_ctx(LOG_INFO,
                 LOG_CTX(.message_id = MESSAGE_ID_CHECKPOINT_WRITTEN, .job = op->job ? op->job->id : NULL,
                         .checkpoint = d->record.id, .pid = d->spec.pid, .fields = fields),
-                "Checkpoint %s of %s written to %s (%" PRIu64 " bytes; worker peak RSS %" PRIu64 " KiB).",
-                d->record.id, what, d->record.path, d->record.size, max_rss_kib);
+                "Checkpoint %s of %s written to %s (%" PRIu64 " bytes; worker peak RSS %" PRIu64 " KiB, %" PRIu64
+                " ms CPU with CRIU's).", d->record.id, what, d->record.path, d->record.size, usage->max_rss_kib,
+                usage->cpu_usec / 1000);
         if (n > 0)
                 manager_send_statistics(m, op->call, d->record.id, pairs, n);
         manager_send_checkpoint_new(m, op->job ? op->job->id : "", d->record.id, d->record.path);
@@ -216,12 +217,12 @@ static void dump_succeeded(Operation *op, uint64_t max_rss_kib) {
                 log_debug_errno(r, "Failed to reply (the caller may be gone): %m");
 }
 
-static void dump_on_exit(Operation *op, int status, uint64_t max_rss_kib) {
+static void dump_on_exit(Operation *op, int status, const WorkerUsage *usage) {
         Manager *m = op->manager;
         DumpOperation *d = op->userdata;
         /* A complete record is a done dump, whatever happened afterwards. */
         if (d->published) {
-                dump_succeeded(op, max_rss_kib);
+                dump_succeeded(op, usage);
                 Job *j = op->job;
                 operation_free(op);
                 /* Exits of a busy job were ignored: one that still runs is watched anew, which

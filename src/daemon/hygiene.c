@@ -129,7 +129,7 @@ static void hygiene_free(Operation *op) {
         free(op->userdata);
 }
 
-static void hygiene_on_exit(Operation *op, int status, uint64_t max_rss_kib) {
+static void hygiene_on_exit(Operation *op, int status, const WorkerUsage *usage) {
         operation_free(op);
 }
 

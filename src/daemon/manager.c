@@ -53,7 +53,7 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
                         continue;
                 if (pid <= 0)
                         break; /* 0: none exited; ECHILD: no children left */
-                if (worker_dispatch_exit(m, pid, status, (uint64_t) ru.ru_maxrss))
+                if (worker_dispatch_exit(m, pid, status, &ru))
                         continue;
                 job_dispatch_exit(m, pid, status);
         }

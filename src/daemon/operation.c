@@ -143,7 +143,7 @@ static void on_worker_exit(Worker *w, int wait_status, void *userdata) {
         Operation *op = userdata;
         op->worker = NULL; /* freed right after this */
         if (op->on_exit)
-                op->on_exit(op, wait_status, w->max_rss_kib);
+                op->on_exit(op, wait_status, &w->usage);
 }
 
 int operation_spawn(Operation *op, const char *description, const int *keep_fds, size_t n_keep, WorkerRun run) {

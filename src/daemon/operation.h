@@ -44,7 +44,7 @@ struct Operation {
         void (*on_free)(Operation *op);
         /* the worker's messages, and its end (op->worker is NULL by then) */
         int (*on_message)(Operation *op, const WorkerMessage *msg);
-        void (*on_exit)(Operation *op, int wait_status, uint64_t max_rss_kib);
+        void (*on_exit)(Operation *op, int wait_status, const WorkerUsage *usage);
         /* Kinds that can be cancelled (dump, restore): the name their Progress signals carry,
          * and the request to stop (the call is then answered Cancelled, or normally when it
          * was too late). */

@@ -382,8 +382,9 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         log_ctx(LOG_INFO,
                 LOG_CTX(.message_id = MESSAGE_ID_JOB_RESTORED, .job = j->id, .unit = j->unit, .pid = j->pid,
                         .fields = st.fields),
-                "Restored %s as job %s (PID %i) in %s (worker peak RSS %" PRIu64 " KiB).", strna(r->spec.source_path),
-                j->id, (int) j->pid, strna(j->unit), res->max_rss_kib);
+                "Restored %s as job %s (PID %i) in %s (worker peak RSS %" PRIu64 " KiB, %" PRIu64 " ms CPU with CRIU's).",
+                strna(r->spec.source_path), j->id, (int) j->pid, strna(j->unit), res->usage.max_rss_kib,
+                res->usage.cpu_usec / 1000);
         reply_restored(op, &st, j->id, j->pid);
 }
 
@@ -462,7 +463,7 @@ static int restore_on_message(Operation *op, const WorkerMessage *msg) {
         }
 }
 
-static void restore_on_exit(Operation *op, int status, uint64_t max_rss_kib) {
+static void restore_on_exit(Operation *op, int status, const WorkerUsage *usage) {
         RestoreOperation *r = op->userdata;
         (void) outcome_set(&r->outcome, -EIO, "The restore worker of cedanad died unexpectedly (%s %i).",
                            WIFSIGNALED(status) ? "signal" : "status",

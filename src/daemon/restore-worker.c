@@ -190,9 +190,11 @@ int restore_worker(int sock, void *userdata) {
                 msg.restored.pid = tree.pids[0];
                 msg.restored.attached = attached;
                 msg.restored.job_log_used = job_log_used;
-                struct rusage ru;
-                if (getrusage(RUSAGE_SELF, &ru) >= 0)
-                        msg.restored.max_rss_kib = (uint64_t) ru.ru_maxrss;
+                struct rusage self, children;
+                if (getrusage(RUSAGE_SELF, &self) >= 0 && getrusage(RUSAGE_CHILDREN, &children) >= 0) {
+                        msg.restored.usage = worker_usage(&self);
+                        msg.restored.usage.cpu_usec += worker_usage(&children).cpu_usec;
+                }
                 snprintf(msg.restored.container_id, sizeof(msg.restored.container_id), "%s", strempty(container_id));
                 (void) worker_child_send(sock, &msg);
         }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "criu-stats.h"
@@ -52,12 +53,20 @@ typedef struct WmTree {
         WmTreeEntry entries[WM_TREE_MAX];
 } WmTree;
 
+/* What a worker used: what the bench and the journal report. */
+typedef struct WorkerUsage {
+        uint64_t max_rss_kib; /* peak resident set */
+        uint64_t cpu_usec;    /* user and system time, CRIU's included */
+} WorkerUsage;
+
+WorkerUsage worker_usage(const struct rusage *ru);
+
 typedef struct WmRestored {
         int32_t pid;
         char container_id[256]; /* a container's: the id runc knows it by */
         uint32_t attached; /* AttachKind */
         uint32_t job_log_used; /* the job writes to the log the daemon handed the restore */
-        uint64_t max_rss_kib;  /* the worker's peak, the streamer's buffers included */
+        WorkerUsage usage;     /* the worker's so far, CRIU's included */
 } WmRestored;
 
 typedef enum RecordAction {

@@ -203,12 +203,20 @@ Worker *worker_free(Worker *w) {
         return NULL;
 }
 
-bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, uint64_t max_rss_kib) {
+WorkerUsage worker_usage(const struct rusage *ru) {
+        return (WorkerUsage) {
+                .max_rss_kib = (uint64_t) ru->ru_maxrss,
+                .cpu_usec = (uint64_t) (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 +
+                            (uint64_t) (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec),
+        };
+}
+
+bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, const struct rusage *ru) {
         LIST_FOREACH(workers, w, m->workers) {
                 if (w->pid != pid)
                         continue;
                 w->pid = 0;
-                w->max_rss_kib = max_rss_kib;
+                w->usage = worker_usage(ru);
                 /* Messages the child sent right before exiting are still queued: read them first. */
                 while (w->io_source && worker_read_one(w) > 0)
                         ;

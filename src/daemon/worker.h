@@ -31,7 +31,7 @@ struct Worker {
         WorkerOnMessage on_message;
         WorkerOnExit on_exit;
         void *userdata;
-        uint64_t max_rss_kib; /* the child's peak resident set, once it exited */
+        WorkerUsage usage; /* the child's (and the children it reaped), once it exited */
         LIST_FIELDS(Worker, workers);
 };
 
@@ -45,7 +45,7 @@ int worker_send_cancel(Worker *w);
 /* Kills the child if it still runs (SIGKILL) and forgets it. */
 Worker *worker_free(Worker *w);
 /* The manager reaped pid: if it is a worker, its on_exit runs and true is returned. */
-bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, uint64_t max_rss_kib);
+bool worker_dispatch_exit(Manager *m, pid_t pid, int wait_status, const struct rusage *ru);
 
 /* Child side, blocking. */
 int worker_child_send(int sock, const WorkerMessage *msg);
