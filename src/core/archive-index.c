@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archive-index.h"
 #include "codec.h"
+#include "fd-util.h"
 #include "message.h"
+#include "s3.h"
 
 #define TAR_BLOCK 512
 /* After the end-of-archive marker: zeros up to a record's end, and no more than this (as
@@ -18,6 +22,14 @@ struct EntryReader {
         const CheckpointFile *file;
         uint64_t left;
         char *error;
+        /* from an object: a ranged GET on a thread of its own, into a pipe */
+        ArchiveSource source;
+        int pipe_fd, fetch_fd;
+        uint64_t extent; /* of the entry in the object, up to the next one's start; 0: to the end */
+        pthread_t fetch;
+        bool fetching;
+        int fetch_r;
+        char *fetch_error;
 };
 
 /* A ustar header as cedana writes it (tar_header()): a regular file with a plain name and no
@@ -61,13 +73,9 @@ static ssize_t read_full(CodecReader *r, void *buf, size_t n) {
         return (ssize_t) done;
 }
 
-static int open_at(int fd, Compression c, uint64_t offset, const char *what, CodecReader **ret_reader,
-                   char ret_name[101], uint64_t *ret_size, char **reterr) {
-        _cleanup_(codec_reader_freep) CodecReader *r = NULL;
+/* The tar header r starts with. */
+static int read_header(CodecReader *r, const char *what, char ret_name[101], uint64_t *ret_size, char **reterr) {
         unsigned char block[TAR_BLOCK];
-        int q = codec_reader_new_at(fd, c, offset, &r);
-        if (q < 0)
-                return q;
         ssize_t k = read_full(r, block, sizeof(block));
         if (k < 0 && k != -EBADMSG)
                 return (int) k;
@@ -77,21 +85,20 @@ static int open_at(int fd, Compression c, uint64_t offset, const char *what, Cod
         if (k != TAR_BLOCK || parse_header(block, ret_name, ret_size) < 0)
                 return message_set(reterr, -EBADMSG, "The checkpoint archive is corrupt: %s is not where its "
                                    "metadata says it is.", what);
-        *ret_reader = TAKE_PTR(r);
         return 0;
 }
 
 int archive_read_leading_metadata(int fd, Compression c, char **ret_text, size_t *ret_size, char **reterr) {
         _cleanup_(codec_reader_freep) CodecReader *r = NULL;
+        _cleanup_free_ char *ignored = NULL;
         char name[101];
         uint64_t size;
-        int q = open_at(fd, c, 0, METADATA_FILENAME, &r, name, &size, reterr);
-        if (q == -EBADMSG) {
-                /* Not even a header: the normal reader says what is wrong. */
-                free(*reterr);
-                *reterr = NULL;
+        int q = codec_reader_new_at(fd, c, 0, &r);
+        if (q >= 0)
+                q = read_header(r, METADATA_FILENAME, name, &size, &ignored);
+        /* Not even a header: the normal reader says what is wrong. */
+        if (q == -EBADMSG)
                 return -EAGAIN;
-        }
         if (q < 0)
                 return q;
         if (!streq(name, METADATA_FILENAME))
@@ -121,7 +128,122 @@ bool archive_is_indexed(const CheckpointMetadata *m) {
         return m->n_files > 0;
 }
 
-int archive_check_end(int fd, Compression c, const CheckpointMetadata *m, char **reterr) {
+static void *fetch_main(void *userdata) {
+        EntryReader *e = userdata;
+        block_sigpipe(); /* the reader may close the pipe before the range's end */
+        e->fetch_r = s3_download_range_fd(e->source.s3, e->source.bucket, e->source.key, e->file->at, e->extent,
+                                          e->source.etag, e->fetch_fd, NULL, &e->fetch_error);
+        /* The reader sees the end. */
+        e->fetch_fd = safe_close(e->fetch_fd);
+        return NULL;
+}
+
+static int start_fetch(EntryReader *e) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        e->pipe_fd = p[0];
+        e->fetch_fd = p[1];
+        (void) fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        int r = -pthread_create(&e->fetch, NULL, fetch_main, e);
+        if (r < 0)
+                return r;
+        e->fetching = true;
+        return 0;
+}
+
+/* Why the entry's bytes stopped coming: the store's failure, if it failed. */
+static int fetch_failed(EntryReader *e) {
+        if (!e->fetching)
+                return 0;
+        (void) pthread_join(e->fetch, NULL);
+        e->fetching = false;
+        if (e->fetch_r == 0)
+                return 0;
+        free(e->error);
+        e->error = e->fetch_error ? strdup(e->fetch_error) : NULL;
+        return -ENOLINK;
+}
+
+/* Where the entry after f starts, less f's start: every entry is a run of whole frames. */
+static uint64_t extent_of(const CheckpointMetadata *m, const CheckpointFile *f) {
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 0; i < m->n_files; i++)
+                if (m->files[i].at > f->at && m->files[i].at < next)
+                        next = m->files[i].at;
+        return next == UINT64_MAX ? 0 : next - f->at;
+}
+
+int entry_reader_open(const ArchiveSource *src, Compression c, const CheckpointMetadata *m, const CheckpointFile *f,
+                      EntryReader **ret, char **reterr) {
+        if (f->at == METADATA_NO_OFFSET)
+                return -EINVAL;
+        _cleanup_(entry_reader_freep) EntryReader *e = calloc(1, sizeof(EntryReader));
+        if (!e)
+                return -ENOMEM;
+        *e = (EntryReader) { .file = f, .left = f->size, .source = *src, .pipe_fd = -EBADF, .fetch_fd = -EBADF,
+                             .extent = extent_of(m, f) };
+        int r = src->s3 ? start_fetch(e) : 0;
+        if (r >= 0)
+                r = src->s3 ? codec_reader_new_from(e->pipe_fd, c, f->at > 0, &e->codec)
+                            : codec_reader_new_at(src->fd, c, f->at, &e->codec);
+        char name[101];
+        uint64_t size;
+        if (r >= 0)
+                r = read_header(e->codec, f->name, name, &size, reterr);
+        if (r == -EBADMSG && fetch_failed(e) < 0) {
+                free(*reterr);
+                *reterr = NULL;
+                return message_set(reterr, -ENOLINK, "%s", strna(e->error));
+        }
+        if (r < 0)
+                return r;
+        if (!streq(name, f->name) || size != f->size)
+                return message_set(reterr, -EBADMSG, "The checkpoint archive is corrupt: %s is not where its metadata "
+                                   "says it is.", f->name);
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+ssize_t entry_reader_read(EntryReader *e, void *buf, size_t n) {
+        if (e->left == 0)
+                return 0;
+        ssize_t k = codec_reader_read(e->codec, buf, (size_t) MIN((uint64_t) n, e->left));
+        if (k == 0 || k == -EBADMSG) {
+                if (fetch_failed(e) < 0)
+                        return -ENOLINK;
+                if (k == 0) {
+                        free(e->error);
+                        if (asprintf(&e->error, "the archive ends inside %s", e->file->name) < 0)
+                                e->error = NULL;
+                        return -EBADMSG;
+                }
+        }
+        if (k > 0)
+                e->left -= (uint64_t) k;
+        return k;
+}
+
+const char *entry_reader_error(const EntryReader *e) {
+        return e->error ?: codec_reader_error(e->codec);
+}
+
+EntryReader *entry_reader_free(EntryReader *e) {
+        if (!e)
+                return NULL;
+        /* A fetch still running finds its pipe closed and ends. */
+        e->pipe_fd = safe_close(e->pipe_fd);
+        if (e->fetching)
+                (void) pthread_join(e->fetch, NULL);
+        safe_close(e->fetch_fd);
+        codec_reader_free(e->codec);
+        free(e->fetch_error);
+        free(e->error);
+        free(e);
+        return NULL;
+}
+
+int archive_check_end(const ArchiveSource *src, Compression c, const CheckpointMetadata *m, char **reterr) {
         const CheckpointFile *last = NULL;
         for (size_t i = 0; i < m->n_files; i++)
                 if (!last || m->files[i].at > last->at)
@@ -129,7 +251,7 @@ int archive_check_end(int fd, Compression c, const CheckpointMetadata *m, char *
         if (!last)
                 return -EINVAL;
         _cleanup_(entry_reader_freep) EntryReader *e = NULL;
-        int r = entry_reader_open(fd, c, last, &e, reterr);
+        int r = entry_reader_open(src, c, m, last, &e, reterr);
         if (r < 0)
                 return r;
         /* Through the last entry and its padding, then the marker and whatever follows it. */
@@ -137,6 +259,8 @@ int archive_check_end(int fd, Compression c, const CheckpointMetadata *m, char *
         uint8_t buf[64 * 1024];
         for (;;) {
                 ssize_t k = codec_reader_read(e->codec, buf, sizeof(buf));
+                if ((k == 0 || k == -EBADMSG) && fetch_failed(e) < 0)
+                        return message_set(reterr, -ENOLINK, "%s", strna(e->error));
                 if (k < 0)
                         return message_set(reterr, -EBADMSG, "The checkpoint archive is corrupt: %s.",
                                            strna(codec_reader_error(e->codec)));
@@ -156,52 +280,4 @@ int archive_check_end(int fd, Compression c, const CheckpointMetadata *m, char *
         if (skip > 0 || zeros < 2 * TAR_BLOCK)
                 return message_set(reterr, -EBADMSG, "The checkpoint archive is truncated.");
         return 0;
-}
-
-int entry_reader_open(int fd, Compression c, const CheckpointFile *f, EntryReader **ret, char **reterr) {
-        _cleanup_(codec_reader_freep) CodecReader *r = NULL;
-        char name[101];
-        uint64_t size;
-        if (f->at == METADATA_NO_OFFSET)
-                return -EINVAL;
-        int q = open_at(fd, c, f->at, f->name, &r, name, &size, reterr);
-        if (q < 0)
-                return q;
-        if (!streq(name, f->name) || size != f->size)
-                return message_set(reterr, -EBADMSG, "The checkpoint archive is corrupt: %s is not where its metadata "
-                                   "says it is.", f->name);
-        EntryReader *e = calloc(1, sizeof(EntryReader));
-        if (!e)
-                return -ENOMEM;
-        *e = (EntryReader) { .codec = TAKE_PTR(r), .file = f, .left = size };
-        *ret = e;
-        return 0;
-}
-
-ssize_t entry_reader_read(EntryReader *e, void *buf, size_t n) {
-        if (e->left == 0)
-                return 0;
-        ssize_t k = codec_reader_read(e->codec, buf, (size_t) MIN((uint64_t) n, e->left));
-        if (k == 0) {
-                free(e->error);
-                if (asprintf(&e->error, "the archive ends inside %s", e->file->name) < 0)
-                        e->error = NULL;
-                return -EBADMSG;
-        }
-        if (k > 0)
-                e->left -= (uint64_t) k;
-        return k;
-}
-
-const char *entry_reader_error(const EntryReader *e) {
-        return e->error ?: codec_reader_error(e->codec);
-}
-
-EntryReader *entry_reader_free(EntryReader *e) {
-        if (!e)
-                return NULL;
-        codec_reader_free(e->codec);
-        free(e->error);
-        free(e);
-        return NULL;
 }

@@ -12,6 +12,16 @@
 #include "macro.h"
 #include "metadata.h"
 
+typedef struct S3Config S3Config;
+
+/* Where a restore reads an archive: a local file (fd, read with pread() by any number of
+ * readers), or an object of a store, read by ranges that must all be of one version (etag). */
+typedef struct ArchiveSource {
+        int fd;
+        const S3Config *s3;
+        const char *bucket, *key, *etag;
+} ArchiveSource;
+
 /* cedana.json as the archive's first entry, as cedana writes it: *ret_text (NUL-terminated) and
  * its size. -EAGAIN when the first entry is something else (an archive repacked by hand); -EBADMSG
  * with *reterr for a corrupt start. */
@@ -23,15 +33,19 @@ bool archive_is_indexed(const CheckpointMetadata *m);
 /* The end of the archive as cedana writes it: after the entry that starts last, the tar's
  * end-of-archive marker, at most some zero padding, and the compressed stream's clean end. Only
  * the last entry is read. -EBADMSG with *reterr for truncation or anything after the end. */
-int archive_check_end(int fd, Compression c, const CheckpointMetadata *m, char **reterr);
+int archive_check_end(const ArchiveSource *src, Compression c, const CheckpointMetadata *m, char **reterr);
 
 typedef struct EntryReader EntryReader;
 
-/* Opens f's entry in the archive fd (a regular file, shared: read with pread()). -EBADMSG with
- * *reterr when the header there is not f's or the stream there cannot be decoded. */
-int entry_reader_open(int fd, Compression c, const CheckpointFile *f, EntryReader **ret, char **reterr);
+/* Opens f's entry (one of m's) in the archive: from a local file at once; from an object through a
+ * pipe that a thread of the reader's own fills with a ranged GET, of the bytes up to where the next
+ * entry starts. -EBADMSG with *reterr when the header
+ * there is not f's or the stream there cannot be decoded; -ENOLINK when the store failed (the
+ * sentence says how). */
+int entry_reader_open(const ArchiveSource *src, Compression c, const CheckpointMetadata *m, const CheckpointFile *f,
+                      EntryReader **ret, char **reterr);
 /* Up to n bytes of the entry's data; 0 once its declared size has been read. -EBADMSG (with
- * entry_reader_error()) when the stream ends or fails first. */
+ * entry_reader_error()) when the stream ends or fails first; -ENOLINK when the store did. */
 ssize_t entry_reader_read(EntryReader *e, void *buf, size_t n);
 const char *entry_reader_error(const EntryReader *e);
 EntryReader *entry_reader_free(EntryReader *e);

@@ -208,6 +208,13 @@ int archive_stream_index(ArchiveStream *s, ArchiveIndexFunc f, void *userdata) {
         return r;
 }
 
+uint64_t archive_stream_settled(const ArchiveStream *s) {
+        uint64_t out = codec_writer_bytes_out(s->codec), at;
+        if (s->open && codec_writer_segment_offset(s->codec, s->handle, &at) >= 0)
+                out = MIN(out, at);
+        return out;
+}
+
 int archive_stream_finish(ArchiveStream *s) {
         static const char end[2 * TAR_BLOCK] = {};
         if (s->open)

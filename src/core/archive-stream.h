@@ -32,6 +32,9 @@ int archive_stream_fill(ArchiveStream *s, const void *data, size_t n);
  * read the entries in any order. Writes out everything so far first; no entry may be open. */
 typedef int (*ArchiveIndexFunc)(const char *name, uint64_t offset, void *userdata);
 int archive_stream_index(ArchiveStream *s, ArchiveIndexFunc f, void *userdata);
+/* How much of the output is final: everything before the open entry's header (patched when it
+ * ends), but for the reserved entry, which stays open to archive_stream_fill(). */
+uint64_t archive_stream_settled(const ArchiveStream *s);
 /* The end-of-archive marker and the codec's trailer; the caller fsyncs and renames. */
 int archive_stream_finish(ArchiveStream *s);
 ArchiveStream *archive_stream_free(ArchiveStream *s);

@@ -123,8 +123,13 @@ typedef enum AttachKind {
         ATTACH_TTY,   /* attach_tty_fd */
 } AttachKind;
 
+typedef struct ArchiveSource ArchiveSource;
+
 typedef struct RestoreRequest {
         int source_fd;   /* a checkpoint directory, or an archive file */
+        /* An object cedana wrote, restored as it streams from the store: source_fd then holds its
+         * beginning only (where its format and cedana.json are). NULL for local checkpoints. */
+        const ArchiveSource *remote;
         /* "sha256:<hex>" of the cedana.json a job-store record vouches for; NULL when none does */
         const char *expected_digest;
         Identity owner;  /* CRIU runs as this uid (unprivileged unless 0); the tree may hold no more */

@@ -534,7 +534,7 @@ static const CodecReaderOps *const reader_ops_table[_COMPRESSION_MAX] = {
         [COMPRESSION_ZSTD] = &zstd_reader_ops,
 };
 
-static int reader_new(int in_fd, Compression c, bool positioned, uint64_t offset, CodecReader **ret) {
+static int reader_new(int in_fd, Compression c, bool positioned, uint64_t offset, bool middle, CodecReader **ret) {
         _cleanup_(codec_reader_freep) CodecReader *r = NULL;
         int q;
 
@@ -551,7 +551,7 @@ static int reader_new(int in_fd, Compression c, bool positioned, uint64_t offset
         r->pos = offset;
         r->at_boundary = true;
         r->first_frame = true;
-        if (positioned && offset > 0 && c == COMPRESSION_ZLIB) {
+        if (middle && c == COMPRESSION_ZLIB) {
                 /* Inside the one zlib stream there is no header to check, only deflate blocks. */
                 r->raw = true;
                 r->at_boundary = r->first_frame = false;
@@ -575,11 +575,15 @@ static int reader_new(int in_fd, Compression c, bool positioned, uint64_t offset
 }
 
 int codec_reader_new(int in_fd, Compression c, CodecReader **ret) {
-        return reader_new(in_fd, c, false, 0, ret);
+        return reader_new(in_fd, c, false, 0, false, ret);
 }
 
 int codec_reader_new_at(int in_fd, Compression c, uint64_t offset, CodecReader **ret) {
-        return reader_new(in_fd, c, true, offset, ret);
+        return reader_new(in_fd, c, true, offset, offset > 0, ret);
+}
+
+int codec_reader_new_from(int in_fd, Compression c, bool middle, CodecReader **ret) {
+        return reader_new(in_fd, c, false, 0, middle, ret);
 }
 
 ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n) {

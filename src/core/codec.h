@@ -78,6 +78,9 @@ int codec_reader_new(int in_fd, Compression c, CodecReader **ret);
  * caller reads as many bytes as it knows are there: a stream read from its middle has no end of
  * its own to check. */
 int codec_reader_new_at(int in_fd, Compression c, uint64_t offset, CodecReader **ret);
+/* The same, read from in_fd's current offset (a pipe, say) whose first byte is at such a place:
+ * middle says it is not the stream's start. */
+int codec_reader_new_from(int in_fd, Compression c, bool middle, CodecReader **ret);
 ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n);
 /* Why the last read failed, e.g. "the zstd stream is truncated", "the data is not a gzip stream"
  * or "unexpected data after the end of the zstd stream" (lower case, no final period, so it can

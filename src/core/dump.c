@@ -95,6 +95,7 @@ typedef struct DumpContext {
         ArchiveStream *stream;  /* ... and its writer */
         Collector *collector;   /* takes images in while CRIU writes them (directories, runc) */
         Capture *capture;       /* or takes them from CRIU's stream into the archive */
+        S3Upload *upload;       /* to a store: the archive's parts go up as they are written */
         bool published;
         bool recorded;          /* published() accepted it: from here on the dump has succeeded */
         _Atomic(const char *) phase; /* what the collector's bytes count towards */
@@ -296,6 +297,9 @@ static int sync_archive(DumpContext *c, CheckpointMetadata *m, bool rewrite) {
         }
         if (r < 0)
                 return r;
+        /* Rewritten, the parts sent so far are not its bytes any more. */
+        if (rewrite)
+                c->upload = s3_upload_free(c->upload);
         if (!rewrite)
                 r = archive_stream_fill(c->stream, text, n);
         if (!rewrite && r >= 0)
@@ -391,17 +395,21 @@ static bool upload_cancelled(void *userdata) {
         return cancelled(c->req);
 }
 
-/* The complete archive as its object, tagged with whose it is and the digest a record binds it
- * to; a failed upload leaves no object and no upload behind. */
+/* The complete archive as its object: what the upload that began with the dump has not sent yet
+ * (its first part, cedana.json's, at least), or all of it when that had to stop. A failed upload
+ * leaves no object and no upload behind. */
 static int upload(DumpContext *c, char **reterr) {
         const DumpRequest *req = c->req;
-        char uid[64], digest[32 + METADATA_DIGEST_SIZE];
-        snprintf(uid, sizeof(uid), "cedana-uid=%u", (unsigned) req->caller.uid);
-        snprintf(digest, sizeof(digest), "cedana-digest=%s", c->result.digest);
-        char *meta[] = { uid, digest, NULL };
         progress(req, "uploading", 0, c->result.size);
-        int r = s3_upload_fd(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, c->result.size, meta, on_uploaded,
-                             upload_cancelled, c, reterr);
+        int r = c->upload ? s3_upload_finish(c->upload, c->result.size, on_uploaded, upload_cancelled, c, reterr)
+                          : -ESTALE;
+        if (r == -ESTALE) {
+                char uid[64];
+                snprintf(uid, sizeof(uid), "cedana-uid=%u", (unsigned) req->caller.uid);
+                char *meta[] = { uid, NULL };
+                r = s3_upload_fd(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, c->result.size, meta,
+                                 on_uploaded, upload_cancelled, c, reterr);
+        }
         if (r == -ECANCELED) {
                 *reterr = mfree(*reterr);
                 return r;
@@ -581,6 +589,9 @@ static int prepare_failed(const DumpRequest *req, int r, char **reterr) {
 static int on_collected(uint64_t bytes, void *userdata) {
         DumpContext *c = userdata;
         progress(c->req, atomic_load(&c->phase), bytes, MAX(c->estimate, bytes));
+        /* From the thread that writes the archive. */
+        if (c->upload)
+                s3_upload_settle(c->upload, archive_stream_settled(c->stream));
         return cancelled(c->req) ? -ECANCELED : 0;
 }
 
@@ -629,6 +640,16 @@ static int prepare(DumpContext *c, char **reterr) {
                         r = archive_stream_reserve(c->stream, METADATA_FILENAME, c->reserved);
                 if (r < 0)
                         return prepare_failed(req, r, reterr);
+                if (req->s3) {
+                        /* Tagged with whose it is; the digest a record binds it to is inside. */
+                        char uid[64];
+                        snprintf(uid, sizeof(uid), "cedana-uid=%u", (unsigned) req->caller.uid);
+                        char *meta[] = { uid, NULL };
+                        r = s3_upload_start(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, meta, &c->upload,
+                                            reterr);
+                        if (r != 0)
+                                return r;
+                }
         }
         /* CRIU runs as the process's owner and must be able to write the images. */
         if (req->owner.uid != files_uid) {
@@ -804,6 +825,7 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
 finish:
         collector_free(c.collector);
         capture_free(c.capture);
+        s3_upload_free(c.upload);
         free(c.tree);
         archive_stream_free(c.stream);
         if (r != 0)

@@ -136,11 +136,15 @@ static int extract(const RestoreRequest *req, Verifier *v, char **reterr) {
         return r;
 }
 
+static ArchiveSource source_of(const RestoreRequest *req) {
+        return req->remote ? *req->remote : (ArchiveSource) { .fd = req->source_fd };
+}
+
 /* One image of an indexed archive into the images directory, checked as it is written. */
-static int extract_entry(const RestoreRequest *req, Verifier *v, Compression format, const CheckpointFile *f,
-                         char **reterr) {
+static int extract_entry(const RestoreRequest *req, const ArchiveSource *src, Verifier *v, Compression format,
+                         const CheckpointFile *f, char **reterr) {
         _cleanup_(entry_reader_freep) EntryReader *e = NULL;
-        int r = entry_reader_open(req->source_fd, format, f, &e, reterr);
+        int r = entry_reader_open(src, format, verifier_get_metadata(v), f, &e, reterr);
         uint64_t max;
         if (r >= 0)
                 r = verifier_begin(v, f->name, &max, reterr);
@@ -153,6 +157,8 @@ static int extract_entry(const RestoreRequest *req, Verifier *v, Compression for
         uint8_t buf[64 * 1024];
         for (;;) {
                 ssize_t k = entry_reader_read(e, buf, sizeof(buf));
+                if (k == -ENOLINK)
+                        return message_set(reterr, CEDANA_E_REMOTE, "%s", strna(entry_reader_error(e)));
                 if (k < 0)
                         return message_set(reterr, (int) k, "The checkpoint archive is corrupt: %s.",
                                            strna(entry_reader_error(e)));
@@ -172,7 +178,8 @@ static int extract_entry(const RestoreRequest *req, Verifier *v, Compression for
  * into CRIU later (streamer.h). 1 when so prepared; 0, with nothing done, for an archive that
  * cannot be (written by an earlier cedana, repacked by hand, beyond the size limit): it is
  * extracted whole. */
-static int prepare_stream(const RestoreRequest *req, Verifier *v, Compression format, char **reterr) {
+static int prepare_stream(const RestoreRequest *req, const ArchiveSource *src, Verifier *v, Compression format,
+                          char **reterr) {
         _cleanup_free_ char *text = NULL, *ignored = NULL;
         _cleanup_(metadata_freep) CheckpointMetadata *probe = NULL;
         size_t n;
@@ -188,7 +195,7 @@ static int prepare_stream(const RestoreRequest *req, Verifier *v, Compression fo
                 return r;
         const CheckpointMetadata *m = verifier_get_metadata(v);
         /* Only the entries listed are read; what the archive has after them is checked here. */
-        r = archive_check_end(req->source_fd, format, m, reterr);
+        r = archive_check_end(src, format, m, reterr);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < m->n_files; i++) {
@@ -196,7 +203,7 @@ static int prepare_stream(const RestoreRequest *req, Verifier *v, Compression fo
                         continue;
                 if (cancelled(req))
                         return message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
-                r = extract_entry(req, v, format, &m->files[i], reterr);
+                r = extract_entry(req, src, v, format, &m->files[i], reterr);
                 if (r < 0)
                         return r;
         }
@@ -227,8 +234,14 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, Comp
                 if (images_fd < 0)
                         return negative_errno();
                 /* runc's CRIU runs as a service, which cannot stream. */
-                r = req->runc ? 0 : prepare_stream(req, v, format, reterr);
+                ArchiveSource src = source_of(req);
+                r = req->runc ? 0 : prepare_stream(req, &src, v, format, reterr);
                 streamed = r > 0;
+                if (r == 0 && req->remote)
+                        r = message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The object is not a checkpoint cedana "
+                                        "can restore as it streams.");
+                if (r == -ENOLINK)
+                        r = CEDANA_E_REMOTE;
                 if (r == 0)
                         r = extract(req, v, reterr);
                 (void) identity_reset_fs();
@@ -284,9 +297,9 @@ static int check_before_resume(RestoreContext *c, pid_t root) {
          * tree runs. */
         _cleanup_free_ char *corrupt = NULL;
         int r = c->streamer ? streamer_verify(c->streamer, &corrupt) : 0;
-        if (r == -EBADMSG)
-                return outcome_set(&c->outcome, CEDANA_E_CHECKPOINT_CORRUPT, "%s The restored processes were killed "
-                                   "before they ran.", strna(corrupt));
+        if (r == -EBADMSG || r == -ENOLINK)
+                return outcome_set(&c->outcome, r == -ENOLINK ? CEDANA_E_REMOTE : CEDANA_E_CHECKPOINT_CORRUPT,
+                                   "%s The restored processes were killed before they ran.", strna(corrupt));
         if (r < 0)
                 return outcome_set(&c->outcome, r, "Failed to read the checkpoint's page images: %s.", strerror(-r));
         r = process_tree(root, &c->tree.pids, &c->tree.n_pids);
@@ -534,7 +547,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         };
         if (stream != COMPRESSION_NONE) {
                 StreamerParams sp = { .images_dir_fd = images_fd, .uid = req->owner.uid, .gid = req->owner.gid,
-                                      .archive_fd = req->source_fd, .format = stream, .metadata = m };
+                                      .source = source_of(req), .format = stream, .metadata = m };
                 r = streamer_start(&sp, &streamer);
                 if (r < 0)
                         goto finish;
@@ -555,8 +568,10 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 restored_tree_kill(&c.tree);
                 /* A corrupt page image is the cause to name, whatever CRIU stumbled on first. */
                 _cleanup_free_ char *corrupt = NULL;
-                if (streamer && streamer_verify(streamer, &corrupt) == -EBADMSG)
-                        r = message_set(reterr, CEDANA_E_CHECKPOINT_CORRUPT, "%s", strna(corrupt));
+                int k = streamer ? streamer_verify(streamer, &corrupt) : 0;
+                if (k == -EBADMSG || k == -ENOLINK)
+                        r = message_set(reterr, k == -ENOLINK ? CEDANA_E_REMOTE : CEDANA_E_CHECKPOINT_CORRUPT, "%s",
+                                        strna(corrupt));
                 else
                         r = message_set(reterr, CEDANA_E_CRIU_FAILED, "%s",
                                         criu_error ?: "CRIU failed to restore the checkpoint.");

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "message.h"
 #include "s3.h"
+#include "strv.h"
 
 #define S3_SINGLE_PUT_MAX (16ULL << 20) /* below: one PUT; else multipart */
 #define S3_PART_SIZE (8ULL << 20)
@@ -369,6 +370,8 @@ static char *xml_escape(const char *s) {
 typedef struct Sink {
         int fd;
         uint64_t max;
+        uint64_t base;      /* where in the object fd's bytes begin */
+        uint64_t length;    /* how many are wanted; 0: to the end */
         uint64_t written;   /* of the object, to fd */
         uint64_t total;     /* its size, once an answer said it */
         bool total_known;
@@ -419,6 +422,7 @@ typedef struct S3Call {
         char *sigv4;       /* "aws:amz:REGION:s3" */
         const char *bucket;
         const char *key;
+        bool bucket_level; /* a request of the bucket's (a listing), not of the key's */
         bool (*cancelled)(void *userdata);
         void *userdata;
         char errbuf[CURL_ERROR_SIZE];
@@ -490,7 +494,7 @@ static int s3_call_init(S3Call *call, const S3Config *c, const char *bucket, con
 }
 
 static char *s3_url(const S3Call *call, const char *query) {
-        _cleanup_free_ char *path = uri_encode(call->key, true);
+        _cleanup_free_ char *path = uri_encode(call->bucket_level ? "" : call->key, true);
         char *url = NULL;
         if (!path)
                 return NULL;
@@ -545,14 +549,14 @@ static bool parse_content_range(const char *s, size_t n, uint64_t *ret_start, ui
 static bool sink_start(Sink *s, const S3Response *resp) {
         uint64_t total;
         if (resp->status == 206) {
-                if (!resp->has_range || resp->range_start != s->written) {
+                if (!resp->has_range || resp->range_start != s->base + s->written) {
                         s->wrong_range = true;
                         return false;
                 }
                 total = resp->range_total;
                 s->skip = 0;
         } else {
-                s->skip = s->written; /* Range ignored: the whole object again */
+                s->skip = s->base + s->written; /* Range ignored: the whole object again */
                 if (!resp->has_length)
                         return true;
                 total = resp->length;
@@ -630,6 +634,10 @@ static size_t sink_write(Sink *s, const char *p, size_t n) {
         size_t rest = n - skipped;
         if (rest == 0)
                 return n;
+        if (s->length > 0)
+                rest = (size_t) MIN((uint64_t) rest, s->length - s->written);
+        if (rest == 0)
+                return 0; /* all that was asked for; a store that ignored the range's end */
         if (rest > s->max - s->written) {
                 s->too_large = true;
                 return 0;
@@ -719,12 +727,16 @@ static int s3_headers(const S3Request *req, struct curl_slist **ret) {
                 if (headers_add(&h, "x-amz-meta-%.*s: %s", (int) l, *m, *m + l + 1) < 0)
                         return -ENOMEM;
         }
-        if (s && s->written > 0) {
-                if (headers_add(&h, "Range: bytes=%" PRIu64 "-", s->written) < 0)
+        if (s && s->base + s->written > 0) {
+                int k = s->length > 0 ? headers_add(&h, "Range: bytes=%" PRIu64 "-%" PRIu64, s->base + s->written,
+                                                    s->base + s->length - 1)
+                                      : headers_add(&h, "Range: bytes=%" PRIu64 "-", s->base + s->written);
+                if (k < 0)
                         return -ENOMEM;
-                if (s->etag && headers_add(&h, "If-Match: %s", s->etag) < 0)
-                        return -ENOMEM;
-        }
+        } else if (s && s->length > 0 && headers_add(&h, "Range: bytes=0-%" PRIu64, s->length - 1) < 0)
+                return -ENOMEM;
+        if (s && s->etag && headers_add(&h, "If-Match: %s", s->etag) < 0)
+                return -ENOMEM;
         *ret = TAKE_PTR(h);
         return 0;
 }
@@ -821,6 +833,12 @@ static bool response_failed(const S3Request *req, S3Response *resp) {
                 return true;
         /* CompleteMultipartUpload: 200 at once, then the work, then maybe an <Error>. */
         return req->error_in_body && resp->body && memmem(resp->body, resp->body_size, "<Error>", STRLEN("<Error>"));
+}
+
+static bool sink_complete(const Sink *s) {
+        if (s->length > 0)
+                return s->written == s->length;
+        return s->total_known && s->base + s->written == s->total;
 }
 
 static bool sink_failed(const Sink *s) {
@@ -937,7 +955,7 @@ static int s3_request(S3Call *call, const S3Request *req, S3Response *resp, char
                 if (sink_failed(req->sink))
                         return s3_failure(call, req, resp, cc, attempt + 1, reterr);
                 /* Everything arrived, only the connection's end went wrong. */
-                if (cc != CURLE_OK && req->sink && req->sink->total_known && req->sink->written == req->sink->total)
+                if (cc != CURLE_OK && req->sink && sink_complete(req->sink))
                         return 0;
                 bool transient = cc != CURLE_OK ? curl_is_transient(cc)
                                                 : resp->status >= 500 || resp->status == 429 ||
@@ -1147,6 +1165,7 @@ typedef struct PartQueue {
         int fd;
         uint64_t size, part_size, n_parts;
         uint64_t next;         /* the next part to send, from 0 */
+        uint64_t end;          /* the part after the last to send */
         uint64_t done;         /* bytes stored */
         Parts *parts;
         S3ProgressFunc progress;
@@ -1175,13 +1194,13 @@ static void *send_parts(void *userdata) {
         for (;;) {
                 pthread_mutex_lock(&q->lock);
                 /* The caller's callbacks are called under the lock: one thread at a time. */
-                if (q->r == 0 && q->next < q->n_parts && cancelled(q->call)) {
+                if (q->r == 0 && q->next < q->end && cancelled(q->call)) {
                         char *err = NULL;
                         int r = message_set(&err, -ECANCELED, "The upload of s3://%s/%s was cancelled.",
                                             q->call->bucket, q->call->key);
                         queue_fail(q, r, &err);
                 }
-                bool stop = q->r != 0 || q->next >= q->n_parts;
+                bool stop = q->r != 0 || q->next >= q->end;
                 uint64_t i = q->next++;
                 pthread_mutex_unlock(&q->lock);
                 if (stop)
@@ -1208,28 +1227,16 @@ static void *send_parts(void *userdata) {
         }
 }
 
-static int upload_multipart(S3Call *call, int fd, uint64_t size, char *const *meta, S3ProgressFunc progress,
-                            char **reterr) {
-        _cleanup_free_ char *upload_id = NULL;
-        _cleanup_(parts_done) Parts parts = {};
-        uint64_t part_size = part_size_for(size), n_parts = (size + part_size - 1) / part_size;
+/* Parts [from, to) of an upload, on up to S3_PARTS_IN_FLIGHT connections of their own. done: bytes
+ * stored before, for progress. */
+static int send_part_range(S3Call *call, const char *upload_id, int fd, uint64_t size, uint64_t part_size,
+                           uint64_t from, uint64_t to, Parts *parts, S3ProgressFunc progress, uint64_t done,
+                           char **reterr) {
         PartSender senders[S3_PARTS_IN_FLIGHT] = {};
-        size_t n_senders = (size_t) MIN(n_parts, (uint64_t) S3_PARTS_IN_FLIGHT);
-        int r;
-
-        parts.etags = calloc(n_parts, sizeof(char *));
-        if (!parts.etags)
-                return message_set(reterr, -ENOMEM, "Out of memory.");
-        parts.n = (size_t) n_parts; /* unset ones are NULL */
-        if (cancelled(call))
-                return message_set(reterr, -ECANCELED, "The upload of s3://%s/%s was cancelled.", call->bucket,
-                                   call->key);
-        r = multipart_initiate(call, meta, &upload_id, reterr);
-        if (r != 0)
-                return r;
-
+        size_t n_senders = (size_t) MIN(to - from, (uint64_t) S3_PARTS_IN_FLIGHT);
         PartQueue q = { .call = call, .upload_id = upload_id, .fd = fd, .size = size, .part_size = part_size,
-                        .n_parts = n_parts, .parts = &parts, .progress = progress };
+                        .n_parts = (size + part_size - 1) / part_size, .next = from, .end = to, .done = done,
+                        .parts = parts, .progress = progress };
         pthread_mutex_init(&q.lock, NULL);
         for (size_t i = 0; i < n_senders && q.r == 0; i++) {
                 PartSender *w = &senders[i];
@@ -1257,16 +1264,32 @@ static int upload_multipart(S3Call *call, int fd, uint64_t size, char *const *me
                 free(senders[i].buf);
         }
         pthread_mutex_destroy(&q.lock);
-        r = q.r;
-        if (r != 0) {
+        if (q.r != 0)
                 *reterr = q.err;
-                goto abort;
-        }
-        r = multipart_complete(call, upload_id, &parts, reterr);
+        return q.r;
+}
+
+static int upload_multipart(S3Call *call, int fd, uint64_t size, char *const *meta, S3ProgressFunc progress,
+                            char **reterr) {
+        _cleanup_free_ char *upload_id = NULL;
+        _cleanup_(parts_done) Parts parts = {};
+        uint64_t part_size = part_size_for(size), n_parts = (size + part_size - 1) / part_size;
+
+        parts.etags = calloc(n_parts, sizeof(char *));
+        if (!parts.etags)
+                return message_set(reterr, -ENOMEM, "Out of memory.");
+        parts.n = (size_t) n_parts; /* unset ones are NULL */
+        if (cancelled(call))
+                return message_set(reterr, -ECANCELED, "The upload of s3://%s/%s was cancelled.", call->bucket,
+                                   call->key);
+        int r = multipart_initiate(call, meta, &upload_id, reterr);
+        if (r != 0)
+                return r;
+        r = send_part_range(call, upload_id, fd, size, part_size, 0, n_parts, &parts, progress, 0, reterr);
         if (r == 0)
-                return 0;
-abort:
-        multipart_abort(call, upload_id);
+                r = multipart_complete(call, upload_id, &parts, reterr);
+        if (r != 0)
+                multipart_abort(call, upload_id);
         return r;
 }
 
@@ -1292,6 +1315,163 @@ int s3_upload_fd(const S3Config *c, const char *bucket, const char *key, int fd,
         return upload_multipart(&call, fd, size, meta, progress, reterr);
 }
 
+/* ---- an upload of a file still being written ---------------------------------------------------- */
+
+struct S3Upload {
+        S3Call call;              /* the thread's while it streams, the caller's after */
+        int fd;
+        char **meta;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        uint64_t settled;         /* [0, settled) is final, but for the first part */
+        bool stop;
+        pthread_t thread;
+        bool running;
+        char *upload_id;          /* once the first part goes */
+        Parts parts;              /* S3_PARTS_MAX of them, by index */
+        uint64_t next;            /* the next part to send while streaming, from 1 */
+        uint64_t streamed;        /* bytes sent before the finish */
+        void *buf;
+        int r;                    /* the thread's failure, and its sentence */
+        char *err;
+};
+
+static void *stream_parts(void *userdata) {
+        S3Upload *u = userdata;
+        for (;;) {
+                pthread_mutex_lock(&u->lock);
+                while (!u->stop && u->settled < (u->next + 1) * S3_PART_SIZE)
+                        pthread_cond_wait(&u->cond, &u->lock);
+                bool stop = u->stop;
+                pthread_mutex_unlock(&u->lock);
+                /* Near S3's part limit the finish decides (it may need bigger parts). */
+                if (stop || u->next + 1 >= S3_PARTS_MAX)
+                        return NULL;
+                int r = 0;
+                if (!u->upload_id)
+                        r = multipart_initiate(&u->call, u->meta, &u->upload_id, &u->err);
+                if (r == 0 && !u->buf && !(u->buf = malloc(S3_PART_SIZE)))
+                        r = message_set(&u->err, -ENOMEM, "Out of memory.");
+                uint64_t offset = u->next * S3_PART_SIZE;
+                if (r == 0)
+                        r = upload_read(&u->call, u->fd, u->buf, S3_PART_SIZE, offset, offset + S3_PART_SIZE, &u->err);
+                if (r == 0)
+                        r = multipart_part(&u->call, u->upload_id, (unsigned) (u->next + 1), u->buf, S3_PART_SIZE,
+                                           &u->parts.etags[u->next], &u->err);
+                if (r != 0) {
+                        u->r = r;
+                        return NULL;
+                }
+                u->next++;
+        }
+}
+
+int s3_upload_start(const S3Config *c, const char *bucket, const char *key, int fd, char *const *meta,
+                    S3Upload **ret, char **reterr) {
+        _cleanup_(s3_upload_freep) S3Upload *u = calloc(1, sizeof(S3Upload));
+        if (!u)
+                return -ENOMEM;
+        u->fd = fd;
+        u->next = 1;
+        pthread_mutex_init(&u->lock, NULL);
+        pthread_cond_init(&u->cond, NULL);
+        int r = s3_call_init(&u->call, c, bucket, key, reterr);
+        if (r < 0)
+                return r;
+        if (meta_check(meta) < 0)
+                return message_set(reterr, -EINVAL, "The metadata for s3://%s/%s cannot be sent: names of a-z, 0-9 "
+                                   "and '-', none the start of another, values of printable ASCII.", bucket, key);
+        u->meta = strv_copy(meta);
+        u->parts.etags = calloc(S3_PARTS_MAX, sizeof(char *));
+        if ((meta && !u->meta) || !u->parts.etags)
+                return -ENOMEM;
+        u->parts.n = S3_PARTS_MAX;
+        r = -pthread_create(&u->thread, NULL, stream_parts, u);
+        if (r < 0)
+                return r;
+        u->running = true;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+void s3_upload_settle(S3Upload *u, uint64_t offset) {
+        pthread_mutex_lock(&u->lock);
+        if (offset > u->settled) {
+                u->settled = offset;
+                pthread_cond_signal(&u->cond);
+        }
+        pthread_mutex_unlock(&u->lock);
+}
+
+static void stop_streaming(S3Upload *u) {
+        if (!u->running)
+                return;
+        u->streamed = u->upload_id ? (u->next - 1) * S3_PART_SIZE : 0;
+        pthread_mutex_lock(&u->lock);
+        u->stop = true;
+        pthread_cond_signal(&u->cond);
+        pthread_mutex_unlock(&u->lock);
+        (void) pthread_join(u->thread, NULL);
+        u->running = false;
+        u->buf = mfree(u->buf);
+}
+
+int s3_upload_finish(S3Upload *u, uint64_t size, S3ProgressFunc progress, bool (*cancelled_func)(void *userdata),
+                     void *userdata, char **reterr) {
+        stop_streaming(u);
+        u->call.cancelled = cancelled_func;
+        u->call.userdata = userdata;
+        if (u->r != 0) {
+                *reterr = TAKE_PTR(u->err);
+                return u->r;
+        }
+        uint64_t n_parts = (size + S3_PART_SIZE - 1) / S3_PART_SIZE;
+        if (!u->upload_id || n_parts > S3_PARTS_MAX || n_parts < u->next) {
+                /* Nothing went yet (small), or it needs other parts: the whole file, now. */
+                if (u->upload_id)
+                        multipart_abort(&u->call, u->upload_id);
+                u->upload_id = mfree(u->upload_id);
+                return s3_upload_fd(u->call.config, u->call.bucket, u->call.key, u->fd, size, u->meta, progress,
+                                    cancelled_func, userdata, reterr);
+        }
+        /* The rest, then the first part, whose cedana.json was written last. */
+        uint64_t done = (u->next - 1) * S3_PART_SIZE;
+        int r = send_part_range(&u->call, u->upload_id, u->fd, size, S3_PART_SIZE, u->next, n_parts, &u->parts,
+                                progress, done, reterr);
+        if (r == 0)
+                r = send_part_range(&u->call, u->upload_id, u->fd, size, S3_PART_SIZE, 0, 1, &u->parts, progress,
+                                    size - S3_PART_SIZE, reterr);
+        Parts all = { .etags = u->parts.etags, .n = (size_t) n_parts };
+        if (r == 0)
+                r = multipart_complete(&u->call, u->upload_id, &all, reterr);
+        if (r != 0)
+                multipart_abort(&u->call, u->upload_id);
+        u->upload_id = mfree(u->upload_id);
+        return r;
+}
+
+uint64_t s3_upload_streamed(const S3Upload *u) {
+        return u->streamed;
+}
+
+S3Upload *s3_upload_free(S3Upload *u) {
+        if (!u)
+                return NULL;
+        stop_streaming(u);
+        /* Not finished: nothing half-written stays on the store. */
+        if (u->upload_id)
+                multipart_abort(&u->call, u->upload_id);
+        free(u->upload_id);
+        free(u->err);
+        parts_done(&u->parts);
+        strv_free(u->meta);
+        s3_call_done(&u->call);
+        pthread_mutex_destroy(&u->lock);
+        pthread_cond_destroy(&u->cond);
+        free(u);
+        return NULL;
+}
+
 int s3_download_fd(const S3Config *c, const char *bucket, const char *key, int fd, uint64_t max_bytes,
                    S3ProgressFunc progress, void *userdata, char **reterr) {
         _cleanup_(s3_call_done) S3Call call = {};
@@ -1306,6 +1486,62 @@ int s3_download_fd(const S3Config *c, const char *bucket, const char *key, int f
         if (r != 0)
                 return r;
         sink_progress(&sink, true);
+        return 0;
+}
+
+int s3_download_range_fd(const S3Config *c, const char *bucket, const char *key, uint64_t offset, uint64_t length,
+                         const char *if_match, int fd, char **ret_etag, char **reterr) {
+        _cleanup_(s3_call_done) S3Call call = {};
+        _cleanup_(s3_response_done) S3Response resp = {};
+        Sink sink = { .fd = fd, .max = UINT64_MAX, .base = offset, .length = length };
+        if (if_match && !(sink.etag = strdup(if_match)))
+                return -ENOMEM;
+        int r = s3_call_init(&call, c, bucket, key, reterr);
+        if (r >= 0) {
+                S3Request req = { .method = "GET", .verb = "download", .sink = &sink };
+                r = s3_request(&call, &req, &resp, reterr);
+        }
+        if (r == 0 && ret_etag) {
+                *ret_etag = TAKE_PTR(sink.etag);
+                if (!*ret_etag)
+                        r = message_set(reterr, CEDANA_E_REMOTE, "The object store at %s did not say the ETag of "
+                                        "s3://%s/%s.", c->endpoint, bucket, key);
+        }
+        free(sink.etag);
+        return r;
+}
+
+int s3_abort_uploads(const S3Config *c, const char *bucket, const char *key, char **reterr) {
+        _cleanup_(s3_call_done) S3Call call = {};
+        _cleanup_(s3_response_done) S3Response resp = {};
+        _cleanup_free_ char *prefix = NULL, *query = NULL;
+        int r = s3_call_init(&call, c, bucket, key, reterr);
+        if (r < 0)
+                return r;
+        if (!(prefix = uri_encode(key, false)) || asprintf(&query, "prefix=%s&uploads=", prefix) < 0)
+                return message_set(reterr, -ENOMEM, "Out of memory.");
+        /* ListMultipartUploads is the bucket's. */
+        call.bucket_level = true;
+        S3Request req = { .method = "GET", .verb = "listing of unfinished uploads", .query = query };
+        r = s3_request(&call, &req, &resp, reterr);
+        call.bucket_level = false;
+        if (r != 0)
+                return r;
+        const char *p = resp.body, *end = resp.body ? resp.body + resp.body_size : NULL;
+        while (p && p < end) {
+                const char *b = memmem(p, (size_t) (end - p), "<Upload>", 8);
+                const char *e = b ? memmem(b, (size_t) (end - b), "</Upload>", 9) : NULL;
+                if (!e)
+                        break;
+                _cleanup_free_ char *k = xml_tag(b, (size_t) (e - b), "Key"), *id = xml_tag(b, (size_t) (e - b), "UploadId");
+                /* The prefix also finds longer keys: only this one's go. */
+                if (k && id && streq(k, key)) {
+                        log_info("Aborting the unfinished upload %s of s3://%s/%s, left by an interrupted dump.", id,
+                                 bucket, key);
+                        multipart_abort(&call, id);
+                }
+                p = e + 9;
+        }
         return 0;
 }
 

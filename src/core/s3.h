@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "macro.h"
+
 /* Where and as whom. Read only by the calls below, so one S3Config may serve several threads.
  *
  * Threads: libcurl's global state is set up once, on first use, under a pthread_once; each call
@@ -66,6 +68,25 @@ int s3_upload_fd(const S3Config *c, const char *bucket, const char *key, int fd,
                  char *const *meta, S3ProgressFunc progress, bool (*cancelled)(void *userdata),
                  void *userdata, char **reterr);
 
+/* An upload of a file that is still being written (a checkpoint archive while CRIU dumps): its
+ * parts go to the store on a thread of their own as soon as the writer says their bytes will not
+ * change any more, except the first part (where cedana.json is, written last), which goes at the
+ * end. The multipart upload begins once two parts' worth are settled; a smaller file goes up
+ * whole at the end. A started upload that is freed unfinished is aborted. */
+typedef struct S3Upload S3Upload;
+int s3_upload_start(const S3Config *c, const char *bucket, const char *key, int fd, char *const *meta,
+                    S3Upload **ret, char **reterr);
+/* [0, offset) of the file is final, but for its first 8 MiB. */
+void s3_upload_settle(S3Upload *u, uint64_t offset);
+/* The file is complete at size bytes: what is left goes (two parts in flight), then the object is
+ * completed. Outcomes as s3_upload_fd(); a failure while streaming is reported here. */
+int s3_upload_finish(S3Upload *u, uint64_t size, S3ProgressFunc progress, bool (*cancelled)(void *userdata),
+                     void *userdata, char **reterr);
+/* After the finish: how much went to the store before it, while the file was still written. */
+uint64_t s3_upload_streamed(const S3Upload *u);
+S3Upload *s3_upload_free(S3Upload *u);
+DEFINE_TRIVIAL_CLEANUP_FUNC(S3Upload *, s3_upload_free);
+
 /* GETs BUCKET/KEY and writes it to fd (as write(2) goes, from fd's current offset), at most
  * max_bytes (more: LIMITS, refused before writing when the store says the size up front). A retry
  * asks for the rest with a Range request bound to the first answer's ETag (If-Match), so the
@@ -75,10 +96,19 @@ int s3_upload_fd(const S3Config *c, const char *bucket, const char *key, int fd,
 int s3_download_fd(const S3Config *c, const char *bucket, const char *key, int fd, uint64_t max_bytes,
                    S3ProgressFunc progress, void *userdata, char **reterr);
 
+/* GETs length bytes (0: all) of BUCKET/KEY from offset on, to fd (a pipe, say), as
+ * s3_download_fd() does, retries included. if_match: NULL, or the ETag the object must have (so
+ * that ranges read apart are of one object: 412 otherwise, REMOTE); *ret_etag (optional): the
+ * object's. A reader that closes the pipe early ends it with an error, which it knows to ignore. */
+int s3_download_range_fd(const S3Config *c, const char *bucket, const char *key, uint64_t offset, uint64_t length,
+                         const char *if_match, int fd, char **ret_etag, char **reterr);
 /* HEAD: size, and the value of x-amz-meta-<name> if meta_name given ([a-z0-9-]; NULL if absent). A HEAD
  * answer has no body, so a 404 is always "no object", a 403 always ACCESS_DENIED. */
 int s3_head(const S3Config *c, const char *bucket, const char *key, uint64_t *ret_size, const char *meta_name,
             char **ret_meta, char **reterr);
 
+/* Aborts every unfinished multipart upload of BUCKET/KEY (what a dump killed half-way leaves):
+ * ListMultipartUploads with the key as prefix, then an abort of each that is exactly the key's. */
+int s3_abort_uploads(const S3Config *c, const char *bucket, const char *key, char **reterr);
 /* DELETE; an object that is not there is no failure (S3 answers 204 either way). */
 int s3_delete(const S3Config *c, const char *bucket, const char *key, char **reterr);

@@ -102,7 +102,8 @@ static void *decode_main(void *userdata) {
         Transfer *t = userdata;
         _cleanup_(entry_reader_freep) EntryReader *e = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = entry_reader_open(t->streamer->params.archive_fd, t->streamer->params.format, t->file, &e, &err);
+        int r = entry_reader_open(&t->streamer->params.source, t->streamer->params.format, t->streamer->params.metadata,
+                                  t->file, &e, &err);
         for (;;) {
                 pthread_mutex_lock(&t->lock);
                 while (t->produced - MIN(t->consumed[WRITER], t->consumed[HASHER]) == RING_SLOTS && !t->abort)
@@ -118,7 +119,7 @@ static void *decode_main(void *userdata) {
                         ssize_t k = entry_reader_read(e, t->slot[i] + len, SLOT_SIZE - len);
                         if (k < 0) {
                                 r = (int) k;
-                                if (!err && asprintf(&err, "The checkpoint archive is corrupt: %s.",
+                                if (!err && asprintf(&err, k == -ENOLINK ? "%s" : "The checkpoint archive is corrupt: %s.",
                                                      strna(entry_reader_error(e))) < 0)
                                         err = NULL;
                         } else if (k == 0)
@@ -246,6 +247,7 @@ static int copy_file(Transfer *t) {
 
 static void *transfer_main(void *userdata) {
         Transfer *t = userdata;
+        block_sigpipe(); /* CRIU may close its pipe early */
         int r = t->file ? stream_entry(t) : copy_file(t);
         if (r < 0 && t->result == 0)
                 t->result = r;
@@ -410,7 +412,7 @@ int streamer_verify(Streamer *s, char **reterr) {
                         t->started = false;
                 }
                 r = t->result;
-                if (r == -EBADMSG)
+                if (r == -EBADMSG || r == -ENOLINK)
                         return message_set(reterr, r, "%s", t->error ?: "The checkpoint is corrupt.");
         }
         return r;

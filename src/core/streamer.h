@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "archive-index.h"
 #include "compression.h"
 #include "macro.h"
 #include "metadata.h"
@@ -29,7 +30,7 @@ typedef struct StreamerParams {
         int images_dir_fd;   /* the socket goes here; the other images are here already */
         uid_t uid;           /* CRIU's: the socket is its, and only it may connect */
         gid_t gid;
-        int archive_fd;      /* a regular file, read with pread() */
+        ArchiveSource source; /* the archive: a local file or an object */
         Compression format;
         const CheckpointMetadata *metadata; /* verified, with every file's offset; outlives us */
 } StreamerParams;
@@ -41,7 +42,8 @@ typedef struct Streamer Streamer;
 int streamer_start(const StreamerParams *p, Streamer **ret);
 /* Once CRIU has read what it needs (pre-resume): waits for the page images to pass, reads those
  * it did not ask for, and compares every digest. 0; -EBADMSG with *reterr naming the first that
- * does not match, or how the archive failed. Nothing is served after it. */
+ * does not match, or how the archive failed; -ENOLINK with the store's failure. Nothing is served
+ * after it. */
 int streamer_verify(Streamer *s, char **reterr);
 /* Bytes of page images that went through the streamer. */
 uint64_t streamer_bytes(const Streamer *s);

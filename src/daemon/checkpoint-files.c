@@ -79,12 +79,22 @@ static int remove_leftover(const CheckpointRecord *c, int dir_fd, const char *na
         return r;
 }
 
+/* An upload is complete only once recorded so: its local files were in a scratch directory the
+ * start removes anyway, and the parts it had sent are aborted. (An object completed just before
+ * a crash stays, unrecorded.) */
+static RecordAction reconcile_object(Manager *m, const CheckpointRecord *c, char **reterr) {
+        _cleanup_(s3_config_done) S3Config s3 = {};
+        _cleanup_free_ char *bucket = NULL, *key = NULL;
+        int r = manager_s3_config(m, &s3, reterr);
+        if (r == 0 && s3_url_parse(c->path, &bucket, &key) == 0)
+                r = s3_abort_uploads(&s3, bucket, key, reterr);
+        if (r != 0)
+                log_warning("Could not look for unfinished uploads of %s: %s", c->path, strna(*reterr));
+        *reterr = mfree(*reterr);
+        return RECORD_FORGET;
+}
+
 static RecordAction reconcile_files(const CheckpointRecord *c, char **reterr) {
-        /* An upload is complete only once recorded so: its local files were in a scratch
-         * directory the start removes anyway. (An object completed just before a crash stays,
-         * unrecorded.) */
-        if (s3_url_is(c->path))
-                return RECORD_FORGET;
         _cleanup_close_ int dir_fd = -EBADF;
         const char *final;
         int r = open_parent(c->path, &dir_fd, &final);
@@ -169,9 +179,11 @@ static int files_worker(int sock, void *userdata) {
         for (size_t i = 0; i < w->n; i++) {
                 const CheckpointRecord *c = &w->records[i];
                 _cleanup_free_ char *err = NULL;
-                RecordAction a = w->mode != FILES_DELETE ? reconcile_files(c, &err)
-                                 : s3_url_is(c->path)    ? delete_object(op->manager, c, &err)
-                                                         : delete_files(c, &w->as, &err);
+                bool remote = s3_url_is(c->path);
+                RecordAction a = w->mode != FILES_DELETE ? (remote ? reconcile_object(op->manager, c, &err)
+                                                                   : reconcile_files(c, &err))
+                                 : remote ? delete_object(op->manager, c, &err)
+                                          : delete_files(c, &w->as, &err);
                 *msg = (WorkerMessage) { .type = WM_RECORD_DONE };
                 msg->record.uid = c->uid;
                 snprintf(msg->record.id, sizeof(msg->record.id), "%s", c->id);

@@ -6,11 +6,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "archive-index.h"
 #include "bus-error.h"
 #include "checkpoint.h"
+#include "codec.h"
 #include "criu.h"
 #include "criu-log.h"
 #include "fd-util.h"
@@ -65,24 +68,67 @@ static void on_downloaded(uint64_t done, uint64_t total, void *userdata) {
         send_progress("downloading", done, total, userdata);
 }
 
-/* An object, downloaded into a file only this worker has (an O_TMPFILE in the staging directory,
- * gone with the worker), then read like any archive: verified as it is extracted. */
-static int download_source(RestoreWorker *w, int *ret_fd, char **reterr) {
+/* What is fetched of an object first: its format and cedana.json (at most 256 KiB, stored as it is
+ * at the archive's start), and then some. */
+#define REMOTE_HEAD_SIZE ((uint64_t) 512 * 1024)
+
+/* A checkpoint in an object store, and what reading it needs. */
+typedef struct Remote {
+        S3Config s3;
+        char *bucket, *key, *etag;
+        ArchiveSource source; /* when it is restored as it streams */
+} Remote;
+
+static void remote_done(Remote *r) {
+        s3_config_done(&r->s3);
+        free(r->bucket);
+        free(r->key);
+        free(r->etag);
+}
+
+/* Whether the object's beginning (in fd) is an archive cedana wrote with the place of every entry,
+ * within the size allowed, which can be restored as it streams from the store. */
+static bool streamable(int fd, uint64_t max_bytes) {
+        Compression format;
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        size_t n;
+        return codec_detect(fd, &format) >= 0 && format != COMPRESSION_NONE &&
+               archive_read_leading_metadata(fd, format, &text, &n, &err) >= 0 && metadata_parse(text, n, &m, &err) >= 0 &&
+               archive_is_indexed(m) && (max_bytes == 0 || m->size <= max_bytes);
+}
+
+/* An object: restored as it streams when cedana wrote it (*ret_fd then holds its beginning, where
+ * its format and cedana.json are, and rm->source says where the rest is); anything else is
+ * downloaded into a file only this worker has (an O_TMPFILE in the staging directory, gone with
+ * the worker) and then read like any archive. Either way verified as it is read. */
+static int remote_source(RestoreWorker *w, Remote *rm, int *ret_fd, char **reterr) {
         RestoreOperation *r = w->r;
         Manager *m = w->op->manager;
-        _cleanup_(s3_config_done) S3Config s3 = {};
-        _cleanup_free_ char *bucket = NULL, *key = NULL;
-        int k = manager_s3_config(m, &s3, reterr);
+        int k = manager_s3_config(m, &rm->s3, reterr);
         if (k != 0)
                 return k;
-        if (s3_url_parse(r->spec.source_path, &bucket, &key) < 0)
+        if (s3_url_parse(r->spec.source_path, &rm->bucket, &rm->key) < 0)
                 return message_set(reterr, CEDANA_E_INVALID_ARGS, "%s is not an s3:// URL cedana can use.",
                                    r->spec.source_path);
+        _cleanup_close_ int head = memfd_create("cedana-object-head", MFD_CLOEXEC);
+        if (head < 0)
+                return negative_errno();
+        k = s3_download_range_fd(&rm->s3, rm->bucket, rm->key, 0, REMOTE_HEAD_SIZE, NULL, head, &rm->etag, reterr);
+        if (k != 0)
+                return k;
+        /* runc's CRIU, a service, cannot stream: a container's checkpoint is downloaded. */
+        if (!r->spec.container && streamable(head, m->config.max_restore_bytes)) {
+                rm->source = (ArchiveSource) { .fd = -EBADF, .s3 = &rm->s3, .bucket = rm->bucket, .key = rm->key,
+                                               .etag = rm->etag };
+                *ret_fd = TAKE_FD(head);
+                return 0;
+        }
         _cleanup_close_ int fd = openat(r->staging_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0)
                 return message_set(reterr, negative_errno(), "Cannot make a file to download %s into: %m.",
                                    r->spec.source_path);
-        k = s3_download_fd(&s3, bucket, key, fd, m->config.max_restore_bytes, on_downloaded, w, reterr);
+        k = s3_download_fd(&rm->s3, rm->bucket, rm->key, fd, m->config.max_restore_bytes, on_downloaded, w, reterr);
         if (k != 0)
                 return k;
         if (lseek(fd, 0, SEEK_SET) < 0)
@@ -146,11 +192,13 @@ int restore_worker(int sock, void *userdata) {
         _cleanup_free_ char *container_id = NULL;
         Runc rc = { .binary = m->config.runc_binary, .root = r->spec.runc_root, .criu = m->config.criu_binary };
 
-        int k = r->spec.source_fd < 0 && s3_url_is(r->spec.source_path) ? download_source(&w, &source_fd, &err)
+        _cleanup_(remote_done) Remote remote = {};
+        int k = r->spec.source_fd < 0 && s3_url_is(r->spec.source_path) ? remote_source(&w, &remote, &source_fd, &err)
                                                                           : open_source(r, &source_fd, &err);
         if (k == 0) {
                 RestoreRequest req = {
                         .source_fd = source_fd,
+                        .remote = remote.source.s3 ? &remote.source : NULL,
                         .expected_digest = r->spec.expected_digest,
                         .owner = r->spec.owner,
                         .options = &r->spec.options,

@@ -2,6 +2,7 @@
 /* File descriptor chores used by the daemon, the CLI and the workers: full I/O, atomic small
  * files, and tree removal that is safe against symlinks planted by users. */
 
+#include <signal.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -115,6 +116,13 @@ int fsync_at(int dir_fd, const char *name) {
         if (fd < 0)
                 return negative_errno();
         return fsync(fd) < 0 ? negative_errno() : 0;
+}
+
+void block_sigpipe(void) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        (void) pthread_sigmask(SIG_BLOCK, &s, NULL);
 }
 
 int random_alnum(char *buf, size_t l) {

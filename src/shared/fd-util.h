@@ -36,5 +36,9 @@ int rm_rf_at(int dir_fd, const char *name);
 int mkdtemp_at(int dir_fd, const char *prefix, char **ret_name, int *ret_fd);
 /* l - 1 random characters of [a-z0-9] and a NUL (l <= 17). */
 int random_alnum(char *buf, size_t l);
+/* For a thread that writes to pipes whose reader may go (CRIU's, or one of ours): a write then
+ * fails with EPIPE instead of killing the process, whatever the process's SIGPIPE disposition
+ * (workers keep the default, which CRIU and jobs inherit). */
+void block_sigpipe(void);
 /* Moves fd to a number >= 3 (so it survives stdio setup in a child). */
 int fd_move_above_stdio(int fd);

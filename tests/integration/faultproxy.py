@@ -23,6 +23,9 @@ left, and uses one of it:
       pass the head and the first K bytes of the body upstream, then reset both connections
       (RST): the client sees its connection die mid-upload. Only requests with a body larger
       than K bytes (or chunked) are taken.
+  {"op": "cutresp", "count": N, "after": K, "match": RE}
+      pass the request on, then hand back the answer's head and the first K bytes of its body
+      and reset both connections: the client sees a download die mid-body.
   {"op": "delay", "count": N, "seconds": S, "match": RE}
       wait S seconds, then pass the request on.
   {"op": "clear"}    drop all rules
@@ -132,9 +135,13 @@ async def copy_body(reader, writer, framing, limit=None):
                 return False
 
 
-async def copy_response(reader, writer, method):
+class Cut(Exception):
+    """A response was cut on purpose (cutresp)."""
+
+
+async def copy_response(reader, writer, method, limit=None):
     """Forward one response (after any 1xx) from upstream; True if the connection may be
-    reused."""
+    reused. With limit, only that many bytes of its body (then Cut)."""
     while True:
         raw = await read_head(reader)
         if raw is None:
@@ -150,10 +157,12 @@ async def copy_response(reader, writer, method):
         if method == "HEAD" or status in (204, 304):
             return keep
         if "chunked" in head.get("transfer-encoding").lower():
-            await copy_body(reader, writer, ("chunked", None))
+            if not await copy_body(reader, writer, ("chunked", None), limit):
+                raise Cut()
             return keep
         if "content-length" in head.headers:
-            await copy_body(reader, writer, ("length", int(head.get("content-length"))))
+            if not await copy_body(reader, writer, ("length", int(head.get("content-length"))), limit):
+                raise Cut()
             return keep
         while True:  # until EOF
             data = await reader.read(CHUNK)
@@ -186,7 +195,7 @@ class Proxy:
         self.upstream_port = upstream_port
         self.rules = []
         self.log = []
-        self.counts = {"pass": 0, "fail": 0, "cut": 0, "delay": 0}
+        self.counts = {"pass": 0, "fail": 0, "cut": 0, "cutresp": 0, "delay": 0}
 
     def pick(self, line, framing):
         for r in self.rules:
@@ -236,11 +245,14 @@ class Proxy:
                 await uwriter.drain()
                 limit = rule["after"] if action == "cut" else None
                 body = asyncio.ensure_future(copy_body(creader, uwriter, framing, limit))
-                resp = asyncio.ensure_future(copy_response(ureader, cwriter, method))
+                resp = asyncio.ensure_future(copy_response(ureader, cwriter, method,
+                                                           rule["after"] if action == "cutresp" else None))
                 try:
                     await asyncio.wait({body, resp}, return_when=asyncio.FIRST_COMPLETED)
-                    if action == "cut":
-                        if body.done():
+                    if action == "cutresp":
+                        await asyncio.wait({resp})
+                    if action in ("cut", "cutresp"):
+                        if body.done() and action == "cut":
                             body.result()
                         reset(cwriter)
                         reset(uwriter)
@@ -261,7 +273,7 @@ class Proxy:
                     for t in (body, resp):
                         if not t.done():
                             t.cancel()
-        except (ConnectionError, OSError, asyncio.IncompleteReadError,
+        except (ConnectionError, OSError, Cut, asyncio.IncompleteReadError,
                 asyncio.LimitOverrunError, ValueError, IndexError):
             reset(cwriter)
             cwriter = None
@@ -275,13 +287,13 @@ class Proxy:
             try:
                 req = json.loads(line)
                 op = req["op"]
-                if op in ("fail", "cut", "delay"):
+                if op in ("fail", "cut", "cutresp", "delay"):
                     rule = {"op": op, "count": int(req.get("count", 1)),
                             "match": req.get("match") or ""}
                     re.compile(rule["match"])
                     if op == "fail":
                         rule["status"] = int(req.get("status", 503))
-                    elif op == "cut":
+                    elif op in ("cut", "cutresp"):
                         rule["after"] = int(req.get("after", 0))
                     else:
                         rule["seconds"] = float(req.get("seconds", 1))
@@ -416,6 +428,9 @@ class FaultProxy:
 
     def cut(self, after, count=1, match=None):
         return self.request({"op": "cut", "count": count, "after": after, "match": match})
+
+    def cut_response(self, after, count=1, match=None):
+        return self.request({"op": "cutresp", "count": count, "after": after, "match": match})
 
     def delay(self, seconds, count=1, match=None):
         return self.request({"op": "delay", "count": count, "seconds": seconds, "match": match})

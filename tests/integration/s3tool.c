@@ -65,7 +65,8 @@ static int fail(int r, const char *sentence) {
 }
 
 static int usage(void) {
-        fprintf(stderr, "usage: s3tool ENDPOINT REGION ACCESS SECRET put|get|head|delete BUCKET KEY [...]\n"
+        fprintf(stderr, "usage: s3tool ENDPOINT REGION ACCESS SECRET put|get|head|delete|stream-put|get-range BUCKET "
+                        "KEY [...]\n"
                         "       s3tool parse URL | credentials FILE\n");
         return CEDANA_EXIT_USAGE;
 }
@@ -116,6 +117,61 @@ static int do_get(const S3Config *c, char **args, int n) {
         }
         _cleanup_json_ json_t *v = json_pack("{s:I, s:o}", "size", (json_int_t) p.done, "progress", progress_json(&p));
         return v && print_json(v) >= 0 ? 0 : CEDANA_EXIT_FAILURE;
+}
+
+/* Uploads FILE as a writer would while still writing it: a copy grows by 1 MiB every 20 ms, its
+ * first 8 MiB zeros until the end (as an archive's cedana.json is written last), settled as it
+ * goes. */
+static int do_stream_put(const S3Config *c, char **args, int n) {
+        _cleanup_free_ char *error = NULL;
+        _cleanup_(s3_upload_freep) S3Upload *u = NULL;
+        Progress p = { .monotonic = true };
+        struct stat st;
+        if (n != 3)
+                return usage();
+        _cleanup_close_ int in = open(args[2], O_RDONLY | O_CLOEXEC), out = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (in < 0 || out < 0 || fstat(in, &st) < 0)
+                return fail(negative_errno(), NULL);
+        int r = s3_upload_start(c, args[0], args[1], out, NULL, &u, &error);
+        if (r != 0)
+                return fail(r, error);
+        static char buf[1 << 20];
+        const uint64_t first = 8 << 20;
+        for (uint64_t off = 0; off < (uint64_t) st.st_size; off += sizeof(buf)) {
+                ssize_t k = pread(in, buf, sizeof(buf), (off_t) off);
+                if (k <= 0)
+                        return fail(k < 0 ? negative_errno() : -EIO, NULL);
+                if (off < first)
+                        memset(buf, 0, (size_t) k);
+                if (pwrite(out, buf, (size_t) k, (off_t) off) != k)
+                        return fail(negative_errno(), NULL);
+                s3_upload_settle(u, off + (uint64_t) k);
+                usleep(20000);
+        }
+        for (uint64_t off = 0; off < first && off < (uint64_t) st.st_size; off += sizeof(buf)) {
+                ssize_t k = pread(in, buf, sizeof(buf), (off_t) off);
+                if (k <= 0 || pwrite(out, buf, (size_t) k, (off_t) off) != k)
+                        return fail(-EIO, NULL);
+        }
+        r = s3_upload_finish(u, (uint64_t) st.st_size, on_progress, NULL, &p, &error);
+        if (r != 0)
+                return fail(r, error);
+        _cleanup_json_ json_t *v = json_pack("{s:I, s:I}", "size", (json_int_t) st.st_size, "streamed",
+                                             (json_int_t) s3_upload_streamed(u));
+        return v && print_json(v) >= 0 ? 0 : CEDANA_EXIT_FAILURE;
+}
+
+/* LENGTH bytes (0: to the end) of the object from OFFSET, to stdout. */
+static int do_get_range(const S3Config *c, char **args, int n) {
+        _cleanup_free_ char *error = NULL, *etag = NULL;
+        if (n != 4)
+                return usage();
+        int r = s3_download_range_fd(c, args[0], args[1], strtoull(args[2], NULL, 10), strtoull(args[3], NULL, 10),
+                                     getenv("S3TOOL_IF_MATCH"), STDOUT_FILENO, &etag, &error);
+        if (r != 0)
+                return fail(r, error);
+        fprintf(stderr, "{\"etag\": \"%s\"}\n", etag);
+        return 0;
 }
 
 static int do_head(const S3Config *c, char **args, int n) {
@@ -171,6 +227,7 @@ int main(int argc, char *argv[]) {
                 int (*fn)(const S3Config *c, char **args, int n);
         } verbs[] = {
                 { "put", do_put }, { "get", do_get }, { "head", do_head }, { "delete", do_delete },
+                { "stream-put", do_stream_put }, { "get-range", do_get_range },
         };
 
         (void) signal(SIGPIPE, SIG_IGN); /* as cedanad: s3.h asks for it */

@@ -130,6 +130,31 @@ def test_put_get_40mib_multipart(c):
     assert uploads_left() == []
 
 
+def test_streamed_put_and_ranged_get(c):
+    # Parts go up while the file is written, its first part (rewritten last) at the end.
+    path, sha, _ = make_file(c, "30m", 30 * MIB + 12345, seed=30)
+    out = ok(c, "stream-put", BUCKET, "stream/thirty", path)
+    assert out["size"] == 30 * MIB + 12345 and out["streamed"] >= 8 * MIB, out
+    head = S3.call("head_object", Bucket=BUCKET, Key="stream/thirty")
+    assert head["ETag"].endswith('-4"') and head["ContentLength"] == 30 * MIB + 12345, head
+    assert boto3_sha256(c, "stream/thirty") == sha
+    assert uploads_left() == []
+    # Too small to stream: one PUT at the end.
+    small, small_sha, _ = make_file(c, "3m", 3 * MIB, seed=3)
+    out = ok(c, "stream-put", BUCKET, "stream/three", small)
+    assert out["streamed"] == 0, out
+    assert "-" not in S3.call("head_object", Bucket=BUCKET, Key="stream/three")["ETag"]
+    assert boto3_sha256(c, "stream/three") == small_sha
+    # Ranges, bound to the object's ETag: an ETag that is not its is refused.
+    r = c.run(["sh", "-c", f'"$1" "$2" "$3" "$4" "$5" get-range {BUCKET} stream/thirty {9 * MIB + 7} 1000 | sha256sum',
+               "sh", tool(c), S3.endpoint, S3.region, S3.access_key, S3.secret_key])
+    want = c.run([rgw.PYTHON, "-c", f"import hashlib; f=open({path!r},'rb'); f.seek({9 * MIB + 7}); "
+                  "print(hashlib.sha256(f.read(1000)).hexdigest())"]).stdout.strip()
+    assert r.stdout.split()[0] == want, r
+    rc, out, err = s3tool(c, "get-range", BUCKET, "stream/thirty", "5", "0", env={"S3TOOL_IF_MATCH": '"not-it"'})
+    assert rc == 16 and "changed while it was being downloaded" in err, (rc, err)
+
+
 def test_download_limit(c):
     rc, out, err = s3tool(c, "get", BUCKET, "small/one", f"{DATA}/limited",
                           env={"S3TOOL_MAX_BYTES": str(MIB - 1)})

@@ -67,8 +67,11 @@ def check_round_trip(c, fmt):
     assert name in [x["id"] for x in json.loads(cedana(c, "checkpoint", "list", "--json").stdout)]
     # Nothing of it stayed on the local disk: cedanad's scratch directory is gone.
     assert not [d for d in c.run(["ls", "-A", "/var/lib/cedana"]).stdout.split() if d.startswith("staging-")]
-    out = json.loads(cedana(c, "restore", "process", "--path", url, "--name", name, "--json").stdout)
+    out = json.loads(cedana(c, "restore", "process", "--path", url, "--name", name, "--json", "--print-stats").stdout)
     assert out["pid"] == pid, out
+    # Restored as it streamed from the store: every page image went into CRIU from the object.
+    stats = out["stats"]
+    assert stats["streamed_bytes"] >= stats["pages_restored"] * 4096 > 0, stats
     c.wait_until(lambda: int(read_report(c, report)["count"]) > at_dump + 3, what="the restored counter")
     assert int(read_report(c, report)["count"]) < at_dump + 40
     cedana(c, "job", "kill", name, "--signal", "KILL")
@@ -181,6 +184,69 @@ def test_a_connection_cut_mid_upload_is_retried(c):
         c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
         assert read_report(c, report)["current"] == before["initial"]
         cedana(c, "job", "kill", "cut", "--signal", "KILL")
+    finally:
+        PROXY.clear()
+        configure(c, S3.endpoint)
+
+
+def test_a_download_cut_mid_restore_resumes(c):
+    configure(c, PROXY.endpoint)
+    try:
+        pid, report = start(c, "dlcut", "memory", "48", "1")
+        before = read_report(c, report)
+        out = json.loads(cedana(c, "dump", "process", str(pid), "--dir", f"s3://{BUCKET}/dlcut", "--name", "dlcut",
+                                "--compression", "tar", "--json").stdout)
+        c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what="the dumped process to end")
+        # The page image's GET (the one big answer) dies after 4 MiB: asked again from there, of
+        # the same object (If-Match), and the restore goes on.
+        PROXY.reset()
+        PROXY.cut_response(after=4 << 20, match="^GET ")
+        cedana(c, "restore", "process", "--path", out["path"], "--name", "dlcut")
+        assert PROXY.stats()["counts"]["cutresp"] == 1, PROXY.stats()
+        c.run(["kill", "-USR1", str(pid)])
+        c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
+        assert read_report(c, report)["current"] == before["initial"]
+        cedana(c, "job", "kill", "dlcut", "--signal", "KILL")
+        c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what="the restored process to end")
+        cedana(c, "job", "delete", "dlcut")
+        # A store that keeps failing the page image: one sentence, exit 16, nothing runs.
+        PROXY.fail(1000, match="^GET ")
+        r = fails(c, ["restore", "process", "--path", out["path"], "--name", "dlcut2"], 16, "")
+        assert "object store" in r.stderr, r.stderr
+        assert not c.path_exists(f"/proc/{pid}")
+    finally:
+        PROXY.clear()
+        configure(c, S3.endpoint)
+
+
+def test_a_dump_killed_mid_upload_leaves_no_parts(c):
+    configure(c, PROXY.endpoint)
+    try:
+        pid, report = start(c, "orphan", "memory", "96", "1")
+        # Parts sent while CRIU writes wait in the proxy: the upload is under way when cedanad
+        # (and with it its worker and CRIU) is killed.
+        PROXY.reset()
+        PROXY.delay(30, count=1000, match="partNumber=")
+        main = c.run(["systemctl", "show", "-p", "MainPID", "--value", "cedanad.service"]).stdout.strip()
+        if main == "0":
+            cedana(c, "daemon", "status")
+            main = c.run(["systemctl", "show", "-p", "MainPID", "--value", "cedanad.service"]).stdout.strip()
+        c.run(["sh", "-c", f"cedana dump process {pid} --dir s3://{BUCKET}/orphan --compression tar "
+                           "> /run/orphan.txt 2>&1 & echo $! > /run/orphan.pid"])
+        c.wait_until(lambda: S3.list_multipart_uploads(BUCKET), timeout=60, what="an upload to begin while CRIU writes")
+        c.run(["kill", "-KILL", main])
+        PROXY.clear()
+        c.wait_until(lambda: c.run(["sh", "-c", "kill -0 $(cat /run/orphan.pid)"], check=False).returncode != 0,
+                     timeout=60, what="the interrupted dump command to end")
+        # The next start finds the dump's intent and aborts what it had begun on the store.
+        c.run(["systemctl", "reset-failed", "cedanad.service", "cedanad.socket"], check=False)
+        cedana(c, "daemon", "status")
+        c.wait_until(lambda: not S3.list_multipart_uploads(BUCKET), timeout=30, what="the unfinished upload to go")
+        assert not keys("orphan/")
+        # The process was never stopped by the dump that died.
+        status = c.read_file(f"/proc/{pid}/status")
+        assert "TracerPid:\t0" in status, status
+        c.run(["kill", "-KILL", str(pid)])
     finally:
         PROXY.clear()
         configure(c, S3.endpoint)

@@ -128,7 +128,8 @@ static void assert_entry(int fd, Compression c, const CheckpointMetadata *m, con
                          size_t n) {
         _cleanup_(entry_reader_freep) EntryReader *e = NULL;
         _cleanup_free_ char *err = NULL;
-        g_assert_cmpint(entry_reader_open(fd, c, metadata_find_file(m, name), &e, &err), ==, 0);
+        ArchiveSource src = { .fd = fd };
+        g_assert_cmpint(entry_reader_open(&src, c, m, metadata_find_file(m, name), &e, &err), ==, 0);
         g_autofree guint8 *got = g_malloc(n + 1);
         size_t len = 0;
         for (ssize_t k; (k = entry_reader_read(e, got + len, n + 1 - len)) != 0; len += (size_t) k)
@@ -174,23 +175,24 @@ static void test_stream_index(Fixture *f, gconstpointer data) {
                 assert_entry(fd, c, m, "inventory.img", a, 17);
                 assert_entry(fd, c, m, "pages-1.img", b, big);
                 assert_entry(fd, c, m, "core-1.img", a, 3000);
-                g_assert_cmpint(archive_check_end(fd, c, m, &err), ==, 0);
+                ArchiveSource src = { .fd = fd };
+                g_assert_cmpint(archive_check_end(&src, c, m, &err), ==, 0);
 
                 /* A place that is not the entry's, garbage after the end, a cut end. */
                 CheckpointFile wrong = *metadata_find_file(m, "core-1.img");
                 wrong.at = metadata_find_file(m, "inventory.img")->at;
                 _cleanup_(entry_reader_freep) EntryReader *e = NULL;
-                g_assert_cmpint(entry_reader_open(fd, c, &wrong, &e, &err), ==, -EBADMSG);
+                g_assert_cmpint(entry_reader_open(&src, c, m, &wrong, &e, &err), ==, -EBADMSG);
                 g_assert_nonnull(strstr(err, "core-1.img is not where its metadata says it is"));
                 err = mfree(err);
                 struct stat st;
                 g_assert_cmpint(fstat(fd, &st), ==, 0);
                 g_assert_cmpint(pwrite(fd, "garbage", 7, st.st_size), ==, 7);
-                g_assert_cmpint(archive_check_end(fd, c, m, &err), ==, -EBADMSG);
+                g_assert_cmpint(archive_check_end(&src, c, m, &err), ==, -EBADMSG);
                 g_assert_nonnull(strstr(err, "after the end"));
                 err = mfree(err);
                 g_assert_cmpint(ftruncate(fd, st.st_size - 20), ==, 0);
-                g_assert_cmpint(archive_check_end(fd, c, m, &err), ==, -EBADMSG);
+                g_assert_cmpint(archive_check_end(&src, c, m, &err), ==, -EBADMSG);
                 err = mfree(err);
         }
 }
