@@ -17,19 +17,23 @@
  * archive_extract() allows). */
 #define TAR_MAX_PADDING ((uint64_t) 1024 * 1024)
 
+struct ArchiveRange {
+        ArchiveSource source;
+        uint64_t at;
+        uint64_t extent; /* of the entry in the object, up to the next one's start; 0: to the end */
+        int pipe_fd, fetch_fd;
+        pthread_t fetch;
+        bool fetching;
+        int fetch_r;
+        char *fetch_error;
+};
+
 struct EntryReader {
         CodecReader *codec;
         const CheckpointFile *file;
         uint64_t left;
         char *error;
-        /* from an object: a ranged GET on a thread of its own, into a pipe */
-        ArchiveSource source;
-        int pipe_fd, fetch_fd;
-        uint64_t extent; /* of the entry in the object, up to the next one's start; 0: to the end */
-        pthread_t fetch;
-        bool fetching;
-        int fetch_r;
-        char *fetch_error;
+        ArchiveRange *range; /* from an object */
 };
 
 /* A ustar header as cedana writes it (tar_header()): a regular file with a plain name and no
@@ -121,48 +125,17 @@ int archive_read_leading_metadata(int fd, Compression c, char **ret_text, size_t
         return 0;
 }
 
+bool archive_header_is(const void *block, size_t n, const CheckpointFile *f) {
+        char name[101];
+        uint64_t size;
+        return n == TAR_BLOCK && parse_header(block, name, &size) >= 0 && streq(name, f->name) && size == f->size;
+}
+
 bool archive_is_indexed(const CheckpointMetadata *m) {
         for (size_t i = 0; i < m->n_files; i++)
                 if (m->files[i].at == METADATA_NO_OFFSET)
                         return false;
         return m->n_files > 0;
-}
-
-static void *fetch_main(void *userdata) {
-        EntryReader *e = userdata;
-        block_sigpipe(); /* the reader may close the pipe before the range's end */
-        e->fetch_r = s3_download_range_fd(e->source.s3, e->source.bucket, e->source.key, e->file->at, e->extent,
-                                          e->source.etag, e->fetch_fd, NULL, &e->fetch_error);
-        /* The reader sees the end. */
-        e->fetch_fd = safe_close(e->fetch_fd);
-        return NULL;
-}
-
-static int start_fetch(EntryReader *e) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return negative_errno();
-        e->pipe_fd = p[0];
-        e->fetch_fd = p[1];
-        (void) fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-        int r = -pthread_create(&e->fetch, NULL, fetch_main, e);
-        if (r < 0)
-                return r;
-        e->fetching = true;
-        return 0;
-}
-
-/* Why the entry's bytes stopped coming: the store's failure, if it failed. */
-static int fetch_failed(EntryReader *e) {
-        if (!e->fetching)
-                return 0;
-        (void) pthread_join(e->fetch, NULL);
-        e->fetching = false;
-        if (e->fetch_r == 0)
-                return 0;
-        free(e->error);
-        e->error = e->fetch_error ? strdup(e->fetch_error) : NULL;
-        return -ENOLINK;
 }
 
 /* Where the entry after f starts, less f's start: every entry is a run of whole frames. */
@@ -174,6 +147,73 @@ static uint64_t extent_of(const CheckpointMetadata *m, const CheckpointFile *f) 
         return next == UINT64_MAX ? 0 : next - f->at;
 }
 
+static void *fetch_main(void *userdata) {
+        ArchiveRange *a = userdata;
+        block_sigpipe(); /* the reader may close the pipe before the range's end */
+        a->fetch_r = s3_download_range_fd(a->source.s3, a->source.bucket, a->source.key, a->at, a->extent,
+                                          a->source.etag, a->fetch_fd, NULL, &a->fetch_error);
+        /* The reader sees the end. */
+        a->fetch_fd = safe_close(a->fetch_fd);
+        return NULL;
+}
+
+int archive_range_open(const ArchiveSource *src, const CheckpointMetadata *m, const CheckpointFile *f,
+                       ArchiveRange **ret) {
+        if (!src->s3 || f->at == METADATA_NO_OFFSET)
+                return -EINVAL;
+        _cleanup_(archive_range_freep) ArchiveRange *a = calloc(1, sizeof(ArchiveRange));
+        if (!a)
+                return -ENOMEM;
+        *a = (ArchiveRange) { .source = *src, .at = f->at, .extent = extent_of(m, f), .pipe_fd = -EBADF,
+                              .fetch_fd = -EBADF };
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return negative_errno();
+        a->pipe_fd = p[0];
+        a->fetch_fd = p[1];
+        (void) fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        int r = -pthread_create(&a->fetch, NULL, fetch_main, a);
+        if (r < 0)
+                return r;
+        a->fetching = true;
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+int archive_range_fd(const ArchiveRange *a) {
+        return a->pipe_fd;
+}
+
+int archive_range_failed(ArchiveRange *a, char **reterr) {
+        if (a->fetching) {
+                (void) pthread_join(a->fetch, NULL);
+                a->fetching = false;
+        }
+        if (a->fetch_r == 0)
+                return 0;
+        free(*reterr);
+        *reterr = a->fetch_error ? strdup(a->fetch_error) : NULL;
+        return -ENOLINK;
+}
+
+ArchiveRange *archive_range_free(ArchiveRange *a) {
+        if (!a)
+                return NULL;
+        /* A fetch still running finds its pipe closed and ends. */
+        a->pipe_fd = safe_close(a->pipe_fd);
+        if (a->fetching)
+                (void) pthread_join(a->fetch, NULL);
+        safe_close(a->fetch_fd);
+        free(a->fetch_error);
+        free(a);
+        return NULL;
+}
+
+/* Why the entry's bytes stopped coming: the store's failure, if it failed. */
+static int fetch_failed(EntryReader *e) {
+        return e->range ? archive_range_failed(e->range, &e->error) : 0;
+}
+
 int entry_reader_open(const ArchiveSource *src, Compression c, const CheckpointMetadata *m, const CheckpointFile *f,
                       EntryReader **ret, char **reterr) {
         if (f->at == METADATA_NO_OFFSET)
@@ -181,11 +221,10 @@ int entry_reader_open(const ArchiveSource *src, Compression c, const CheckpointM
         _cleanup_(entry_reader_freep) EntryReader *e = calloc(1, sizeof(EntryReader));
         if (!e)
                 return -ENOMEM;
-        *e = (EntryReader) { .file = f, .left = f->size, .source = *src, .pipe_fd = -EBADF, .fetch_fd = -EBADF,
-                             .extent = extent_of(m, f) };
-        int r = src->s3 ? start_fetch(e) : 0;
+        *e = (EntryReader) { .file = f, .left = f->size };
+        int r = src->s3 ? archive_range_open(src, m, f, &e->range) : 0;
         if (r >= 0)
-                r = src->s3 ? codec_reader_new_from(e->pipe_fd, c, f->at > 0, &e->codec)
+                r = src->s3 ? codec_reader_new_from(archive_range_fd(e->range), c, f->at > 0, &e->codec)
                             : codec_reader_new_at(src->fd, c, f->at, &e->codec);
         char name[101];
         uint64_t size;
@@ -231,13 +270,8 @@ const char *entry_reader_error(const EntryReader *e) {
 EntryReader *entry_reader_free(EntryReader *e) {
         if (!e)
                 return NULL;
-        /* A fetch still running finds its pipe closed and ends. */
-        e->pipe_fd = safe_close(e->pipe_fd);
-        if (e->fetching)
-                (void) pthread_join(e->fetch, NULL);
-        safe_close(e->fetch_fd);
+        archive_range_free(e->range);
         codec_reader_free(e->codec);
-        free(e->fetch_error);
         free(e->error);
         free(e);
         return NULL;

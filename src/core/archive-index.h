@@ -35,6 +35,20 @@ bool archive_is_indexed(const CheckpointMetadata *m);
  * the last entry is read. -EBADMSG with *reterr for truncation or anything after the end. */
 int archive_check_end(const ArchiveSource *src, Compression c, const CheckpointMetadata *m, char **reterr);
 
+/* The bytes of f's entry in an object (up to where the next entry starts), as they come: a pipe
+ * that a thread fills with a ranged GET. */
+typedef struct ArchiveRange ArchiveRange;
+int archive_range_open(const ArchiveSource *src, const CheckpointMetadata *m, const CheckpointFile *f,
+                       ArchiveRange **ret);
+int archive_range_fd(const ArchiveRange *a);
+/* Once the pipe ended early: -ENOLINK with the store's sentence in *reterr if the GET failed. */
+int archive_range_failed(ArchiveRange *a, char **reterr);
+ArchiveRange *archive_range_free(ArchiveRange *a);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ArchiveRange *, archive_range_free);
+
+/* Whether block (n bytes) is the tar header cedana writes for f. */
+bool archive_header_is(const void *block, size_t n, const CheckpointFile *f);
+
 typedef struct EntryReader EntryReader;
 
 /* Opens f's entry (one of m's) in the archive: from a local file at once; from an object through a

@@ -199,11 +199,29 @@ int archive_stream_index(ArchiveStream *s, ArchiveIndexFunc f, void *userdata) {
         if (s->open)
                 return -EBUSY;
         int r = codec_writer_flush(s->codec);
+        if (r < 0)
+                return r;
+        const uint64_t *frames;
+        size_t n;
+        uint64_t end;
+        codec_writer_frames(s->codec, &frames, &n, &end);
+        _cleanup_free_ uint64_t *starts = calloc(s->n_entries, sizeof(uint64_t)), *b = calloc(n + 1, sizeof(uint64_t));
+        if (!starts || !b)
+                return -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < s->n_entries; i++)
+                r = codec_writer_segment_offset(s->codec, s->entries[i].handle, &starts[i]);
         for (size_t i = 0; r >= 0 && i < s->n_entries; i++) {
-                uint64_t offset;
-                r = codec_writer_segment_offset(s->codec, s->entries[i].handle, &offset);
-                if (r >= 0)
-                        r = f(s->entries[i].name, offset, userdata);
+                /* The entry's frames: from its header's to the next entry's (or the end). */
+                uint64_t next = end;
+                for (size_t k = 0; k < s->n_entries; k++)
+                        if (starts[k] > starts[i] && starts[k] < next)
+                                next = starts[k];
+                size_t m = 0;
+                for (size_t k = 0; k < n; k++)
+                        if (frames[k] >= starts[i] && frames[k] < next)
+                                b[m++] = frames[k];
+                b[m++] = next;
+                r = f(s->entries[i].name, starts[i], b, m, userdata);
         }
         return r;
 }

@@ -29,8 +29,11 @@ int archive_stream_reserve(ArchiveStream *s, const char *name, size_t size);
 int archive_stream_fill(ArchiveStream *s, const void *data, size_t n);
 /* Where each entry begun with archive_stream_begin() starts in the output: a place where a reader
  * can start decoding (codec_reader_new_at()) and find the entry's header, so that a restore can
- * read the entries in any order. Writes out everything so far first; no entry may be open. */
-typedef int (*ArchiveIndexFunc)(const char *name, uint64_t offset, void *userdata);
+ * read the entries in any order; and the boundaries of its frames (n_frames of them: each frame's
+ * start, the first being offset, then where the last ends), which decode on their own
+ * (codec_decode_frame()). Writes out everything so far first; no entry may be open. */
+typedef int (*ArchiveIndexFunc)(const char *name, uint64_t offset, const uint64_t *frames, size_t n_frames,
+                                void *userdata);
 int archive_stream_index(ArchiveStream *s, ArchiveIndexFunc f, void *userdata);
 /* How much of the output is final: everything before the open entry's header (patched when it
  * ends), but for the reserved entry, which stays open to archive_stream_fill(). */

@@ -142,6 +142,8 @@ struct CodecWriter {
         uint64_t bytes_out;
         uint64_t offset;       /* in the file, where the next byte goes */
         uint64_t written_back; /* writeback was started up to here */
+        uint64_t *frames;      /* where each frame (chunk or segment) written so far starts */
+        size_t n_frames, n_frames_allocated;
         bool started;          /* something was written (zlib: its header first) */
         int error;             /* the first error; everything after returns it */
         bool finished;
@@ -446,6 +448,13 @@ static int write_out(CodecWriter *w, const void *buf, size_t n) {
         return 0;
 }
 
+static int note_frame(CodecWriter *w, uint64_t start) {
+        if (!GREEDY_REALLOC(w->frames, w->n_frames_allocated, w->n_frames + 1))
+                return -ENOMEM;
+        w->frames[w->n_frames++] = start;
+        return 0;
+}
+
 static int add_piece(CodecWriter *w, uint32_t adler, uint64_t len, size_t *ret_index) {
         if (!GREEDY_REALLOC(w->pieces, w->n_pieces_allocated, w->n_pieces + 1))
                 return -ENOMEM;
@@ -517,6 +526,9 @@ static int write_segment(CodecWriter *w, Patchable *p) {
         p->offset = w->offset - tl - n;
         p->frame_offset = p->offset - hl;
         p->crc_offset = p->offset + n;
+        r = note_frame(w, p->frame_offset);
+        if (r < 0)
+                return r;
         p->written = true;
         p->pending = mfree(p->pending);
         return 0;
@@ -526,10 +538,10 @@ static int write_slot(CodecWriter *w, Slot *s) {
         int r = s->error;
 
         if (r >= 0 && s->in_len > 0) {
-                if (w->compression == COMPRESSION_TAR)
-                        r = write_out(w, s->in, s->in_len);
-                else
-                        r = write_out(w, s->out, s->out_len);
+                size_t n = w->compression == COMPRESSION_TAR ? s->in_len : s->out_len;
+                r = write_out(w, w->compression == COMPRESSION_TAR ? s->in : s->out, n);
+                if (r >= 0)
+                        r = note_frame(w, w->offset - n);
                 if (r >= 0 && w->compression == COMPRESSION_ZLIB)
                         r = add_piece(w, s->adler, s->in_len, NULL);
         }
@@ -912,6 +924,12 @@ int codec_writer_finish(CodecWriter *w) {
         return 0;
 }
 
+void codec_writer_frames(const CodecWriter *w, const uint64_t **ret, size_t *ret_n, uint64_t *ret_end) {
+        *ret = w->frames;
+        *ret_n = w->n_frames;
+        *ret_end = w->offset;
+}
+
 uint64_t codec_writer_bytes_in(const CodecWriter *w) {
         return w ? w->bytes_in : 0;
 }
@@ -931,6 +949,7 @@ CodecWriter *codec_writer_free(CodecWriter *w) {
         }
         free(w->slots);
         free(w->pieces);
+        free(w->frames);
         for (size_t i = 0; i < w->n_patches; i++)
                 free(w->patches[i].pending);
         free(w->patches);

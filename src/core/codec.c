@@ -56,23 +56,6 @@ static bool is_gzip_header(const uint8_t *p) {
         return p[0] == 0x1f && p[1] == 0x8b && p[2] == 0x08;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t n, off_t offset) {
-        size_t done = 0;
-
-        while (done < n) {
-                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, offset + (off_t) done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                done += (size_t) k;
-        }
-        return (ssize_t) done;
-}
-
 int codec_detect(int fd, Compression *ret) {
         uint8_t h[512];
         struct stat st;
@@ -89,7 +72,7 @@ int codec_detect(int fd, Compression *ret) {
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
 
-        n = pread_full(fd, h, sizeof(h), 0);
+        n = loop_pread(fd, h, sizeof(h), 0);
         if (n < 0)
                 return (int) n;
         if (n == 0)
@@ -124,7 +107,7 @@ int codec_detect(int fd, Compression *ret) {
                                 break;
 
                         offset += 8 + (off_t) unaligned_read_le32(m + 4);
-                        k = pread_full(fd, m, sizeof(m), offset);
+                        k = loop_pread(fd, m, sizeof(m), (uint64_t) offset);
                         if (k < 0)
                                 return (int) k;
                         have = (size_t) k;
@@ -637,4 +620,66 @@ CodecReader *codec_reader_free(CodecReader *r) {
         free(r->error_message);
         free(r);
         return NULL;
+}
+
+static int inflate_frame(bool raw, const void *in, size_t n, void *out, size_t out_max, size_t *ret_out) {
+        z_stream z = { .next_in = (Bytef *) in, .avail_in = (uInt) n, .next_out = out, .avail_out = (uInt) out_max };
+        if (n > UINT_MAX || out_max > UINT_MAX)
+                return -EINVAL;
+        int zr = inflateInit2(&z, raw ? -15 : 15 + 16);
+        if (zr != Z_OK)
+                return zlib_error_to_errno(zr);
+        zr = inflate(&z, raw ? Z_SYNC_FLUSH : Z_FINISH);
+        size_t produced = out_max - z.avail_out;
+        bool left = z.avail_in > 0;
+        (void) inflateEnd(&z);
+        /* A gzip member ends with its trailer; a run of the zlib stream just stops, flushed. */
+        if (left || (raw ? zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR : zr != Z_STREAM_END))
+                return -EBADMSG;
+        *ret_out = produced;
+        return 0;
+}
+
+static int lz4_frame(const void *in, size_t n, void *out, size_t out_max, size_t *ret_out) {
+        LZ4F_dctx *ctx;
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION)))
+                return -ENOMEM;
+        size_t in_done = 0, out_done = 0, hint = 1;
+        while (hint != 0 && in_done < n) {
+                size_t src = n - in_done, dst = out_max - out_done;
+                hint = LZ4F_decompress(ctx, (uint8_t *) out + out_done, &dst, (const uint8_t *) in + in_done, &src, NULL);
+                if (LZ4F_isError(hint) || (src == 0 && dst == 0))
+                        break;
+                in_done += src, out_done += dst;
+        }
+        (void) LZ4F_freeDecompressionContext(ctx);
+        if (hint != 0 || in_done != n)
+                return -EBADMSG;
+        *ret_out = out_done;
+        return 0;
+}
+
+int codec_decode_frame(Compression c, const void *in, size_t n, void *out, size_t out_max, size_t *ret_out) {
+        switch (c) {
+        case COMPRESSION_TAR:
+                if (n > out_max)
+                        return -EBADMSG;
+                memcpy(out, in, n);
+                *ret_out = n;
+                return 0;
+        case COMPRESSION_ZSTD: {
+                size_t k = ZSTD_decompress(out, out_max, in, n);
+                if (ZSTD_isError(k))
+                        return -EBADMSG;
+                *ret_out = k;
+                return 0;
+        }
+        case COMPRESSION_LZ4:
+                return lz4_frame(in, n, out, out_max, ret_out);
+        case COMPRESSION_GZIP:
+        case COMPRESSION_ZLIB:
+                return inflate_frame(c == COMPRESSION_ZLIB, in, n, out, out_max, ret_out);
+        default:
+                return -EINVAL;
+        }
 }

@@ -49,6 +49,14 @@ int codec_writer_flush(CodecWriter *w);
  * patchable segment starts in the output: codec_reader_new_at() reads from there. -EBUSY while
  * the segment is still in the pipeline (codec_writer_flush() ends that). */
 int codec_writer_segment_offset(const CodecWriter *w, uint64_t handle, uint64_t *ret);
+/* Decodes exactly one frame a CodecWriter wrote (n bytes: a zstd or lz4 frame, a gzip member, a
+ * full-flushed run of the zlib stream as raw deflate, or tar bytes as they are) into out. -EBADMSG
+ * when it is not one whole frame or does not fit out_max. Frames decode independently, so several
+ * threads can decode one stream. */
+int codec_decode_frame(Compression c, const void *in, size_t n, void *out, size_t out_max, size_t *ret_out);
+/* Where every frame written so far starts, in order (each holds at most 2 MiB of input, or one
+ * segment, and decodes on its own: codec_decode_frame()), and where the next would. */
+void codec_writer_frames(const CodecWriter *w, const uint64_t **ret, size_t *ret_n, uint64_t *ret_end);
 /* Waits for the pipeline, writes the rest and the format's trailer. Must be called once before
  * free for a complete stream; freeing without finishing discards (the caller deletes the
  * half-written file). Errors are sticky: after one, every call returns it. Does not fsync. */

@@ -20,6 +20,7 @@
 #include "checkpoint.h"
 #include "capture.h"
 #include "collector.h"
+#include "streamer.h"
 #include "criu.h"
 #include "fd-util.h"
 #include "format-util.h"
@@ -276,8 +277,13 @@ static int rewrite_archive(DumpContext *c, const char *text, size_t n) {
         return r;
 }
 
-static int record_offset(const char *name, uint64_t offset, void *userdata) {
-        return metadata_set_file_offset(userdata, name, offset);
+static int record_offset(const char *name, uint64_t offset, const uint64_t *frames, size_t n_frames,
+                         void *userdata) {
+        int r = metadata_set_file_offset(userdata, name, offset);
+        /* Page images, the big ones, with their frames: a restore decodes them on every core. */
+        if (r >= 0 && streamer_takes(name) && n_frames > 2)
+                r = metadata_set_file_frames(userdata, name, frames, n_frames);
+        return r;
 }
 
 static int sync_archive(DumpContext *c, CheckpointMetadata *m, bool rewrite) {
@@ -287,6 +293,12 @@ static int sync_archive(DumpContext *c, CheckpointMetadata *m, bool rewrite) {
         int r = rewrite ? 0 : archive_stream_index(c->stream, record_offset, m);
         if (r >= 0)
                 r = metadata_format(m, &text, &n, c->result.digest);
+        if (r >= 0 && !rewrite && n > c->reserved) {
+                /* Without the frames, then (a restore decodes on one core). */
+                metadata_drop_frames(m);
+                text = mfree(text);
+                r = metadata_format(m, &text, &n, c->result.digest);
+        }
         if (r >= 0 && !rewrite && n > c->reserved) {
                 /* libarchive's archive has other offsets, and none a reader can start at. */
                 rewrite = true;
@@ -503,8 +515,8 @@ refused:
 }
 
 /* Room for cedana.json: its size grows with the number of image files, eight or so per process
- * and one per thread. */
-static size_t metadata_reserve(const pid_t *pids, size_t n) {
+ * and one per thread, and with the memory: a page image's frames, one per 2 MiB, a line each. */
+static size_t metadata_reserve(const pid_t *pids, size_t n, uint64_t memory) {
         size_t files = 16;
         for (size_t i = 0; i < n; i++) {
                 char path[64];
@@ -516,7 +528,7 @@ static size_t metadata_reserve(const pid_t *pids, size_t n) {
                 if (d)
                         closedir(d);
         }
-        size_t bytes = 1024 + 190 * files;
+        size_t bytes = 1024 + 190 * files + (size_t) MIN(memory / (2 << 20) * 24, (uint64_t) METADATA_RESERVE_MAX);
         bytes = (bytes + 4095) / 4096 * 4096;
         return MIN(MAX(bytes, (size_t) METADATA_RESERVE_MIN), (size_t) METADATA_RESERVE_MAX);
 }
@@ -538,9 +550,9 @@ static int check_tree(DumpContext *c, char **reterr) {
                                    "Process %i uses an NVIDIA GPU; dumping it needs CRIU's CUDA plugin "
                                    "(cuda_plugin.so in /usr/lib/criu), which is not installed.",
                                    (int) req->pid);
-        c->reserved = metadata_reserve(pids, n);
         struct statvfs sv;
         c->estimate = process_tree_dump_estimate(pids, n);
+        c->reserved = metadata_reserve(pids, n, c->estimate);
         if (c->estimate == 0 || fstatvfs(req->dir_fd, &sv) < 0)
                 return 0; /* no estimate: the dump finds out */
         uint64_t free_bytes = (uint64_t) sv.f_bavail * sv.f_frsize;

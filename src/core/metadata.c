@@ -85,8 +85,10 @@ CheckpointMetadata *metadata_free(CheckpointMetadata *m) {
         strv_free(m->command);
         checkpoint_container_done(&m->container);
         dump_options_done(&m->options);
-        for (size_t i = 0; i < m->n_files; i++)
+        for (size_t i = 0; i < m->n_files; i++) {
                 free(m->files[i].name);
+                free(m->files[i].frames);
+        }
         free(m->files);
         free(m);
         return NULL;
@@ -158,6 +160,32 @@ int metadata_set_file_offset(CheckpointMetadata *m, const char *name, uint64_t a
         return 0;
 }
 
+int metadata_set_file_frames(CheckpointMetadata *m, const char *name, const uint64_t *frames, size_t n) {
+        ssize_t i = m && name ? find_index(m, name, NULL) : -1;
+        if (i < 0)
+                return -ENOENT;
+        if (n < 2 || frames[0] != m->files[i].at)
+                return -EINVAL;
+        for (size_t k = 1; k < n; k++)
+                if (frames[k] <= frames[k - 1] || frames[k] > INT64_MAX)
+                        return -EINVAL;
+        uint64_t *copy = reallocarray(NULL, n, sizeof(uint64_t));
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, frames, n * sizeof(uint64_t));
+        free(m->files[i].frames);
+        m->files[i].frames = copy;
+        m->files[i].n_frames = n;
+        return 0;
+}
+
+void metadata_drop_frames(CheckpointMetadata *m) {
+        for (size_t i = 0; i < m->n_files; i++) {
+                m->files[i].frames = mfree(m->files[i].frames);
+                m->files[i].n_frames = 0;
+        }
+}
+
 /* ---- writing ---- */
 
 static int set(json_t *o, const char *key, json_t *v) {
@@ -210,6 +238,14 @@ static int build_files(const CheckpointMetadata *m, json_t **ret) {
                         return -ENOMEM;
                 if (m->files[i].at <= INT64_MAX && set(f, "at", json_integer((json_int_t) m->files[i].at)) < 0)
                         return -ENOMEM;
+                if (m->files[i].n_frames > 0) {
+                        json_t *fr = json_array();
+                        if (!fr || set(f, "frames", fr) < 0)
+                                return -ENOMEM;
+                        for (size_t k = 0; k < m->files[i].n_frames; k++)
+                                if (json_array_append_new(fr, json_integer((json_int_t) m->files[i].frames[k])) < 0)
+                                        return -ENOMEM;
+                }
         }
         *ret = TAKE_PTR(a);
         return 0;
@@ -524,11 +560,11 @@ static int parse_options(const json_t *v, DumpOptions *o, char **reterr) {
 
 static int parse_file(const json_t *f, size_t i, unsigned version, CheckpointMetadata *m, char **reterr) {
         static const char *const members_v1[] = { "name", "size", "crc32" };
-        static const char *const members_v2[] = { "name", "size", "sha256", "at" };
+        static const char *const members_v2[] = { "name", "size", "sha256", "at", "frames" };
         if (!json_is_object(f))
                 return metadata_invalid(reterr, "entry %zu of \"files\" must be an object", i);
         int r = check_members(f, "an entry of \"files\"", version == 1 ? members_v1 : members_v2,
-                              version == 1 ? 3 : version == 2 ? 3 : 4, reterr);
+                              version == 1 ? 3 : version == 2 ? 3 : 5, reterr);
         if (r < 0)
                 return r;
         const char *name = json_string_value(json_object_get(f, "name"));
@@ -562,6 +598,22 @@ static int parse_file(const json_t *f, size_t i, unsigned version, CheckpointMet
                 return metadata_invalid(reterr, "the file sizes add up to more than 2^63 bytes");
         if (r >= 0)
                 r = metadata_set_file_offset(m, name, at);
+        const json_t *fr = json_object_get(f, "frames");
+        if (r >= 0 && fr) {
+                /* A frame holds at most 2 MiB: no more than that many for the file's size. */
+                size_t n = json_array_size(fr);
+                if (!json_is_array(fr) || n < 2 || n > size / 4096 + 4 || at == METADATA_NO_OFFSET)
+                        return metadata_invalid(reterr, "file %s has no valid \"frames\"", name);
+                _cleanup_free_ uint64_t *frames = calloc(n, sizeof(uint64_t));
+                if (!frames)
+                        return -ENOMEM;
+                for (size_t k = 0; k < n; k++)
+                        if (json_get_u64(json_array_get(fr, k), &frames[k]) < 0)
+                                return metadata_invalid(reterr, "file %s has no valid \"frames\"", name);
+                r = metadata_set_file_frames(m, name, frames, n);
+                if (r == -EINVAL)
+                        return metadata_invalid(reterr, "file %s has no valid \"frames\"", name);
+        }
         return r;
 }
 

@@ -33,6 +33,11 @@ typedef struct CheckpointFile {
          * start decoding (codec_reader_new_at()) and finds this file's tar header. Untrusted
          * like the rest: a wrong one only reads bytes that fail the digest. */
         uint64_t at;
+        /* Format 3, optional: where each frame of the entry starts (the first is at) and, last,
+         * where its last one ends; frames decode on their own, so a restore decodes a big page
+         * image on several cores. Untrusted: a wrong one decodes bytes that fail the digest. */
+        uint64_t *frames;
+        size_t n_frames;
 } CheckpointFile;
 
 /* For a container's checkpoint: which runtime knew it, and where (what a restore hands back to
@@ -82,6 +87,10 @@ bool checkpoint_file_name_is_plain(const char *s);
 int metadata_add_file(CheckpointMetadata *m, const char *name, uint64_t size, const char *sha256);
 /* Records where name's entry starts in the archive (see CheckpointFile.at); -ENOENT if unlisted. */
 int metadata_set_file_offset(CheckpointMetadata *m, const char *name, uint64_t at);
+/* Records the frame boundaries of name's entry (n of them, increasing, the first its "at"). */
+int metadata_set_file_frames(CheckpointMetadata *m, const char *name, const uint64_t *frames, size_t n);
+/* Forgets every file's frames (a cedana.json that would not fit its room without them). */
+void metadata_drop_frames(CheckpointMetadata *m);
 /* The listed file named name, or NULL. */
 const CheckpointFile *metadata_find_file(const CheckpointMetadata *m, const char *name);
 

@@ -987,17 +987,8 @@ static int body_digests(S3Request *req) {
 }
 
 static int pread_full(int fd, void *buf, size_t n, uint64_t offset) {
-        for (size_t done = 0; done < n;) {
-                ssize_t k = pread(fd, (char *) buf + done, n - done, (off_t) (offset + done));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        return -ENODATA;
-                done += (size_t) k;
-        }
-        return 0;
+        ssize_t k = loop_pread(fd, buf, n, offset);
+        return k < 0 ? (int) k : (size_t) k < n ? -ENODATA : 0;
 }
 
 static int upload_read(const S3Call *call, int fd, void *buf, size_t n, uint64_t offset, uint64_t size,

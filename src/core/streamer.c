@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "archive-index.h"
+#include "codec.h"
 #include "digest.h"
 #include "macro.h"
 #include "fd-util.h"
@@ -22,6 +24,12 @@
 /* Decoded pieces in flight per page image: the decoder runs this far ahead of the pipe. */
 #define RING_SLOTS 8
 #define SLOT_SIZE ((size_t) 512 * 1024)
+/* Decoding frame by frame (the index says where they are): a frame holds at most a 2 MiB chunk
+ * or a 4 KiB segment, and takes at most this much in the archive. */
+#define FRAME_SLOTS 4
+#define FRAME_OUT_MAX (((size_t) 2 << 20) + 4096)
+#define FRAME_IN_MAX ((size_t) 8 << 20)
+#define FRAME_DECODERS 2
 
 /* One image on its way to CRIU: a page image from the archive (file set, hashed), or an image of
  * the images directory (source_fd set). */
@@ -39,8 +47,15 @@ typedef struct Transfer {
         pthread_cond_t cond;
         uint8_t *slot[RING_SLOTS];
         size_t len[RING_SLOTS];
+        unsigned n_slots;
         uint64_t produced, consumed[2];
         bool eof, abort;
+        /* frame by frame: the next frame to claim, and which frame each slot holds */
+        uint64_t claimed;
+        uint64_t slot_frame[RING_SLOTS];
+        uint64_t given[2]; /* bytes each reader took: no more than the file has (frames end padded) */
+        ArchiveRange *range; /* from an object: its bytes as they come, read frame after frame */
+        uint64_t next_read;  /* ... the frame whose bytes are next */
         char sha256[SHA256_HEX_SIZE];
         int result; /* 0, or -EBADMSG with error */
         char *error;
@@ -106,10 +121,10 @@ static void *decode_main(void *userdata) {
                                   t->file, &e, &err);
         for (;;) {
                 pthread_mutex_lock(&t->lock);
-                while (t->produced - MIN(t->consumed[WRITER], t->consumed[HASHER]) == RING_SLOTS && !t->abort)
+                while (t->produced - MIN(t->consumed[WRITER], t->consumed[HASHER]) == t->n_slots && !t->abort)
                         pthread_cond_wait(&t->cond, &t->lock);
                 bool abort = t->abort;
-                unsigned i = (unsigned) (t->produced % RING_SLOTS);
+                unsigned i = (unsigned) (t->produced % t->n_slots);
                 pthread_mutex_unlock(&t->lock);
                 if (abort)
                         break;
@@ -148,6 +163,87 @@ static void *decode_main(void *userdata) {
         return NULL;
 }
 
+/* Frame decoder, one of FRAME_DECODERS: claims frames in order, decodes each into its slot, and
+ * hands them on in order. Frame 0 is the entry's tar header: checked, not handed on. */
+static void *frame_main(void *userdata) {
+        Transfer *t = userdata;
+        const CheckpointFile *f = t->file;
+        uint64_t n = f->n_frames - 1;
+        _cleanup_free_ uint8_t *in = NULL;
+        for (;;) {
+                pthread_mutex_lock(&t->lock);
+                uint64_t j = t->claimed;
+                bool stop = j >= n || t->abort || t->eof;
+                if (!stop)
+                        t->claimed++;
+                while (!stop && !t->abort && j >= MIN(t->consumed[WRITER], t->consumed[HASHER]) + t->n_slots)
+                        pthread_cond_wait(&t->cond, &t->lock);
+                stop = stop || t->abort;
+                pthread_mutex_unlock(&t->lock);
+                if (stop)
+                        return NULL;
+
+                unsigned i = (unsigned) (j % t->n_slots);
+                uint64_t length = f->frames[j + 1] - f->frames[j];
+                size_t len = 0;
+                int r = length <= FRAME_IN_MAX && (in || (in = malloc(FRAME_IN_MAX))) ? 0 : -EBADMSG;
+                if (r == 0 && !in)
+                        r = -ENOMEM;
+                _cleanup_free_ char *store_error = NULL;
+                if (r == 0 && t->range) {
+                        /* One stream: frames are read in turn, and decoded side by side. */
+                        pthread_mutex_lock(&t->lock);
+                        while (t->next_read != j && !t->abort && !t->eof)
+                                pthread_cond_wait(&t->cond, &t->lock);
+                        bool turn = t->next_read == j;
+                        pthread_mutex_unlock(&t->lock);
+                        ssize_t k = turn ? loop_read(archive_range_fd(t->range), in, (size_t) length) : -ECANCELED;
+                        r = k < 0 ? (int) k : (uint64_t) k < length ? -EBADMSG : 0;
+                        if (r == -EBADMSG && archive_range_failed(t->range, &store_error) < 0)
+                                r = -ENOLINK;
+                        pthread_mutex_lock(&t->lock);
+                        t->next_read++;
+                        pthread_cond_broadcast(&t->cond);
+                        pthread_mutex_unlock(&t->lock);
+                } else if (r == 0) {
+                        ssize_t k = loop_pread(t->streamer->params.source.fd, in, (size_t) length, f->frames[j]);
+                        r = k < 0 ? (int) k : (uint64_t) k < length ? -EBADMSG : 0;
+                }
+                if (r == 0)
+                        r = codec_decode_frame(t->streamer->params.format, in, (size_t) length, t->slot[i],
+                                               FRAME_OUT_MAX, &len);
+                if (r == 0 && j == 0) {
+                        r = archive_header_is(t->slot[i], len, f) ? 0 : -EBADMSG;
+                        len = 0;
+                }
+
+                pthread_mutex_lock(&t->lock);
+                if (r == -ECANCELED) {
+                        t->eof = true;
+                } else if (r < 0) {
+                        if (t->result == 0) {
+                                t->result = r;
+                                if (r == -ENOLINK)
+                                        t->error = TAKE_PTR(store_error);
+                                else if (asprintf(&t->error, "The checkpoint archive is corrupt: frame %" PRIu64 " of "
+                                                  "%s cannot be decoded.", j, f->name) < 0)
+                                        t->error = NULL;
+                        }
+                        t->eof = true;
+                } else {
+                        t->len[i] = len;
+                        t->slot_frame[i] = j;
+                        /* In order: what is decoded after a gap waits for it. */
+                        while (t->produced < n && t->slot_frame[t->produced % t->n_slots] == t->produced)
+                                t->produced++;
+                        if (t->produced == n)
+                                t->eof = true;
+                }
+                pthread_cond_broadcast(&t->cond);
+                pthread_mutex_unlock(&t->lock);
+        }
+}
+
 /* The next piece for reader who (WRITER or HASHER), or NULL at the end. */
 static const uint8_t *next_piece(Transfer *t, int who, size_t *ret_len) {
         pthread_mutex_lock(&t->lock);
@@ -155,9 +251,10 @@ static const uint8_t *next_piece(Transfer *t, int who, size_t *ret_len) {
                 pthread_cond_wait(&t->cond, &t->lock);
         const uint8_t *p = NULL;
         if (t->consumed[who] < t->produced && !t->abort) {
-                unsigned i = (unsigned) (t->consumed[who] % RING_SLOTS);
+                unsigned i = (unsigned) (t->consumed[who] % t->n_slots);
                 p = t->slot[i];
-                *ret_len = t->len[i];
+                *ret_len = (size_t) MIN((uint64_t) t->len[i], t->file->size - t->given[who]);
+                t->given[who] += *ret_len;
         }
         pthread_mutex_unlock(&t->lock);
         return p;
@@ -186,21 +283,39 @@ static void *hash_main(void *userdata) {
         return NULL;
 }
 
-/* Writer: each decoded piece on to CRIU, while the hasher hashes it. */
+static void abort_transfer(Transfer *t) {
+        pthread_mutex_lock(&t->lock);
+        t->abort = true;
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+}
+
+/* Writer: each decoded piece on to CRIU, while the hasher hashes it. A local archive with the
+ * page image's frames listed is decoded frame by frame on FRAME_DECODERS threads, else in one
+ * stream. */
 static int stream_entry(Transfer *t) {
-        pthread_t decoder, hasher;
-        for (size_t i = 0; i < RING_SLOTS; i++)
-                if (!(t->slot[i] = malloc(SLOT_SIZE)))
+        const StreamerParams *sp = &t->streamer->params;
+        bool frames = sp->format != COMPRESSION_TAR && t->file->n_frames > 2;
+        pthread_t decoders[FRAME_DECODERS], hasher;
+        size_t n_decoders = 0;
+        t->n_slots = frames ? FRAME_SLOTS : RING_SLOTS;
+        for (size_t i = 0; i < t->n_slots; i++)
+                if (!(t->slot[i] = malloc(frames ? FRAME_OUT_MAX : SLOT_SIZE)))
                         return -ENOMEM;
-        int r = -pthread_create(&hasher, NULL, hash_main, t);
+        int r = frames && sp->source.s3 ? archive_range_open(&sp->source, sp->metadata, t->file, &t->range) : 0;
         if (r < 0)
                 return r;
-        r = -pthread_create(&decoder, NULL, decode_main, t);
+        r = -pthread_create(&hasher, NULL, hash_main, t);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r >= 0 && i < (frames ? FRAME_DECODERS : 1); i++) {
+                r = -pthread_create(&decoders[i], NULL, frames ? frame_main : decode_main, t);
+                n_decoders += r >= 0;
+        }
         if (r < 0) {
-                pthread_mutex_lock(&t->lock);
-                t->abort = true;
-                pthread_cond_broadcast(&t->cond);
-                pthread_mutex_unlock(&t->lock);
+                abort_transfer(t);
+                for (size_t i = 0; i < n_decoders; i++)
+                        (void) pthread_join(decoders[i], NULL);
                 (void) pthread_join(hasher, NULL);
                 return r;
         }
@@ -213,8 +328,10 @@ static int stream_entry(Transfer *t) {
                 total += len;
                 piece_done(t, WRITER);
         }
-        (void) pthread_join(decoder, NULL);
+        for (size_t i = 0; i < n_decoders; i++)
+                (void) pthread_join(decoders[i], NULL);
         (void) pthread_join(hasher, NULL);
+        t->range = archive_range_free(t->range);
         pthread_mutex_lock(&t->streamer->lock);
         t->streamer->bytes += total;
         pthread_mutex_unlock(&t->streamer->lock);
@@ -268,6 +385,7 @@ static Transfer *transfer_free(Transfer *t) {
         }
         safe_close(t->pipe_fd);
         safe_close(t->source_fd);
+        archive_range_free(t->range);
         for (size_t i = 0; i < RING_SLOTS; i++)
                 free(t->slot[i]);
         free(t->error);
@@ -282,6 +400,8 @@ static Transfer *transfer_new(Streamer *s, const CheckpointFile *f, int source_f
         if (!t)
                 return NULL;
         *t = (Transfer) { .streamer = s, .file = f, .source_fd = source_fd, .pipe_fd = pipe_fd };
+        for (size_t i = 0; i < RING_SLOTS; i++)
+                t->slot_frame[i] = UINT64_MAX;
         pthread_mutex_init(&t->lock, NULL);
         pthread_cond_init(&t->cond, NULL);
         return t;

@@ -43,6 +43,24 @@ int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset) {
         return offset > INT64_MAX ? -EOVERFLOW : loop_write_at(fd, buf, n, (int64_t) offset);
 }
 
+ssize_t loop_pread(int fd, void *buf, size_t n, uint64_t offset) {
+        size_t done = 0;
+        if (offset > INT64_MAX)
+                return -EOVERFLOW;
+        while (done < n) {
+                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, (off_t) (offset + done));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                done += (size_t) k;
+        }
+        return (ssize_t) done;
+}
+
 ssize_t loop_read(int fd, void *buf, size_t n) {
         uint8_t *p = buf;
         size_t done = 0;

@@ -14,6 +14,8 @@ int loop_write(int fd, const void *buf, size_t n);
 int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
 /* Reads until n bytes or EOF; returns the number read. */
 ssize_t loop_read(int fd, void *buf, size_t n);
+/* pread() until n bytes or the end of the file: the bytes read, or -errno. */
+ssize_t loop_pread(int fd, void *buf, size_t n, uint64_t offset);
 /* Reads a whole regular file below dir_fd (AT_FDCWD for paths) with O_NOFOLLOW, at most max
  * bytes (-EFBIG beyond); anything but a regular file is -EBADFD, and never blocks the open.
  * *ret is NUL-terminated, *ret_size (optional) excludes the NUL. */
