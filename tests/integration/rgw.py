@@ -105,7 +105,7 @@ osd op num shards = 2
 osd op num threads per shard = 2
 
 [client.{gw}]
-rgw frontends = beast endpoint=127.0.0.1:{port}
+rgw frontends = beast endpoint={http_addr}:{port}
 rgw data = {dir}/rgw
 rgw thread pool size = 32
 rgw dynamic resharding = false
@@ -173,7 +173,8 @@ class S3Error(cc.ContainerError):
 class RGW:
     """A single-node Ceph RGW inside the test container c (see the module's docstring).
 
-    port: RGW's HTTP port on the container's 127.0.0.1; mon_port and osd_ports: the
+    port: RGW's HTTP port, on the container's 127.0.0.1 or on http_addr (an address of a
+    network the test made, for clients in other containers); mon_port and osd_ports: the
     messenger's (all inside the container's own network namespace: the defaults cannot
     collide with another container's). objectstore: "memstore" (RAM) or "bluestore" (a
     sparse file of store_bytes in the state directory). name: several instances in one
@@ -182,11 +183,12 @@ class RGW:
     def __init__(self, c=None, port=7480, mon_port=3300, osd_ports=(6800, 6899),
                  objectstore="memstore", store_bytes=8 << 30, access_key=ACCESS_KEY,
                  secret_key=SECRET_KEY, region=REGION, name="rgw", base_dir="/run",
-                 timeout=60):
+                 timeout=60, http_addr="127.0.0.1"):
         if objectstore not in ("memstore", "bluestore"):
             raise ValueError(f"objectstore must be memstore or bluestore, not {objectstore!r}")
         self.c = c
         self.port, self.mon_port, self.osd_ports = port, mon_port, tuple(osd_ports)
+        self.http_addr = http_addr
         self.objectstore, self.store_bytes = objectstore, store_bytes
         self._access_key, self._secret_key, self._region = access_key, secret_key, region
         self.name, self.base_dir, self.timeout = name, base_dir, timeout
@@ -201,7 +203,7 @@ class RGW:
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.http_addr}:{self.port}"
 
     @property
     def access_key(self):
@@ -258,7 +260,7 @@ class RGW:
             c.run(["mkdir", "-p", *(f"{self.dir}/{d}" for d in
                                     ("mon", "osd", "log", "run", "rgw", "crash"))])
             c.write_file(self.conf, _CONF.format(
-                fsid=fsid, dir=self.dir, mon_port=self.mon_port, port=self.port,
+                fsid=fsid, dir=self.dir, mon_port=self.mon_port, port=self.port, http_addr=self.http_addr,
                 osd_port_min=self.osd_ports[0], osd_port_max=self.osd_ports[1],
                 objectstore=self.objectstore, memstore_bytes=self.store_bytes, gw=self.name))
             mark("config")

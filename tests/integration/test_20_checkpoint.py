@@ -304,23 +304,28 @@ def test_journal_has_structured_entries(c):
 
 
 def test_shell_job_no_server_in_tmux(c):
-    # A shell in a tmux pane, with state in a variable ...
+    # In every format (archives stream into CRIU, which gets the terminal):
     c.run(["systemd-run", "--unit=tmux-srv", "-p", "Type=forking", "--", "tmux", "-L", "t", "new-session", "-d",
-           "-s", "one", "-x", "120", "-y", "20", "bash --norc --noprofile"])
-    c.wait_until(lambda: c.run(["tmux", "-L", "t", "list-panes", "-t", "one"], check=False).returncode == 0,
-                 what="tmux")
-    c.run(["tmux", "-L", "t", "send-keys", "-t", "one", "x=41; PS1='sh$ '", "Enter"])
-    shell = c.run(["tmux", "-L", "t", "display-message", "-p", "-t", "one", "#{pane_pid}"]).stdout.strip()
-    time.sleep(0.5)
-    cedana(c, "dump", "process", shell, "--shell-job", "--name", "shell", "--dir", CKDIR)
-    # ... restored without the daemon into another pane, answers what we type.
-    c.run(["tmux", "-L", "t", "new-session", "-d", "-s", "two", "-x", "120", "-y", "20",
-           f"cedana restore process --no-server --shell-job --path {CKDIR}/shell; sleep 30"])
-    time.sleep(2)
-    c.run(["tmux", "-L", "t", "send-keys", "-t", "two", "echo answer=$((x+1))", "Enter"])
-    c.wait_until(lambda: "answer=42" in c.run(["tmux", "-L", "t", "capture-pane", "-p", "-t", "two"]).stdout,
-                 timeout=15, what="the restored shell to answer")
-    c.run(["tmux", "-L", "t", "kill-server"], check=False)
+           "-s", "idle", "sleep 600"])
+    try:
+        for fmt in FORMATS:
+            # a shell in a tmux pane, with state in a variable ...
+            c.run(["tmux", "-L", "t", "new-session", "-d", "-s", f"one-{fmt}", "-x", "120", "-y", "20",
+                   "bash --norc --noprofile"])
+            c.run(["tmux", "-L", "t", "send-keys", "-t", f"one-{fmt}", "x=41; PS1='sh$ '", "Enter"])
+            shell = c.run(["tmux", "-L", "t", "display-message", "-p", "-t", f"one-{fmt}", "#{pane_pid}"]).stdout.strip()
+            time.sleep(0.5)
+            path = dump(c, shell, f"shell-{fmt}", fmt, "--shell-job")
+            # ... restored without the daemon into another pane, answers what we type.
+            c.run(["tmux", "-L", "t", "new-session", "-d", "-s", f"two-{fmt}", "-x", "120", "-y", "20",
+                   f"cedana restore process --no-server --shell-job --path {path}; sleep 30"])
+            time.sleep(1)
+            c.run(["tmux", "-L", "t", "send-keys", "-t", f"two-{fmt}", "echo answer=$((x+1))", "Enter"])
+            c.wait_until(lambda: "answer=42" in c.run(["tmux", "-L", "t", "capture-pane", "-p", "-t", f"two-{fmt}"]).stdout,
+                         timeout=15, what=f"the shell restored from {fmt} to answer")
+            c.run(["tmux", "-L", "t", "kill-session", "-t", f"two-{fmt}"], check=False)
+    finally:
+        c.run(["tmux", "-L", "t", "kill-server"], check=False)
 
 
 def check_inspect(out, pid, path, fmt, mib):

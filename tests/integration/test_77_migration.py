@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # A job moves between two hosts through the object store: two throwaway systemd containers, each
-# with its own cedanad, on one network the test makes (a network namespace both share; nothing
-# else is on it), and a real RGW in the first that both reach. The job (a counter, 256 MiB of
+# with its own cedanad and its own network namespace, joined by a veth pair the test makes
+# (10.77.0.1 and 10.77.0.2; nothing else is on it), and a real RGW on the first that both reach.
+# Each host's loopback is its own: the job's listener and connection move to the second's. The job (a counter, 256 MiB of
 # memory with a checksum, a TCP listener and an established connection) is dumped on the first
 # host to S3 and restored on the second, where it goes on.
 
@@ -39,19 +40,32 @@ def ping(h, port):
     return h.run(["python3", "-c", code]).stdout.strip()
 
 
+def network(names):
+    """Two network namespaces and a veth pair between them: host a 10.77.0.1, host b 10.77.0.2."""
+    a, b = names
+    for n in names:
+        subprocess.run(["ip", "netns", "add", n], check=True)
+        subprocess.run(["ip", "-n", n, "link", "set", "lo", "up"], check=True)
+    # Named in our namespace only for a moment: short, and unique per run.
+    va, vb = f"cva{os.getpid() % 10**7}", f"cvb{os.getpid() % 10**7}"
+    subprocess.run(["ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b], check=True)
+    for n, v, addr in ((a, va, "10.77.0.1/24"), (b, vb, "10.77.0.2/24")):
+        subprocess.run(["ip", "-n", n, "addr", "add", addr, "dev", v], check=True)
+        subprocess.run(["ip", "-n", n, "link", "set", v, "up"], check=True)
+
+
 def test_a_job_moves_to_another_host_through_the_store(c):
-    name = f"cedana-mig-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
+    names = (f"cedana-mig-a-{os.getpid()}", f"cedana-mig-b-{os.getpid()}")
     hosts = []
     s3 = None
     try:
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        netns = f"/run/netns/{name}"
-        a = host(c, netns)
+        network(names)
+        a = host(c, f"/run/netns/{names[0]}")
         hosts.append(a)
-        b = host(c, netns)
+        b = host(c, f"/run/netns/{names[1]}")
         hosts.append(b)
-        s3 = rgw.RGW().start(a)
+        # The second host reaches the store over the pair, not over its own loopback.
+        s3 = rgw.RGW(http_addr="10.77.0.1").start(a)
         s3.make_bucket(BUCKET)
         for h in (a, b):
             configure(h, s3)
@@ -94,4 +108,6 @@ def test_a_job_moves_to_another_host_through_the_store(c):
             s3.stop()
         for h in hosts:
             h.shutdown()
-        subprocess.run(["ip", "netns", "delete", name], check=False)
+        for n in names:
+            # The pair goes with the namespaces.
+            subprocess.run(["ip", "netns", "delete", n], check=False)
