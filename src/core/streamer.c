@@ -109,7 +109,6 @@ static void pipe_write(Transfer *t, const uint8_t *buf, size_t n) {
         }
 }
 
-
 enum { WRITER, HASHER };
 
 /* Decoder: fills the ring from the archive until the entry ends, fails, or the writer gives up. */
