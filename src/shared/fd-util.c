@@ -2,9 +2,9 @@
 /* File descriptor chores used by the daemon, the CLI and the workers: full I/O, atomic small
  * files, and tree removal that is safe against symlinks planted by users. */
 
-#include <signal.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <alloca.h>
@@ -43,12 +43,14 @@ int loop_pwrite(int fd, const void *buf, size_t n, uint64_t offset) {
         return offset > INT64_MAX ? -EOVERFLOW : loop_write_at(fd, buf, n, (int64_t) offset);
 }
 
-ssize_t loop_pread(int fd, void *buf, size_t n, uint64_t offset) {
+/* offset < 0: read() from the file offset; otherwise pread() at offset. Stops early only at the
+ * end of the file. */
+static ssize_t loop_read_at(int fd, void *buf, size_t n, int64_t offset) {
+        uint8_t *p = buf;
         size_t done = 0;
-        if (offset > INT64_MAX)
-                return -EOVERFLOW;
         while (done < n) {
-                ssize_t k = pread(fd, (uint8_t *) buf + done, n - done, (off_t) (offset + done));
+                ssize_t k = offset < 0 ? read(fd, p + done, n - done)
+                                       : pread(fd, p + done, n - done, (off_t) (offset + (int64_t) done));
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -61,21 +63,12 @@ ssize_t loop_pread(int fd, void *buf, size_t n, uint64_t offset) {
         return (ssize_t) done;
 }
 
+ssize_t loop_pread(int fd, void *buf, size_t n, uint64_t offset) {
+        return offset > INT64_MAX ? -EOVERFLOW : loop_read_at(fd, buf, n, (int64_t) offset);
+}
+
 ssize_t loop_read(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-        size_t done = 0;
-        while (done < n) {
-                ssize_t k = read(fd, p + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                done += (size_t) k;
-        }
-        return (ssize_t) done;
+        return loop_read_at(fd, buf, n, -1);
 }
 
 int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size) {
