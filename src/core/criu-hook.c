@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -47,8 +48,10 @@ static bool descends_from(pid_t pid, pid_t ancestor) {
         return false;
 }
 
-int criu_hook_accept(int listen_fd, pid_t ancestor, uid_t uid, char request[static CRIU_HOOK_REQUEST_MAX],
-                     int *ret_fd) {
+/* One connection and its request, if the peer runs as uid (or as root) and descends from
+ * ancestor; otherwise logged and dropped (-EPERM). */
+static int hook_accept(int listen_fd, pid_t ancestor, uid_t uid, char request[static CRIU_HOOK_REQUEST_MAX],
+                       int *ret_fd) {
         _cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         struct ucred cred;
         socklen_t l = sizeof(cred);
@@ -70,7 +73,21 @@ int criu_hook_accept(int listen_fd, pid_t ancestor, uid_t uid, char request[stat
         return 0;
 }
 
-void criu_hook_answer(int fd, bool ok) {
-        char answer = ok ? 0 : 1;
-        (void) send(fd, &answer, 1, MSG_NOSIGNAL);
+int criu_hook_serve(int listen_fd, int pidfd, pid_t child, uid_t uid, CriuHookServe serve, void *userdata) {
+        for (;;) {
+                struct pollfd p[] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                if (poll(p, ELEMENTSOF(p), -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                char request[CRIU_HOOK_REQUEST_MAX];
+                _cleanup_close_ int fd = -EBADF;
+                if ((p[0].revents & POLLIN) && hook_accept(listen_fd, child, uid, request, &fd) >= 0) {
+                        char answer = serve(request, userdata) >= 0 ? 0 : 1;
+                        (void) send(fd, &answer, 1, MSG_NOSIGNAL);
+                }
+                if (p[1].revents)
+                        return 0;
+        }
 }

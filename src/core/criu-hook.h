@@ -18,9 +18,8 @@
 /* A listening socket (non-blocking, close-on-exec) and its name, for CRIU_HOOK_SOCKET_ENV. */
 int criu_hook_socket_new(char name[static 64], int *ret_fd);
 
-/* Accepts one connection on listen_fd and reads its request, if the peer runs as uid (or as root)
- * and descends from ancestor; otherwise logs and drops it (-EPERM). *ret_fd: the connection, to
- * answer with criu_hook_answer(). */
-int criu_hook_accept(int listen_fd, pid_t ancestor, uid_t uid, char request[static CRIU_HOOK_REQUEST_MAX],
-                     int *ret_fd);
-void criu_hook_answer(int fd, bool ok);
+/* Until child (pidfd) exits: each request of a peer that runs as uid (or as root) and descends
+ * from child goes to serve(), whose return is the answer (>= 0: go on); other peers are logged
+ * and dropped. 0 once the child exited; -errno when waiting failed. */
+typedef int (*CriuHookServe)(const char *request, void *userdata);
+int criu_hook_serve(int listen_fd, int pidfd, pid_t child, uid_t uid, CriuHookServe serve, void *userdata);

@@ -4,7 +4,6 @@
 
 #include <criu/criu.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -306,27 +305,31 @@ static int cli_argv(const CriuParams *p, bool dump, const char *images, const ch
         return 0;
 }
 
+typedef struct HookState {
+        const CriuParams *p;
+        bool asked;
+        pid_t root; /* pre-resume's */
+} HookState;
+
 /* CRIU's action script, once: post-dump (p->post_dump()) or pre-resume with the restored root
  * (p->pre_resume()). */
-static void serve_hook(const CriuParams *p, int listen_fd, pid_t criu, bool *asked, pid_t *root) {
-        char request[CRIU_HOOK_REQUEST_MAX];
-        _cleanup_close_ int fd = -EBADF;
-        if (criu_hook_accept(listen_fd, criu, p->owner->uid, request, &fd) < 0)
-                return;
+static int serve_hook(const char *request, void *userdata) {
+        HookState *h = userdata;
+        const CriuParams *p = h->p;
         const char *pid = startswith(request, CRIU_HOOK_PRE_RESUME);
         int r = -EBADMSG;
-        if (!*asked && streq(request, CRIU_HOOK_POST_DUMP))
+        if (!h->asked && streq(request, CRIU_HOOK_POST_DUMP))
                 r = p->post_dump ? p->post_dump(p->userdata) : 0;
-        else if (!*asked && pid) {
-                *root = (pid_t) strtol(pid, NULL, 10);
-                r = *root > 0 ? 0 : -EBADMSG;
+        else if (!h->asked && pid) {
+                h->root = (pid_t) strtol(pid, NULL, 10);
+                r = h->root > 0 ? 0 : -EBADMSG;
                 if (r == 0 && p->pre_resume)
-                        r = p->pre_resume(*root, p->userdata);
+                        r = p->pre_resume(h->root, p->userdata);
         }
-        *asked = true;
+        h->asked = true;
         if (r < 0 && current_cb_error == 0)
                 current_cb_error = r;
-        criu_hook_answer(fd, r >= 0);
+        return r;
 }
 
 static int run_streaming(const CriuParams *p, bool dump, const char *log_path, pid_t *ret_root, char **reterr) {
@@ -362,21 +365,9 @@ static int run_streaming(const CriuParams *p, bool dump, const char *log_path, p
         if (r >= 0)
                 r = dump ? criu_watch_start(criu, 0, p->tree, p->n_tree, p->target_pidfd, CRIU_WATCH_GRACE_SEC, &w)
                          : criu_watch_start(criu, p->timeout_sec, NULL, 0, -EBADF, 0, &w);
-        pid_t root = 0;
-        bool asked = false;
-        while (r >= 0) {
-                struct pollfd f[] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-                if (poll(f, ELEMENTSOF(f), -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        break;
-                }
-                if (f[0].revents & POLLIN)
-                        serve_hook(p, listen_fd, criu, &asked, &root);
-                if (f[1].revents)
-                        break;
-        }
+        HookState h = { .p = p };
+        if (r >= 0)
+                r = criu_hook_serve(listen_fd, pidfd, criu, p->owner->uid, serve_hook, &h);
         if (r < 0)
                 (void) kill(criu, SIGKILL);
         wait_exited(criu);
@@ -391,13 +382,13 @@ static int run_streaming(const CriuParams *p, bool dump, const char *log_path, p
                 return -ETIME;
         }
         bool failed = current_cb_error < 0 || status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-        if (failed || (!dump && root <= 0)) {
+        if (failed || (!dump && h.root <= 0)) {
                 char what[64];
                 snprintf(what, sizeof(what), "dump process %i", (int) p->pid);
                 return fail(-ECHILD, p, dump ? what : "restore the checkpoint", log_path, reterr);
         }
         if (ret_root)
-                *ret_root = root;
+                *ret_root = h.root;
         return 0;
 }
 

@@ -4,7 +4,6 @@
 
 #include <assert.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,19 +290,14 @@ typedef struct DumpWait {
         int commit_r; /* ... which was this */
 } DumpWait;
 
-/* One connection: answered if it is the hook of our runc's CRIU asking, else dropped. */
-static void serve_hook(DumpWait *w, int listen_fd) {
-        char request[CRIU_HOOK_REQUEST_MAX];
-        _cleanup_close_ int fd = -EBADF;
-        if (criu_hook_accept(listen_fd, w->runc, 0, request, &fd) < 0 || !streq(request, CRIU_HOOK_POST_DUMP))
-                return;
-        bool ok = false;
-        if (!w->asked) {
-                w->asked = true;
-                w->commit_r = w->dump->commit(w->dump->userdata);
-                ok = w->commit_r >= 0;
-        }
-        criu_hook_answer(fd, ok);
+/* What our runc's CRIU asks: to commit, once. */
+static int serve_hook(const char *request, void *userdata) {
+        DumpWait *w = userdata;
+        if (!streq(request, CRIU_HOOK_POST_DUMP) || w->asked)
+                return -EBADMSG;
+        w->asked = true;
+        w->commit_r = w->dump->commit(w->dump->userdata);
+        return w->commit_r;
 }
 
 int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
@@ -342,20 +336,9 @@ int runc_dump(const Runc *rc, const RuncDump *d, char **reterr) {
                 r = negative_errno();
         if (r >= 0 && d->init_pidfd >= 0)
                 r = criu_watch_start_group(w.runc, 0, d->tree, d->n_tree, d->init_pidfd, CRIU_WATCH_GRACE_SEC, &watch);
-        /* Until runc exits: whatever its CRIU's hook asks, as it asks. */
-        while (r >= 0) {
-                struct pollfd p[] = { { .fd = listen_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-                if (poll(p, ELEMENTSOF(p), -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        break;
-                }
-                if (p[0].revents & POLLIN)
-                        serve_hook(&w, listen_fd);
-                if (p[1].revents)
-                        break;
-        }
+        /* Until runc exits: whatever its CRIU's hook asks, as it asks (CRIU runs as root). */
+        if (r >= 0)
+                r = criu_hook_serve(listen_fd, pidfd, w.runc, 0, serve_hook, &w);
         if (w.runc > 0) {
                 if (criu_watch_stop(watch)) {
                         /* CRIU hung after a process of the container exited: whatever it froze
