@@ -189,8 +189,8 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
 
 /* What reading a checkpoint's content failed with, as an outcome: -EBADMSG and -EFBIG are
  * CHECKPOINT_CORRUPT, -ESTALE CHECKPOINT_CHANGED, -EMEDIUMTYPE, -ENOENT, -ENODATA and -EBADFD
- * NOT_A_CHECKPOINT, -EPROTONOSUPPORT FORMAT_TOO_NEW, -ENOSPC and -EDQUOT NO_SPACE; other
- * errnos unchanged. */
+ * NOT_A_CHECKPOINT, -EPROTONOSUPPORT FORMAT_TOO_NEW, -ENOSPC and -EDQUOT NO_SPACE, -ENOLINK (the
+ * object store failed while the archive streamed from it) REMOTE; other errnos unchanged. */
 int checkpoint_content_outcome(int r);
 
 /* What a checkpoint is stored as, from its content (codec_detect()): a directory or an archive

@@ -98,6 +98,8 @@ int checkpoint_content_outcome(int r) {
         case -ENOSPC:
         case -EDQUOT:
                 return CEDANA_E_NO_SPACE;
+        case -ENOLINK: /* an archive read from a store that failed */
+                return CEDANA_E_REMOTE;
         default:
                 return r;
         }
@@ -158,7 +160,7 @@ static int extract_entry(const RestoreRequest *req, const ArchiveSource *src, Ve
         for (;;) {
                 ssize_t k = entry_reader_read(e, buf, sizeof(buf));
                 if (k == -ENOLINK)
-                        return message_set(reterr, CEDANA_E_REMOTE, "%s", strna(entry_reader_error(e)));
+                        return message_set(reterr, -ENOLINK, "%s", strna(entry_reader_error(e)));
                 if (k < 0)
                         return message_set(reterr, (int) k, "The checkpoint archive is corrupt: %s.",
                                            strna(entry_reader_error(e)));
@@ -240,8 +242,6 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, Comp
                 if (r == 0 && req->remote)
                         r = message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The object is not a checkpoint cedana "
                                         "can restore as it streams.");
-                if (r == -ENOLINK)
-                        r = CEDANA_E_REMOTE;
                 if (r == 0)
                         r = extract(req, v, reterr);
                 (void) identity_reset_fs();
@@ -298,7 +298,7 @@ static int check_before_resume(RestoreContext *c, pid_t root) {
         _cleanup_free_ char *corrupt = NULL;
         int r = c->streamer ? streamer_verify(c->streamer, &corrupt) : 0;
         if (r == -EBADMSG || r == -ENOLINK)
-                return outcome_set(&c->outcome, r == -ENOLINK ? CEDANA_E_REMOTE : CEDANA_E_CHECKPOINT_CORRUPT,
+                return outcome_set(&c->outcome, checkpoint_content_outcome(r),
                                    "%s The restored processes were killed before they ran.", strna(corrupt));
         if (r < 0)
                 return outcome_set(&c->outcome, r, "Failed to read the checkpoint's page images: %s.", strerror(-r));
@@ -570,8 +570,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 _cleanup_free_ char *corrupt = NULL;
                 int k = streamer ? streamer_verify(streamer, &corrupt) : 0;
                 if (k == -EBADMSG || k == -ENOLINK)
-                        r = message_set(reterr, k == -ENOLINK ? CEDANA_E_REMOTE : CEDANA_E_CHECKPOINT_CORRUPT, "%s",
-                                        strna(corrupt));
+                        r = message_set(reterr, checkpoint_content_outcome(k), "%s", strna(corrupt));
                 else
                         r = message_set(reterr, CEDANA_E_CRIU_FAILED, "%s",
                                         criu_error ?: "CRIU failed to restore the checkpoint.");
