@@ -158,6 +158,17 @@ except ClientError as e:
 """
 
 
+
+def make_random_file(c, path, size, seed):
+    """A file of size pseudo-random bytes (the same for the same seed) inside container c;
+    returns its (sha256, md5) in hex."""
+    code = ("import hashlib, random\n"
+            f"data = random.Random({seed}).randbytes({size})\n"
+            f"open({path!r}, 'wb').write(data)\n"
+            "print(hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest())\n")
+    sha, md5 = c.run([PYTHON, "-c", code]).stdout.split()
+    return sha, md5
+
 class RGWError(cc.ContainerError):
     """RGW did not start, or did not stop cleanly."""
 

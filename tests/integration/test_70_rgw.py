@@ -29,12 +29,7 @@ def setup(c):
 def make_file(c, name, mib, seed):
     """A file of pseudo-random bytes inside the container; returns (path, sha256, md5)."""
     path = f"{DATA}/{name}"
-    code = ("import hashlib, random, sys\n"
-            f"r = random.Random({seed}); data = r.randbytes({mib} * {MIB})\n"
-            f"open({path!r}, 'wb').write(data)\n"
-            "print(hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest())\n")
-    sha, md5 = c.run([rgw.PYTHON, "-c", code]).stdout.split()
-    return path, sha, md5
+    return (path, *rgw.make_random_file(c, path, mib * MIB, seed))
 
 
 def test_started_on_loopback_only(c):

@@ -59,12 +59,7 @@ def ok(c, verb, *args, **kw):
 def make_file(c, name, size, seed):
     """A file of pseudo-random bytes inside the container; returns (path, sha256, md5)."""
     path = f"{DATA}/{name}"
-    code = ("import hashlib, random\n"
-            f"data = random.Random({seed}).randbytes({size})\n"
-            f"open({path!r}, 'wb').write(data)\n"
-            "print(hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest())\n")
-    sha, md5 = c.run([rgw.PYTHON, "-c", code]).stdout.split()
-    return path, sha, md5
+    return (path, *rgw.make_random_file(c, path, size, seed))
 
 
 def sha256(c, path):

@@ -5,6 +5,7 @@
 # a store that is down, a missing bucket) with one sentence, a distinct exit code, the process
 # running and nothing left on the store; and the secret key never in the journal.
 
+import contextlib
 import json
 import time
 
@@ -46,6 +47,24 @@ def start(c, name, *args, user=None):
 
 def keys(prefix=""):
     return [o["Key"] for o in S3.list_objects(BUCKET, prefix=prefix)]
+
+
+@contextlib.contextmanager
+def through_proxy(c):
+    """cedanad reaches the store through the fault proxy, whose rules are cleared afterwards."""
+    configure(c, PROXY.endpoint)
+    try:
+        yield
+    finally:
+        PROXY.clear()
+        configure(c, S3.endpoint)
+
+
+def assert_memory_restored(c, pid, report, before):
+    """The restored workload's memory has the checksum it had when it was dumped."""
+    c.run(["kill", "-USR1", str(pid)])
+    c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
+    assert read_report(c, report)["current"] == before["initial"]
 
 
 def check_round_trip(c, fmt):
@@ -102,9 +121,7 @@ def test_memory_of_a_job_through_the_store(c):
     assert json.loads(cedana(c, "job", "inspect", "mem", "--json").stdout)["status"] == "halted"
     # restore job finds its latest checkpoint on the store.
     rpid = json.loads(cedana(c, "restore", "job", "mem", "--json").stdout)["pid"]
-    c.run(["kill", "-USR1", str(rpid)])
-    c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
-    assert read_report(c, report)["current"] == before["initial"]
+    assert_memory_restored(c, rpid, report, before)
     cedana(c, "job", "kill", "mem", "--signal", "KILL")
     c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", "mem", "--json").stdout)["status"] != "running",
                  what="the job to end")
@@ -167,8 +184,7 @@ def test_failures_leave_the_process_running_and_nothing_behind(c):
 
 
 def test_a_connection_cut_mid_upload_is_retried(c):
-    configure(c, PROXY.endpoint)
-    try:
+    with through_proxy(c):
         pid, report = start(c, "cut", "memory", "48", "1")
         before = read_report(c, report)
         # The first request with a body over 1 MiB (a part of the upload) is cut after 1 MiB.
@@ -180,18 +196,12 @@ def test_a_connection_cut_mid_upload_is_retried(c):
         assert not S3.list_multipart_uploads(BUCKET)
         c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what="the dumped process to end")
         cedana(c, "restore", "process", "--path", out["path"], "--name", "cut")
-        c.run(["kill", "-USR1", str(pid)])
-        c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
-        assert read_report(c, report)["current"] == before["initial"]
+        assert_memory_restored(c, pid, report, before)
         cedana(c, "job", "kill", "cut", "--signal", "KILL")
-    finally:
-        PROXY.clear()
-        configure(c, S3.endpoint)
 
 
 def test_a_download_cut_mid_restore_resumes(c):
-    configure(c, PROXY.endpoint)
-    try:
+    with through_proxy(c):
         pid, report = start(c, "dlcut", "memory", "48", "1")
         before = read_report(c, report)
         # zstd: the page image's frames come in one GET and are decoded side by side.
@@ -204,9 +214,7 @@ def test_a_download_cut_mid_restore_resumes(c):
         PROXY.cut_response(after=4 << 20, match="^GET ")
         cedana(c, "restore", "process", "--path", out["path"], "--name", "dlcut")
         assert PROXY.stats()["counts"]["cutresp"] == 1, PROXY.stats()
-        c.run(["kill", "-USR1", str(pid)])
-        c.wait_until(lambda: read_report(c, report).get("rounds") == "1", what="a checksum of the restored memory")
-        assert read_report(c, report)["current"] == before["initial"]
+        assert_memory_restored(c, pid, report, before)
         cedana(c, "job", "kill", "dlcut", "--signal", "KILL")
         c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), timeout=10, what="the restored process to end")
         cedana(c, "job", "delete", "dlcut")
@@ -215,14 +223,10 @@ def test_a_download_cut_mid_restore_resumes(c):
         r = fails(c, ["restore", "process", "--path", out["path"], "--name", "dlcut2"], 16, "")
         assert "object store" in r.stderr, r.stderr
         assert not c.path_exists(f"/proc/{pid}")
-    finally:
-        PROXY.clear()
-        configure(c, S3.endpoint)
 
 
 def test_a_dump_killed_mid_upload_leaves_no_parts(c):
-    configure(c, PROXY.endpoint)
-    try:
+    with through_proxy(c):
         pid, report = start(c, "orphan", "memory", "96", "1")
         # Parts sent while CRIU writes wait in the proxy: the upload is under way when cedanad
         # (and with it its worker and CRIU) is killed.
@@ -248,6 +252,3 @@ def test_a_dump_killed_mid_upload_leaves_no_parts(c):
         status = c.read_file(f"/proc/{pid}/status")
         assert "TracerPid:\t0" in status, status
         c.run(["kill", "-KILL", str(pid)])
-    finally:
-        PROXY.clear()
-        configure(c, S3.endpoint)
