@@ -5,7 +5,6 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -41,7 +40,6 @@
 #define S3_LOW_SPEED_BYTES 1024L          /* slower than this ... */
 #define S3_LOW_SPEED_SEC 30L              /* ... for this long: the transfer is given up (and retried) */
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define MD5_BASE64_SIZE 25
 
 /* ---- libcurl's global state ---------------------------------------------------------------- */
 
@@ -392,7 +390,6 @@ typedef struct S3Request {
         const void *body;         /* PUT and POST */
         size_t body_size;
         char sha256[SHA256_HEX_SIZE];     /* of the body; "" for an empty body */
-        char md5[MD5_BASE64_SIZE];        /* of the body, base64; "" for none */
         const char *content_type;
         char *const *meta;        /* "name=value", sent as x-amz-meta-name */
         const char *meta_name;    /* HEAD: the x-amz-meta- header to keep */
@@ -718,8 +715,6 @@ static int s3_headers(const S3Request *req, struct curl_slist **ret) {
         /* Without it curl signs the hash of an empty body, whatever is sent. */
         if (headers_add(&h, "x-amz-content-sha256: %s", req->sha256[0] ? req->sha256 : SHA256_EMPTY) < 0)
                 return -ENOMEM;
-        if (req->md5[0] && headers_add(&h, "Content-MD5: %s", req->md5) < 0)
-                return -ENOMEM;
         if (req->content_type && headers_add(&h, "Content-Type: %s", req->content_type) < 0)
                 return -ENOMEM;
         for (char *const *m = req->meta; m && *m; m++) {
@@ -974,16 +969,10 @@ static int s3_request(S3Call *call, const S3Request *req, S3Response *resp, char
 
 /* ---- the operations ---------------------------------------------------------------------------- */
 
+/* The signed SHA-256 of the body is all the server needs to refuse a body damaged in transit; a
+ * Content-MD5 beside it would check the same bytes again at twice the cost on both ends. */
 static int body_digests(S3Request *req) {
-        unsigned char md5[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        int r = sha256_hex(req->body ?: "", req->body_size, req->sha256);
-        if (r < 0)
-                return r;
-        /* MD5 only where the provider has it (not in FIPS mode): the SHA-256 is checked anyway. */
-        if (EVP_Digest(req->body ?: "", req->body_size, md5, &n, EVP_md5(), NULL) == 1 && n == 16)
-                (void) EVP_EncodeBlock((unsigned char *) req->md5, md5, 16);
-        return 0;
+        return sha256_hex(req->body ?: "", req->body_size, req->sha256);
 }
 
 static int pread_full(int fd, void *buf, size_t n, uint64_t offset) {
