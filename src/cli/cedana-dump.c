@@ -65,7 +65,7 @@ static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir, i
         return r;
 }
 
-static int print_dump_result(const char *id, const char *path, uint64_t size, json_t *stats) {
+int print_dump_result(const char *id, const char *path, uint64_t size, json_t *stats) {
         if (stats && stats_add_ratio(stats) < 0)
                 return log_oom();
         if (arg_json != JSON_MODE_OFF) {

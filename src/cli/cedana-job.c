@@ -44,7 +44,10 @@ int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInf
         while ((r = sd_bus_message_read(reply, "(ssusbttsuois)", &j.id, &j.type, &j.pid, &j.state, &j.gpu,
                                         &j.checkpoint_usec, &j.checkpoint_size, &j.log, &j.uid, &j.object,
                                         &j.exit_code, &j.signal)) > 0) {
-                j.unit = j.checkpoint_id = j.restored_from = NULL;
+                j.unit = j.checkpoint_id = j.restored_from = j.schedule_last_result = NULL;
+                j.schedule_usec = j.schedule_next_usec = j.schedule_last_usec = 0;
+                j.schedule_keep = 0;
+                j.persist = j.restore_at_boot = false;
                 if (n == allocated) {
                         allocated = MAX(allocated * 2, (size_t) 16);
                         JobInfo *p = realloc(jobs, allocated * sizeof(JobInfo));
@@ -135,7 +138,7 @@ static json_t *string_or_null(const char *s) {
 json_t *job_info_to_json(const JobInfo *j) {
         _cleanup_free_ char *user = uid_to_user(j->uid);
         bool ended = j->exit_code >= 0 || !isempty(j->signal);
-        json_t *o = json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        json_t *o = json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b}",
                               "job", string_or_null(j->id), "user", string_or_null(user), "uid", (json_int_t) j->uid,
                               "type", string_or_null(j->type), "status", string_or_null(j->state),
                               "pid", j->pid > 0 ? json_integer(j->pid) : json_null(), "gpu", j->gpu,
@@ -145,7 +148,9 @@ json_t *job_info_to_json(const JobInfo *j) {
                               "size", j->checkpoint_usec > 0 ? json_integer((json_int_t) j->checkpoint_size) : json_null(),
                               "log", string_or_null(j->log), "unit", string_or_null(j->unit),
                               "checkpoint_id", string_or_null(j->checkpoint_id),
-                              "restored_from", string_or_null(j->restored_from));
+                              "restored_from", string_or_null(j->restored_from),
+                              "schedule", schedule_to_json(j), "persist", j->persist, "restore_at_boot",
+                              j->restore_at_boot);
         return o;
 }
 
@@ -167,6 +172,7 @@ static char *status_text(const JobInfo *j) {
         { "GPU", "gpu", TABLE_ALIGN_LEFT },             \
         { "CHECKPOINT", "checkpoint", TABLE_ALIGN_LEFT }, \
         { "SIZE", "size", TABLE_ALIGN_RIGHT },          \
+        { "SCHEDULE", "schedule", TABLE_ALIGN_LEFT },   \
         { "LOG", "log", TABLE_ALIGN_LEFT }
 
 static const TableColumn job_columns[] = {
@@ -182,7 +188,8 @@ static const TableColumn job_columns_with_user[] = {
 
 static int add_job_row(Table *t, const JobInfo *j, bool with_user) {
         bool has_checkpoint = j->checkpoint_usec > 0;
-        _cleanup_free_ char *status = status_text(j), *user = with_user ? uid_to_user(j->uid) : NULL;
+        _cleanup_free_ char *status = status_text(j), *user = with_user ? uid_to_user(j->uid) : NULL,
+                            *schedule = schedule_summary(j);
         int r = table_add_string(t, j->id);
         if (r >= 0 && with_user)
                 r = table_add_string(t, user);
@@ -199,6 +206,8 @@ static int add_job_row(Table *t, const JobInfo *j, bool with_user) {
         if (r >= 0)
                 r = has_checkpoint ? table_add_bytes(t, j->checkpoint_size) : table_add_cell(t, "-", NULL, NULL);
         if (r >= 0)
+                r = schedule ? table_add_cell(t, schedule, NULL, schedule_to_json(j)) : -ENOMEM;
+        if (r >= 0)
                 r = table_add_string(t, isempty(j->log) ? NULL : j->log);
         return r;
 }
@@ -211,7 +220,7 @@ static bool job_listed(const JobInfo *j) {
 
 int verb_job_list(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *schedules = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ JobInfo *jobs = NULL;
         _cleanup_table_ Table *t = NULL;
@@ -222,6 +231,8 @@ int verb_job_list(const Verb *verb, int n_args, char **args) {
         if (r != 0)
                 return r;
         r = list_jobs(&bus, &error, &reply, &jobs, &n);
+        if (r >= 0)
+                r = list_schedules(&bus, jobs, n, &error, &schedules);
         if (r < 0)
                 return log_bus_error(&error, r, "list jobs");
 
@@ -523,7 +534,7 @@ static int read_properties(sd_bus_message *m, json_t *o) {
         return sd_bus_message_exit_container(m);
 }
 
-static int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, json_t **ret) {
+int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, json_t **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL, *props = NULL;
         _cleanup_json_ json_t *o = NULL;
         const char *path;
@@ -564,7 +575,7 @@ static uint64_t json_u64(const json_t *o, const char *key) {
 
 
 /* The job's properties (GetAll, as JSON) as the row a listing has; strings borrowed from o. */
-static JobInfo job_info_from_properties(const json_t *o) {
+JobInfo job_info_from_properties(const json_t *o) {
         json_int_t exit_code = -1;
         json_t *e = json_object_get(o, "exit_code");
         if (json_is_integer(e))
@@ -584,6 +595,13 @@ static JobInfo job_info_from_properties(const json_t *o) {
                 .exit_code = (int32_t) exit_code,
                 .checkpoint_usec = json_u64(o, "last_checkpoint_time"),
                 .checkpoint_size = json_u64(o, "last_checkpoint_size"),
+                .schedule_usec = json_u64(o, "schedule_interval"),
+                .schedule_next_usec = json_u64(o, "schedule_next"),
+                .schedule_last_usec = json_u64(o, "schedule_last_time"),
+                .schedule_last_result = json_str(o, "schedule_last_result"),
+                .schedule_keep = (uint32_t) json_u64(o, "schedule_keep"),
+                .persist = json_is_true(json_object_get(o, "persist")),
+                .restore_at_boot = json_is_true(json_object_get(o, "restore_at_boot")),
         };
 }
 
@@ -615,6 +633,7 @@ static void print_job_status(const JobInfo *j) {
         else
                 print_field("Checkpoint", "none");
         print_field("Restored from", j->restored_from);
+        print_schedule(j);
 }
 
 int verb_job_inspect(const Verb *verb, int n_args, char **args) {

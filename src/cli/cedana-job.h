@@ -17,6 +17,12 @@ typedef struct JobInfo {
         int gpu;
         int32_t exit_code; /* -1: not ended, or not known */
         uint64_t checkpoint_usec, checkpoint_size;
+        /* Its schedule (every 0: none) and whether it outlives shutdowns: from ListSchedules,
+         * which only `job list` asks, or the job's properties. */
+        uint64_t schedule_usec, schedule_next_usec, schedule_last_usec;
+        const char *schedule_last_result;
+        uint32_t schedule_keep;
+        int persist, restore_at_boot;
 } JobInfo;
 
 typedef struct CheckpointInfo {
@@ -28,6 +34,18 @@ typedef struct CheckpointInfo {
 /* ListJobs(), sorted by name. The strings point into *ret_reply, which the caller unrefs after
  * freeing *ret. */
 int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInfo **ret, size_t *ret_n);
+/* The properties of the job object JOB names, as JSON keys ("last_checkpoint_time"), and the row
+ * they make (strings borrowed from the object). */
+int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, json_t **ret);
+JobInfo job_info_from_properties(const json_t *o);
+/* ListSchedules() merged into the jobs' rows; the strings point into *ret_reply. */
+int list_schedules(CliBus *b, JobInfo *jobs, size_t n, sd_bus_error *error, sd_bus_message **ret_reply);
+/* "every 15min, next 14:05:10, last failed; persist" for a listing, "-" for none, in a new string. */
+char *schedule_summary(const JobInfo *j);
+/* The schedule and persistence lines of `job inspect` and `job schedule`. */
+void print_schedule(const JobInfo *j);
+/* {"every_usec", "keep", "next_usec", "last_usec", "last_result"}, or null without a schedule. */
+json_t *schedule_to_json(const JobInfo *j);
 /* ListCheckpoints(job) ("" for all), newest first as cedanad sends them. */
 int list_checkpoints(CliBus *b, const char *job, sd_bus_error *error, sd_bus_message **ret_reply,
                      CheckpointInfo **ret, size_t *ret_n);

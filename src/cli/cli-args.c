@@ -43,6 +43,9 @@ bool arg_with_checkpoints = false;
 uint32_t arg_keep = UINT32_MAX;
 char *arg_job = NULL;
 bool arg_follow = false;
+uint64_t arg_every = 0;
+bool arg_off = false;
+bool arg_now = false;
 char *arg_runc_root = NULL;
 char *arg_id = NULL;
 char *arg_bundle = NULL;
@@ -70,6 +73,8 @@ void cli_args_reset(void) {
         arg_keep = UINT32_MAX;
         arg_job = mfree(arg_job);
         arg_follow = false;
+        arg_every = 0;
+        arg_off = arg_now = false;
 }
 
 void cli_command_done(CliCommand *c) {
@@ -210,6 +215,17 @@ static int apply_option(const CliOption *o, const char *value, const char *help_
         }
         case OPT_FOLLOW:
                 arg_follow = true;
+                return 0;
+        case OPT_EVERY:
+                if (parse_timespan(value, &arg_every) < 0 || arg_every < USEC_PER_SEC)
+                        return log_usage(help_word, "--every needs a time span of a second or more, such as 15min, "
+                                         "1h or 1h 30min, not '%s'.", value);
+                return 0;
+        case OPT_OFF:
+                arg_off = true;
+                return 0;
+        case OPT_NOW:
+                arg_now = true;
                 return 0;
         case OPT_JOB:
                 if (!job_spec_is_valid(value))

@@ -101,6 +101,8 @@ int stats_format(const json_t *stats, char **ret);
 /* With --print-stats (and without --json or --quiet): "Statistics:" and stats_format()'s lines on
  * stdout; "No statistics" when cedanad sent none. */
 int print_stats(const json_t *stats);
+/* A dump's reply: "Checkpoint ID written to PATH (SIZE)." and --print-stats, or the JSON of it. */
+int print_dump_result(const char *id, const char *path, uint64_t size, json_t *stats);
 
 /* ---- pager ---- */
 

@@ -70,6 +70,11 @@ const CliOption cli_options[_OPT_MAX] = {
                      "The restored container's id (default: the dumped container's)" },
         [OPT_BUNDLE] = { OPT_BUNDLE, "bundle", 0, required_argument, "DIR", VALUE_DIR,
                          "The container's OCI bundle (default: the one it ran from when dumped)" },
+        [OPT_EVERY] = { OPT_EVERY, "every", 0, required_argument, "SPAN", VALUE_TEXT,
+                        "Checkpoint the job every SPAN (15min, 1h, 90s, 1h 30min)" },
+        [OPT_OFF] = { OPT_OFF, "off", 0, no_argument, NULL, VALUE_NONE, "Remove the schedule" },
+        [OPT_NOW] = { OPT_NOW, "now", 0, no_argument, NULL, VALUE_NONE,
+                      "Take the scheduled checkpoint now, as the timer does" },
 };
 
 #define DUMP_OPTIONS                                                                                  \
@@ -210,6 +215,32 @@ const Verb cli_verbs[] = {
           "Forget your jobs that exited or failed and have no checkpoint (root: everybody's), with their "
           "logs, now instead of after cedanad's [Jobs] CollectAfterSec=. --json prints an array of the "
           "removed names." },
+        { "job", "schedule", 1, 1, verb_job_schedule,
+          OPT_BIT(OPT_EVERY) | OPT_BIT(OPT_KEEP) | OPT_BIT(OPT_COMPRESSION) | OPT_BIT(OPT_DIR) | OPT_BIT(OPT_OFF) |
+                  OPT_BIT(OPT_NOW) | OPT_BIT(OPT_PRINT_STATS),
+          VERB_ARG_JOB, 0, SECTION_JOBS, "JOB [--every SPAN [--keep N] [--compression F] [--dir DIR] | --off | --now]",
+          "Checkpoint a job on a schedule",
+          "Checkpoint the running job JOB every SPAN (15min, 1h, 1h 30min, 90s) with the job left running, "
+          "keeping the newest N of those checkpoints with --keep N: the oldest beyond N are deleted only once a "
+          "newer one is complete. Each schedule is a systemd timer, cedana-schedule-UID-JOB.timer, shown by "
+          "'systemctl list-timers'; it runs while the job does, survives restarts of cedanad, and starts again "
+          "when the job is restored. A failed scheduled checkpoint is logged with its reason and tried again "
+          "at the next tick; the job is never stopped by it. Giving --every again changes the schedule; --off "
+          "removes it (its checkpoints stay); --now takes the scheduled checkpoint at once, as the timer does. "
+          "Without options, shows the schedule. --json prints {\"job\", \"every_usec\", \"keep\", "
+          "\"next_usec\", \"last_usec\", \"last_result\", \"persist\"}; with --now, as 'dump job' does." },
+        { "job", "persist", 1, 1, verb_job_persist, OPT_BIT(OPT_OFF), VERB_ARG_JOB, 0, SECTION_JOBS, "JOB [--off]",
+          "Checkpoint a job at shutdown, restore it at boot",
+          "Mark JOB to survive reboots: when the system shuts down, cedanad (holding a logind delay lock "
+          "while a marked job runs) checkpoints it with its schedule's --compression and --dir, and at the "
+          "next boot cedana-restore.service restores it under the same name, continuing its log. A job "
+          "whose checkpoint did not fit into logind's InhibitDelayMaxSec= is logged and left out, never "
+          "half recorded. [Jobs] PersistAll=yes in cedana.conf marks every job. --off removes the mark." },
+        { "job", "restore-persisted", 0, 0, verb_job_restore_persisted, 0, VERB_ARG_NONE, 0, SECTION_JOBS, "",
+          "Restore the jobs checkpointed at shutdown",
+          "Restore every job that cedanad checkpointed when the system last shut down, from that checkpoint, "
+          "each under its name in its own scope. cedana-restore.service runs this at boot; run it yourself "
+          "after a failed boot restore. Prints a line per job; exit status 1 if any could not be restored." },
         { "job", "logs", 1, 1, verb_job_logs, OPT_BIT(OPT_FOLLOW), VERB_ARG_JOB, 0, SECTION_JOBS, "JOB [--follow]",
           "Show a job's output",
           "Print the log of JOB: its output, or the file its --log chose. With --follow keep printing what "
@@ -332,6 +363,16 @@ const char *cli_option_help(const CliOption *o, const Verb *v) {
                 return "Write CRIU's dump log to FILE, whatever the outcome";
         if (o->id == OPT_LOG && streq_ptr(v->group, "run"))
                 return "Write the job's output to FILE (default: " LOGDIR "/JOB.log)";
+        if (v->group && streq(v->group, "job") && streq(v->name, "schedule")) {
+                if (o->id == OPT_KEEP)
+                        return "Keep only the newest N scheduled checkpoints (default: all)";
+                if (o->id == OPT_DIR)
+                        return "Write them into DIR or s3://BUCKET/PREFIX (default: cedanad's choice)";
+                if (o->id == OPT_COMPRESSION)
+                        return "Their format: none, tar, gzip, lz4, zlib or zstd (default: the configured one)";
+        }
+        if (o->id == OPT_OFF && streq_ptr(v->group, "job") && streq(v->name, "persist"))
+                return "Stop checkpointing the job at shutdown";
         if (o->id == OPT_PATH && streq_ptr(v->group, "restore") && streq(v->name, "job"))
                 return "Restore from this checkpoint instead of the job's latest";
         return o->help;

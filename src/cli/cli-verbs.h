@@ -44,6 +44,9 @@ typedef enum CliOptionId {
         OPT_RUNC_ROOT,
         OPT_ID,
         OPT_BUNDLE,
+        OPT_EVERY,
+        OPT_OFF,
+        OPT_NOW,
         _OPT_MAX,
 } CliOptionId;
 
@@ -171,6 +174,9 @@ int verb_job_delete(const Verb *verb, int n_args, char **args);
 int verb_job_prune(const Verb *verb, int n_args, char **args);
 int verb_job_logs(const Verb *verb, int n_args, char **args);
 int verb_job_attach(const Verb *verb, int n_args, char **args);
+int verb_job_schedule(const Verb *verb, int n_args, char **args);
+int verb_job_persist(const Verb *verb, int n_args, char **args);
+int verb_job_restore_persisted(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_list(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_delete(const Verb *verb, int n_args, char **args);
 int verb_checkpoint_prune(const Verb *verb, int n_args, char **args);

@@ -240,15 +240,24 @@ static int config_parse_s3_ca_file(const char *file, unsigned line, const char *
         return config_parse_path(file, line, key, value, value, &c->s3_ca_file);
 }
 
-static int config_parse_s3_path_style(const char *file, unsigned line, const char *key, const char *value,
-                                      Config *c) {
-        int b = isempty(value) ? 1 : parse_boolean(value);
+static int parse_bool_value(const char *file, unsigned line, const char *key, const char *value, bool dflt,
+                            bool *ret) {
+        int b = isempty(value) ? dflt : parse_boolean(value);
         if (b < 0) {
                 log_error("%s:%u: %s=%s is not a boolean; use yes or no.", file, line, key, value);
                 return -EINVAL;
         }
-        c->s3_path_style = b;
+        *ret = b;
         return 0;
+}
+
+static int config_parse_s3_path_style(const char *file, unsigned line, const char *key, const char *value,
+                                      Config *c) {
+        return parse_bool_value(file, line, key, value, true, &c->s3_path_style);
+}
+
+static int config_parse_persist_all(const char *file, unsigned line, const char *key, const char *value, Config *c) {
+        return parse_bool_value(file, line, key, value, false, &c->persist_all);
 }
 
 static int config_parse_s3_user_prefix(const char *file, unsigned line, const char *key, const char *value,
@@ -402,6 +411,7 @@ static const ConfigItem config_items[] = {
         { "Containers", "Runc",           config_parse_runc_binary },
         { "Daemon",     "IdleExitSec",    config_parse_idle_exit },
         { "Jobs",       "CollectAfterSec", config_parse_collect_after },
+        { "Jobs",       "PersistAll",     config_parse_persist_all },
         { "Restore",    "MaxArchiveSize", config_parse_max_archive_size },
         { "Restore",    "TimeoutSec",     config_parse_restore_timeout },
         { "S3",         "Endpoint",       config_parse_s3_endpoint },

@@ -22,6 +22,9 @@ typedef struct Config {
         /* [Jobs] CollectAfterSec=: ended jobs without checkpoints, and CRIU's logs of failed
          * operations, are removed this long after they ended; UINT64_MAX: never */
         uint64_t collect_after_usec;
+        /* [Jobs] PersistAll=: every running job is checkpointed at shutdown and restored at boot,
+         * as if marked with `cedana job persist`; default no */
+        bool persist_all;
         unsigned restore_timeout_sec; /* [Restore] TimeoutSec=: CRIU is stopped after this; 0: never */
         /* [S3]: the object store s3:// checkpoints go to; NULL endpoint: none configured. */
         char *s3_endpoint;          /* Endpoint=, http:// or https://, without a trailing slash */

@@ -24,7 +24,9 @@
 #include "names.h"
 #include "operation.h"
 #include "path-util.h"
+#include "persist.h"
 #include "progress.h"
+#include "schedule.h"
 #include "strv.h"
 
 void dump_spec_done(DumpSpec *s) {
@@ -134,6 +136,8 @@ static int on_published(Operation *op, const WmCommit *c) {
         r = jobstore_update_checkpoint(s, &d->record);
         if (r >= 0 && op->job && !d->spec.options.leave_running) {
                 op->job->halt_pending = true;
+                /* Halted for the shutdown: the boot restores it from this checkpoint. */
+                op->job->restore_at_boot = d->spec.origin == DUMP_ORIGIN_SHUTDOWN;
                 r = job_save(op->job);
         }
         if (r >= 0)
@@ -141,7 +145,7 @@ static int on_published(Operation *op, const WmCommit *c) {
         if (r < 0) {
                 jobstore_rollback(s);
                 if (op->job)
-                        op->job->halt_pending = false;
+                        op->job->halt_pending = op->job->restore_at_boot = false;
                 return r;
         }
         d->published = true;
@@ -217,29 +221,41 @@ static void dump_succeeded(Operation *op, const WorkerUsage *usage) {
                 log_debug_errno(r, "Failed to reply (the caller may be gone): %m");
 }
 
+/* A dump cedanad took for a job's owner ended: its schedule or the shutdown hear how. */
+static void dump_origin_done(Manager *m, Job *j, DumpOrigin origin, int r, const char *message) {
+        if (j && origin == DUMP_ORIGIN_SCHEDULE)
+                schedule_dump_done(j, r, message);
+        else if (j && origin == DUMP_ORIGIN_SHUTDOWN)
+                persist_dump_done(m, j, r, message);
+}
+
 static void dump_on_exit(Operation *op, int status, const WorkerUsage *usage) {
         Manager *m = op->manager;
         DumpOperation *d = op->userdata;
+        DumpOrigin origin = d->spec.origin;
+        Job *j = op->job;
         /* A complete record is a done dump, whatever happened afterwards. */
         if (d->published) {
                 dump_succeeded(op, usage);
-                Job *j = op->job;
                 operation_free(op);
                 /* Exits of a busy job were ignored: one that still runs is watched anew, which
                  * also notices at once if it died meanwhile. */
                 if (j && j->state == JOB_RUNNING)
                         (void) job_watch(j);
+                dump_origin_done(m, j, origin, 0, NULL);
                 return;
         }
         (void) outcome_set(&d->outcome, -EIO, "The dump worker of cedanad died unexpectedly (%s %i).",
                            WIFSIGNALED(status) ? "signal" : "status",
                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-        Job *j = op->job;
+        int code = d->outcome.code;
+        _cleanup_free_ char *message = d->outcome.message ? strdup(d->outcome.message) : NULL;
         operation_fail(op, d->outcome.code, d->outcome.message);
         if (j && j->state == JOB_RUNNING)
                 (void) job_watch(j);
         /* The worker removed what it wrote; whatever an abnormal end left, the intent says where. */
         (void) checkpoint_files_reconcile_all(m);
+        dump_origin_done(m, j, origin, code, message);
 }
 
 static int pick_name(Manager *m, DumpOperation *d, sd_bus_error *error) {
@@ -277,6 +293,7 @@ static int record_intent(Manager *m, DumpOperation *d) {
         d->record.process_uid = s->owner.uid;
         d->record.pid = s->pid;
         d->record.time_usec = now_realtime_usec();
+        d->record.scheduled = s->origin == DUMP_ORIGIN_SCHEDULE;
         if (s->job) {
                 if (!(d->record.job = strdup(s->job->id)))
                         return -ENOMEM;

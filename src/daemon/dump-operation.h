@@ -16,6 +16,14 @@ typedef struct Job Job;
 typedef struct Manager Manager;
 typedef struct Operation Operation;
 
+/* Who wants the dump: a caller, or cedanad for the job's owner (its schedule; the system
+ * shutting down with the job marked to persist). */
+typedef enum DumpOrigin {
+        DUMP_ORIGIN_CALLER,
+        DUMP_ORIGIN_SCHEDULE,
+        DUMP_ORIGIN_SHUTDOWN,
+} DumpOrigin;
+
 /* A dump validated and authorized by the bus layer. */
 typedef struct DumpSpec {
         Identity caller; /* asks, and owns the checkpoint */
@@ -33,6 +41,7 @@ typedef struct DumpSpec {
          * the container when it was asked for; container.id NULL for processes and jobs. */
         char *runc_root;
         RuncState container;
+        DumpOrigin origin;
 } DumpSpec;
 
 #define DUMP_SPEC_NULL { .pidfd = -EBADF, .dir_fd = -EBADF, .log_fd = -EBADF }

@@ -8,6 +8,8 @@
 
 #include "job-dbus.h"
 #include "parse-util.h"
+#include "persist.h"
+#include "schedule.h"
 #include "job.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -108,6 +110,37 @@ static int property_get_exit_signal(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append(reply, "s", strempty(job_exit_signal(userdata)));
 }
 
+static int property_get_flag(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const Job *j = userdata;
+        return sd_bus_message_append(reply, "b", streq(property, "Persist") ? persist_wanted(j) : j->restore_at_boot);
+}
+
+static int property_get_schedule_next(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        return sd_bus_message_append(reply, "t", j->state == JOB_RUNNING ? schedule_next_usec(j) : UINT64_C(0));
+}
+
+static int method_job_set_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        return bus_set_job_schedule(call, j->manager, j, error);
+}
+
+static int method_job_run_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        return bus_run_job_schedule(call, j->manager, j, error);
+}
+
+static int method_job_set_persist(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        int on;
+        int r = sd_bus_message_read(call, "b", &on);
+        if (r < 0)
+                return r;
+        return bus_set_job_persist(call, j->manager, j, on, error);
+}
+
 static int method_job_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
         return bus_dump_job(call, j->manager, j, error);
@@ -157,6 +190,26 @@ const sd_bus_vtable job_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastCheckpointSize", "t", NULL, offsetof(Job, last_checkpoint_size),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ScheduleInterval", "t", NULL, offsetof(Job, schedule_usec), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ScheduleKeep", "u", NULL, offsetof(Job, schedule_keep), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ScheduleCompression", "s", property_get_string, offsetof(Job, schedule_compression),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ScheduleDirectory", "s", property_get_string, offsetof(Job, schedule_dir),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Asked of systemd's timer each time. */
+        SD_BUS_PROPERTY("ScheduleNext", "t", property_get_schedule_next, 0, 0),
+        SD_BUS_PROPERTY("ScheduleLastTime", "t", NULL, offsetof(Job, schedule_last_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ScheduleLastResult", "s", property_get_string, offsetof(Job, schedule_last_result),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Persist", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RestoreAtBoot", "b", property_get_flag, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("SetSchedule", SD_BUS_ARGS("t", interval_usec, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_job_set_schedule, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RunSchedule", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", checkpoint_id, "s", path, "t", size),
+                                method_job_run_schedule, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetPersist", SD_BUS_ARGS("b", persist), SD_BUS_NO_RESULT, method_job_set_persist,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Dump", SD_BUS_ARGS("a{sv}", options),
                                 SD_BUS_RESULT("s", checkpoint_id, "s", path, "t", size), method_job_dump,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -17,6 +17,8 @@
 #include "job-dbus.h"
 #include "job.h"
 #include "jobstore.h"
+#include "persist.h"
+#include "schedule.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -100,8 +102,16 @@ Job *job_free(Job *j) {
         free(j->log_path);
         free(j->restored_from);
         free(j->last_checkpoint_id);
+        free(j->schedule_compression);
+        free(j->schedule_dir);
+        free(j->schedule_last_result);
         free(j);
         return NULL;
+}
+
+void job_sync_units(Job *j) {
+        schedule_sync(j);
+        persist_sync(j->manager);
 }
 
 Job *manager_get_job(Manager *m, uid_t uid, const char *id) {
@@ -148,6 +158,7 @@ void job_set_state(Job *j, JobState state, int exit_status) {
         }
         (void) job_save(j);
         job_send_changed(j, "State", "PID", "ExitCode", "ExitSignal", NULL);
+        job_sync_units(j);
         if (old == JOB_RUNNING && job_state_is_ended(state)) {
                 char how[64] = "";
                 if (job_exit_code(j) >= 0)

@@ -58,6 +58,19 @@ typedef struct Job {
         char *last_checkpoint_id;
         uint64_t last_checkpoint_usec;
         uint64_t last_checkpoint_size;
+        /* Scheduled checkpoints (schedule.c): every schedule_usec (0: none), with the job left
+         * running, keeping the newest schedule_keep of them (0: all); compression and directory
+         * NULL for the configured ones; when the last one ended, and how ("" or NULL: none yet,
+         * "success", else the reason it failed). */
+        uint64_t schedule_usec;
+        unsigned schedule_keep;
+        char *schedule_compression;
+        char *schedule_dir;
+        uint64_t schedule_last_usec;
+        char *schedule_last_result;
+        /* persist.c: checkpointed when the system shuts down, and restored when it boots */
+        bool persist;
+        bool restore_at_boot; /* halted by that checkpoint: the next boot restores it */
         /* Started with attach: the job's stdin and stdout/stderr are pipes whose other ends
          * cedanad holds, and so does the job's cedana-hold (attach_holder) for whenever cedanad
          * is not running; output is copied to the log and to attached clients. The keys are the
@@ -98,6 +111,9 @@ Job *manager_get_job(Manager *m, uid_t uid, const char *id);
 int job_save(Job *j);
 /* Saves, emits PropertiesChanged, logs exits; stops watching a job that no longer runs. */
 void job_set_state(Job *j, JobState state, int exit_status);
+/* Brings what follows the job's state outside cedanad in line: its schedule's timer runs while
+ * it does, and cedanad holds the shutdown lock while a job to persist runs. */
+void job_sync_units(Job *j);
 void job_set_last_checkpoint(Job *j, const char *id, uint64_t usec, uint64_t size);
 /* The job's newest complete checkpoint again, from the store (after one was deleted). */
 void job_refresh_last_checkpoint(Job *j);

@@ -120,6 +120,16 @@ static const char *const migrations[] = {
         ("ALTER TABLE jobs ADD COLUMN container_id TEXT;"
          "ALTER TABLE jobs ADD COLUMN runc_root TEXT;"
          "ALTER TABLE jobs ADD COLUMN bundle TEXT;"),
+        /* 7: scheduled checkpoints, and jobs that outlive a reboot */
+        ("ALTER TABLE jobs ADD COLUMN schedule_usec INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE jobs ADD COLUMN schedule_keep INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE jobs ADD COLUMN schedule_compression TEXT;"
+         "ALTER TABLE jobs ADD COLUMN schedule_dir TEXT;"
+         "ALTER TABLE jobs ADD COLUMN schedule_last_usec INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE jobs ADD COLUMN schedule_last_result TEXT;"
+         "ALTER TABLE jobs ADD COLUMN persist INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE jobs ADD COLUMN restore_at_boot INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE checkpoints ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;"),
 };
 
 static int sqlite_to_errno(int rc) {
@@ -295,14 +305,15 @@ CheckpointState checkpoint_state_from_string(const char *str) {
 #define JOB_COLUMNS                                                                                         \
         "uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec, ended_usec, " \
         "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder, restored_from, "      \
-        "container_id, runc_root, bundle"
+        "container_id, runc_root, bundle, schedule_usec, schedule_keep, schedule_compression, schedule_dir, "     \
+        "schedule_last_usec, schedule_last_result, persist, restore_at_boot"
 
 int jobstore_save_job(JobStore *s, const Job *j) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT OR REPLACE INTO jobs (" JOB_COLUMNS ") VALUES "
                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-                        "?22)",
+                        "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
                         &st);
         if (r < 0)
                 return r;
@@ -328,6 +339,14 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         bind_text(st, 20, j->container_id);
         bind_text(st, 21, j->runc_root);
         bind_text(st, 22, j->bundle);
+        sqlite3_bind_int64(st, 23, (sqlite3_int64) j->schedule_usec);
+        sqlite3_bind_int64(st, 24, j->schedule_keep);
+        bind_text(st, 25, j->schedule_compression);
+        bind_text(st, 26, j->schedule_dir);
+        sqlite3_bind_int64(st, 27, (sqlite3_int64) j->schedule_last_usec);
+        bind_text(st, 28, j->schedule_last_result);
+        sqlite3_bind_int(st, 29, j->persist);
+        sqlite3_bind_int(st, 30, j->restore_at_boot);
         return step_done(s, st);
 }
 
@@ -376,6 +395,14 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
                 j->container_id = column_strdup(st, 19);
                 j->runc_root = column_strdup(st, 20);
                 j->bundle = column_strdup(st, 21);
+                j->schedule_usec = (uint64_t) sqlite3_column_int64(st, 22);
+                j->schedule_keep = (unsigned) sqlite3_column_int64(st, 23);
+                j->schedule_compression = column_strdup(st, 24);
+                j->schedule_dir = column_strdup(st, 25);
+                j->schedule_last_usec = (uint64_t) sqlite3_column_int64(st, 26);
+                j->schedule_last_result = column_strdup(st, 27);
+                j->persist = sqlite3_column_int(st, 28);
+                j->restore_at_boot = sqlite3_column_int(st, 29);
                 if (!j->id || !j->type) {
                         job_free(j);
                         return -ENOMEM;
@@ -410,13 +437,13 @@ bool checkpoint_record_is_bound(const CheckpointRecord *c) {
 
 #define CHECKPOINT_COLUMNS                                                                                \
         "uid, id, state, job, job_uid, path, staging_name, partial_name, process_uid, time_usec, size, " \
-        "compression, pid, digest, dev, ino"
+        "compression, pid, digest, dev, ino, scheduled"
 
 int jobstore_add_checkpoint(JobStore *s, const CheckpointRecord *c) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT INTO checkpoints (" CHECKPOINT_COLUMNS ") VALUES "
-                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                         &st);
         if (r < 0)
                 return r;
@@ -439,6 +466,7 @@ int jobstore_add_checkpoint(JobStore *s, const CheckpointRecord *c) {
         bind_text(st, 14, c->digest);
         sqlite3_bind_int64(st, 15, (sqlite3_int64) c->dev);
         sqlite3_bind_int64(st, 16, (sqlite3_int64) c->ino);
+        sqlite3_bind_int(st, 17, c->scheduled);
         return step_done(s, st);
 }
 
@@ -485,6 +513,7 @@ static int read_checkpoint(sqlite3_stmt *st, CheckpointRecord *c) {
                 .digest = column_strdup(st, 13),
                 .dev = (uint64_t) sqlite3_column_int64(st, 14),
                 .ino = (uint64_t) sqlite3_column_int64(st, 15),
+                .scheduled = sqlite3_column_int(st, 16),
         };
         if (!c->id || !c->path || !c->compression) {
                 checkpoint_record_done(c);
@@ -515,7 +544,7 @@ int jobstore_list_checkpoints(JobStore *s, const CheckpointFilter *f, Checkpoint
         int r = prepare(s,
                         "SELECT " CHECKPOINT_COLUMNS " FROM checkpoints WHERE "
                         "(?1 IS NULL OR (job = ?1 AND job_uid = ?2)) AND (?3 = 0 OR uid = ?4) AND "
-                        "(?5 IS NULL OR id = ?5) AND ((?6 = 0) = (state = 'complete')) "
+                        "(?5 IS NULL OR id = ?5) AND ((?6 = 0) = (state = 'complete')) AND (?7 = 0 OR scheduled = 1) "
                         "ORDER BY time_usec DESC, rowid DESC",
                         &st);
         if (r < 0)
@@ -526,6 +555,7 @@ int jobstore_list_checkpoints(JobStore *s, const CheckpointFilter *f, Checkpoint
         sqlite3_bind_int64(st, 4, f ? f->uid : 0);
         bind_text(st, 5, f ? f->id : NULL);
         sqlite3_bind_int(st, 6, f && f->incomplete);
+        sqlite3_bind_int(st, 7, f && f->scheduled);
         CheckpointRecord *list = NULL;
         size_t n = 0, allocated = 0;
         int rc;

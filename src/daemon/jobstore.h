@@ -45,6 +45,7 @@ typedef struct CheckpointRecord {
          * of this record must find (earlier cedana versions recorded neither) */
         char *digest;
         uint64_t dev, ino;
+        bool scheduled; /* taken by the job's schedule, which keeps only the newest few */
 } CheckpointRecord;
 
 void checkpoint_record_done(CheckpointRecord *c);
@@ -93,6 +94,7 @@ typedef struct CheckpointFilter {
         uid_t uid;
         const char *id;  /* that id, of any owner */
         bool incomplete; /* those in flight (intent, synced) instead of complete ones */
+        bool scheduled;  /* only those a schedule took */
 } CheckpointFilter;
 /* Newest first. */
 int jobstore_list_checkpoints(JobStore *s, const CheckpointFilter *f, CheckpointRecord **ret, size_t *ret_n);

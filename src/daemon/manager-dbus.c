@@ -29,10 +29,12 @@
 #include "operation.h"
 #include "parse-util.h"
 #include "path-util.h"
+#include "persist.h"
 #include "polkit.h"
 #include "process.h"
 #include "remote.h"
 #include "restore-operation.h"
+#include "schedule.h"
 #include "strv.h"
 #include "tty-util.h"
 
@@ -254,40 +256,47 @@ static int dump_job_check(Job *j, sd_bus_error *error) {
         return 0;
 }
 
-/* A dump of j (NULL: of spec->pid): the options are read from the call's current position. */
-static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, sd_bus_error *error);
+/* A dump of j (NULL: of pid) with the options in a. One cedanad takes itself (origin other than
+ * DUMP_ORIGIN_CALLER: call already authorized, or NULL) is taken as the job's owner, whose
+ * checkpoint it becomes. 1 started, 0 while polkit is asked, < 0 refused. */
+static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, DumpArgs *a, DumpOrigin origin,
+                          sd_bus_error *error);
 
-static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_bus_error *error) {
+static int dump_start(sd_bus_message *call, Manager *m, Job *j, pid_t pid, DumpArgs *a, DumpOrigin origin,
+                      sd_bus_error *error) {
         if (j && j->container_id)
-                return dump_container(call, m, j, j->container_id, error);
+                return dump_container(call, m, j, j->container_id, a, origin, error);
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
-        DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         uid_t owner = 0;
-        int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
-        if (r >= 0 && a.runc_root)
+        int r = 0;
+        if (a->runc_root)
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'runc_root' is for containers only.");
         if (r >= 0)
-                r = validate_dump_args(m, &a, &spec, error);
+                r = validate_dump_args(m, a, &spec, error);
         if (r >= 0 && j)
                 r = dump_job_check(j, error);
         spec.job = j;
         spec.pid = j ? j->pid : pid;
+        spec.origin = origin;
         if (r >= 0)
                 r = resolve_dump_process(m, &spec, &owner, error);
         /* A job is its owner's, whatever runs in it. */
         if (r >= 0 && j)
                 owner = j->uid == 0 ? 0 : owner;
         if (r >= 0)
-                r = caller_identity(call, &spec.caller, error);
+                r = origin == DUMP_ORIGIN_CALLER ? caller_identity(call, &spec.caller, error)
+                                                 : identity_from_uid(j->uid, &spec.caller);
         if (r >= 0)
                 r = check_remote_dir(m, &spec, error);
         /* No directory given: the configured one, which may be the caller's own. */
         if (r >= 0 && !spec.dir_path)
                 r = config_checkpoint_directory_for(&m->config, spec.caller.uid, &spec.dir_path, &spec.dir_per_user);
-        if (r >= 0)
+        if (r >= 0 && origin == DUMP_ORIGIN_CALLER)
                 r = authorize(m, call, spec.caller.uid, j ? j->uid : owner, false, error);
+        else if (r >= 0)
+                r = 1;
         if (r <= 0)
-                goto finish;
+                return r;
         r = identity_from_uid(owner, &spec.owner);
         if (r >= 0 && j && j->attach && attach_key_is_tty(j->attach_in_key)) {
                 /* Recorded in the checkpoint, so any restore can hand the job a new terminal, in
@@ -306,13 +315,38 @@ static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, sd_b
                 r = -ENOMEM;
         if (r >= 0)
                 r = dump_operation_start(m, call, &spec, error);
-finish:
+        return r;
+}
+
+/* A dump the caller asks for, with the options read from the call's current position. */
+static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, const char *container,
+                       sd_bus_error *error) {
+        DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
+        int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
+        if (r >= 0)
+                r = container ? dump_container(call, m, NULL, container, &a, DUMP_ORIGIN_CALLER, error)
+                              : dump_start(call, m, j, pid, &a, DUMP_ORIGIN_CALLER, error);
         bus_options_done(dump_options, ELEMENTSOF(dump_options), &a);
         return pending(r);
 }
 
 int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
-        return dump_common(call, m, j, 0, error);
+        return dump_common(call, m, j, 0, NULL, error);
+}
+
+int bus_dump_job_for_owner(sd_bus_message *call, Manager *m, Job *j, DumpOrigin origin, sd_bus_error *error) {
+        /* The schedule's settings; at shutdown the job stops with its checkpoint. */
+        DumpArgs a = {
+                .dir_fd = -EBADF,
+                .log_fd = -EBADF,
+                .leave_running = origin == DUMP_ORIGIN_SCHEDULE,
+                .compression = j->schedule_compression ? strdup(j->schedule_compression) : NULL,
+                .dir = j->schedule_dir ? strdup(j->schedule_dir) : NULL,
+        };
+        int r = (j->schedule_compression && !a.compression) || (j->schedule_dir && !a.dir) ? -ENOMEM
+                : dump_start(call, m, j, 0, &a, origin, error);
+        bus_options_done(dump_options, ELEMENTSOF(dump_options), &a);
+        return r;
 }
 
 /* runc's state directory, as a caller may name it. */
@@ -355,34 +389,36 @@ static int resolve_container(Manager *m, DumpSpec *spec, const char *id, sd_bus_
 
 /* A dump of a runc container (j: the job it is, or NULL): root's, an admin action for anyone
  * else, asked before runc is. */
-static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, sd_bus_error *error) {
+static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, DumpArgs *a, DumpOrigin origin,
+                          sd_bus_error *error) {
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
-        DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         uid_t owner = 0;
-        int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
-        if (r >= 0 && j && a.runc_root)
+        int r = 0;
+        spec.origin = origin;
+        if (j && a->runc_root)
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Job %s knows its container's runc root.", j->id);
         if (r >= 0 && j)
                 r = dump_job_check(j, error);
         if (r >= 0 && !runc_id_is_valid(id))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
-        if (r >= 0 && a.external)
+        if (r >= 0 && a->external)
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "runc passes no external resources to CRIU; "
                                       "drop --external for a container.");
         if (r >= 0)
-                r = check_runc_root(a.runc_root, error);
+                r = check_runc_root(a->runc_root, error);
         if (r >= 0)
-                r = validate_dump_args(m, &a, &spec, error);
+                r = validate_dump_args(m, a, &spec, error);
         if (r >= 0)
-                r = authorize_container(m, call, &spec.caller, error);
+                r = origin == DUMP_ORIGIN_CALLER ? authorize_container(m, call, &spec.caller, error)
+                                                 : identity_from_uid(0, &spec.caller) ?: 1;
         if (r > 0) {
                 int k = check_remote_dir(m, &spec, error);
                 r = k < 0 ? k : r;
         }
         if (r <= 0)
-                goto finish;
+                return r;
         spec.job = j;
-        spec.runc_root = j ? (j->runc_root ? strdup(j->runc_root) : NULL) : TAKE_PTR(a.runc_root);
+        spec.runc_root = j ? (j->runc_root ? strdup(j->runc_root) : NULL) : TAKE_PTR(a->runc_root);
         if (j && j->runc_root && !spec.runc_root)
                 r = -ENOMEM;
         if (r >= 0)
@@ -399,9 +435,7 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
                 r = identity_from_uid(0, &spec.owner);
         if (r >= 0)
                 r = dump_operation_start(m, call, &spec, error);
-finish:
-        bus_options_done(dump_options, ELEMENTSOF(dump_options), &a);
-        return pending(r);
+        return r;
 }
 
 static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -413,17 +447,17 @@ static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error
         if (streq(type, "job")) {
                 Job *j;
                 r = called_job(m, call, target, &j, error);
-                return r <= 0 ? pending(r) : dump_common(call, m, j, 0, error);
+                return r <= 0 ? pending(r) : dump_common(call, m, j, 0, NULL, error);
         }
         if (streq(type, "runc"))
-                return dump_container(call, m, NULL, target, error);
+                return dump_common(call, m, NULL, 0, target, error);
         if (!streq(type, "process"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
                                          "\"job\" or \"runc\".", type);
         pid_t pid;
         if (parse_pid(target, &pid) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
-        return dump_common(call, m, NULL, pid, error);
+        return dump_common(call, m, NULL, pid, NULL, error);
 }
 
 /* ---- Restore ---- */
@@ -1119,6 +1153,151 @@ static int method_delete_checkpoint(sd_bus_message *call, void *userdata, sd_bus
         return checkpoint_files_start(m, FILES_DELETE, call, &caller, c, 1, NULL, NULL, error);
 }
 
+/* ---- schedules and persistence ---- */
+
+typedef struct ScheduleArgs {
+        uint32_t keep;
+        char *compression;
+        char *dir;
+} ScheduleArgs;
+
+static const BusOption schedule_options[] = {
+        { "keep", BUS_OPTION_UINT32, offsetof(ScheduleArgs, keep) },
+        { "compression", BUS_OPTION_STRING, offsetof(ScheduleArgs, compression) },
+        { "dir", BUS_OPTION_STRING, offsetof(ScheduleArgs, dir) },
+};
+
+/* The settings each scheduled dump will use, checked now rather than at every tick. */
+static int validate_schedule_args(Manager *m, Job *j, uint64_t usec, ScheduleArgs *a, sd_bus_error *error) {
+        if (usec > 0 && usec < SCHEDULE_MIN_USEC)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "An interval under a second is too short; use 1s or more.");
+        if (a->compression && compression_from_string(a->compression) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Compression '%.32s' is not supported; use none, tar, gzip, lz4, zlib or zstd.",
+                                         a->compression);
+        if (!a->dir)
+                return 0;
+        if (!s3_url_is(a->dir)) {
+                if (!path_is_normalized(a->dir))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Directory '%.64s' must be an absolute path without '.' or '..'.", a->dir);
+                return 0;
+        }
+        char *url = NULL;
+        int r = remote_check_url(m, j->uid, a->dir, true, &url, error);
+        if (r < 0)
+                return r;
+        free(a->dir);
+        a->dir = url;
+        return 0;
+}
+
+int bus_set_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
+        ScheduleArgs a = {};
+        uint64_t usec;
+        uid_t uid;
+        int r = sd_bus_message_read(call, "t", &usec);
+        if (r >= 0)
+                r = bus_read_options(call, schedule_options, ELEMENTSOF(schedule_options), &a, error);
+        if (r >= 0)
+                r = validate_schedule_args(m, j, usec, &a, error);
+        if (r >= 0)
+                r = bus_caller_uid(call, &uid);
+        if (r >= 0)
+                r = authorize(m, call, uid, j->uid, false, error);
+        if (r > 0) {
+                r = schedule_set(j, usec, a.keep, a.compression, a.dir, error);
+                if (r >= 0)
+                        r = sd_bus_reply_method_return(call, NULL);
+        }
+        bus_options_done(schedule_options, ELEMENTSOF(schedule_options), &a);
+        return pending(r);
+}
+
+int bus_run_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
+        uid_t uid;
+        int r = bus_caller_uid(call, &uid);
+        if (r >= 0)
+                r = authorize(m, call, uid, j->uid, false, error);
+        if (r <= 0)
+                return pending(r);
+        if (j->schedule_usec == 0)
+                return bus_error_setf(error, CEDANA_E_INVALID_ARGS, "Job %s has no schedule; give it one with 'cedana "
+                                      "job schedule %s --every 15min'.", j->id, j->id);
+        r = bus_dump_job_for_owner(call, m, j, DUMP_ORIGIN_SCHEDULE, error);
+        if (r < 0)
+                schedule_dump_done(j, r, error->message ?: strerror(-r));
+        return r;
+}
+
+int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, int on, sd_bus_error *error) {
+        uid_t uid;
+        int r = bus_caller_uid(call, &uid);
+        if (r >= 0)
+                r = authorize(m, call, uid, j->uid, false, error);
+        if (r <= 0)
+                return pending(r);
+        r = persist_set(j, on, error);
+        return r < 0 ? r : sd_bus_reply_method_return(call, NULL);
+}
+
+static int method_set_job_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Job *j;
+        int r = sd_bus_message_read(call, "s", &name);
+        if (r >= 0)
+                r = called_job(userdata, call, name, &j, error);
+        return r <= 0 ? pending(r) : bus_set_job_schedule(call, userdata, j, error);
+}
+
+static int method_run_job_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Job *j;
+        int r = sd_bus_message_read(call, "s", &name);
+        if (r >= 0)
+                r = called_job(userdata, call, name, &j, error);
+        return r <= 0 ? pending(r) : bus_run_job_schedule(call, userdata, j, error);
+}
+
+static int method_set_job_persist(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        const char *name;
+        int on;
+        Job *j;
+        int r = sd_bus_message_read(call, "sb", &name, &on);
+        if (r >= 0)
+                r = called_job(userdata, call, name, &j, error);
+        return r <= 0 ? pending(r) : bus_set_job_persist(call, userdata, j, on, error);
+}
+
+/* The jobs the caller sees that have a schedule or outlive shutdowns, in one call for listings. */
+static int method_list_schedules(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        uid_t uid;
+        int r = bus_caller_uid(call, &uid);
+        if (r < 0)
+                return r;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sutttsubb)");
+        LIST_FOREACH(jobs, j, m->jobs) {
+                if (r < 0)
+                        break;
+                if (!caller_sees(uid, j->uid) || (j->schedule_usec == 0 && !persist_wanted(j) && !j->restore_at_boot))
+                        continue;
+                r = sd_bus_message_append(reply, "(sutttsubb)", j->id, (uint32_t) j->uid, j->schedule_usec,
+                                          j->state == JOB_RUNNING ? schedule_next_usec(j) : 0, j->schedule_last_usec,
+                                          strempty(j->schedule_last_result), (uint32_t) j->schedule_keep,
+                                          persist_wanted(j), j->restore_at_boot);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 /* ---- prune ---- */
 
 static int reply_strv(sd_bus_message *call, char **l) {
@@ -1223,6 +1402,16 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PruneCheckpoints", SD_BUS_ARGS("s", job, "u", keep),
                                 SD_BUS_RESULT("as", checkpoints), method_prune_checkpoints, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetJobSchedule", SD_BUS_ARGS("s", job, "t", interval_usec, "a{sv}", options),
+                                SD_BUS_NO_RESULT, method_set_job_schedule, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RunJobSchedule", SD_BUS_ARGS("s", job),
+                                SD_BUS_RESULT("s", checkpoint_id, "s", path, "t", size), method_run_job_schedule,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetJobPersist", SD_BUS_ARGS("s", job, "b", persist), SD_BUS_NO_RESULT,
+                                method_set_job_persist, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListSchedules", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(sutttsubb)", schedules), method_list_schedules,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AttachJob", SD_BUS_ARGS("s", job), SD_BUS_RESULT("h", stdin, "h", stdout),
                                 method_attach_job, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CloseJobInput", SD_BUS_ARGS("s", job), SD_BUS_NO_RESULT, method_close_job_input,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "criu-stats.h"
+#include "dump-operation.h"
 
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -29,6 +30,15 @@ void manager_send_checkpoint_new(Manager *m, const char *job, const char *id, co
 /* Shared by the Manager methods and the Job object's methods of the same names, for a job found
  * the way its caller may see it: the options a{sv} are read from the call's current position. */
 int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
+/* The dump cedanad takes of j for its owner, with its schedule's compression and directory: the
+ * scheduled one (left running; call: the request, already authorized) or the one at shutdown
+ * (the job stops; call NULL). 1 started, < 0 refused with error set. */
+int bus_dump_job_for_owner(sd_bus_message *call, Manager *m, Job *j, DumpOrigin origin, sd_bus_error *error);
+/* The job's schedule: SetSchedule's (t interval_usec, a{sv} options) read from the call's
+ * current position; RunSchedule; SetPersist. */
+int bus_set_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
+int bus_run_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
+int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, int on, sd_bus_error *error);
 int bus_restore_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
 int bus_kill_job(sd_bus_message *call, Manager *m, Job *j, int sig, sd_bus_error *error);
 int bus_delete_job(sd_bus_message *call, Manager *m, Job *j, int with_checkpoints, sd_bus_error *error);

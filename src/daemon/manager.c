@@ -24,7 +24,9 @@
 #include "hygiene.h"
 #include "job-run.h"
 #include "operation.h"
+#include "persist.h"
 #include "restore-operation.h"
+#include "schedule.h"
 #include "jobstore.h"
 #include "log.h"
 #include "manager-dbus.h"
@@ -66,7 +68,7 @@ int manager_new(Manager **ret) {
         _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(Manager));
         if (!m)
                 return -ENOMEM;
-        m->listen_fd = m->state_dir_fd = m->log_dir_fd = -EBADF;
+        m->listen_fd = m->state_dir_fd = m->log_dir_fd = m->inhibit_fd = -EBADF;
         int r = config_init(&m->config);
         if (r < 0)
                 return r;
@@ -124,6 +126,7 @@ Manager *manager_free(Manager *m) {
         while (m->jobs)
                 job_free(m->jobs);
         polkit_queries_free(m);
+        persist_done(m);
         while (m->private_buses)
                 private_bus_free(m->private_buses);
         sd_event_source_disable_unref(m->listen_source);
@@ -147,7 +150,8 @@ Manager *manager_free(Manager *m) {
 }
 
 bool manager_is_idle(Manager *m) {
-        if (m->operations || m->workers || m->polkit_queries || m->scope_starts || m->private_buses)
+        if (m->operations || m->workers || m->polkit_queries || m->scope_starts || m->private_buses ||
+            persist_holds(m))
                 return false;
         LIST_FOREACH(jobs, j, m->jobs)
                 if (j->attach_source)
@@ -399,6 +403,10 @@ int manager_startup(Manager *m) {
 
         /* What a previous cedanad left half done: restores undone, dumps finished or removed. */
         restore_intents_reconcile(m);
+        /* Now that systemd and logind can be asked: the jobs' timers and the shutdown lock. */
+        LIST_FOREACH(jobs, j, m->jobs)
+                schedule_sync(j);
+        persist_sync(m);
         r = checkpoint_files_reconcile_all(m);
         if (r < 0)
                 log_warning_errno(r, "Failed to start reconciling interrupted dumps: %m");

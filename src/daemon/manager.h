@@ -56,6 +56,13 @@ struct Manager {
         bool exiting;
 
         char *criu_version; /* cached: asking CRIU costs a fork and exec */
+
+        /* persist.c: logind's delay lock on shutdown (-EBADF while not held), its signal, and
+         * the dumps taken for a shutdown under way */
+        int inhibit_fd;
+        sd_bus_slot *shutdown_slot;
+        bool shutting_down;
+        unsigned shutdown_dumps;
 };
 
 int manager_new(Manager **ret);

@@ -285,6 +285,7 @@ static int record_job(Operation *op, const WmRestored *res, Job **ret) {
         j->state = JOB_RUNNING;
         j->resume_pending = true;
         j->halt_pending = false;
+        j->restore_at_boot = false;
         if (res->job_log_used && r->job_log_new) {
                 free(j->log_path);
                 j->log_path = TAKE_PTR(r->job_log_path);
@@ -375,6 +376,7 @@ static void restore_succeeded(Operation *op, const WmRestored *res) {
         if (k < 0)
                 log_ctx_errno(LOG_WARNING, k, LOG_CTX(.job = j->id), "Failed to watch job %s: %m", j->id);
         job_send_changed(j, "State", "PID", "Unit", "RestoredFrom", NULL);
+        job_sync_units(j);
         if (created)
                 job_announce(j);
         RestoreStats st = {};
@@ -404,6 +406,7 @@ static int record_container_job(Operation *op, const WmRestored *res) {
         j->restored_from = r->spec.source_path ? strdup(r->spec.source_path) : NULL;
         j->exit_status = -1;
         j->ended_usec = 0;
+        j->restore_at_boot = false;
         job_set_state(j, JOB_RUNNING, -1);
         k = job_watch(j);
         if (k < 0)

@@ -240,6 +240,75 @@ int parse_sec(const char *s, uint64_t *ret) {
         return 0;
 }
 
+static const struct {
+        const char *suffix;
+        uint64_t usec;
+} timespan_units[] = {
+        /* Longest first where one is the other's prefix ("min" before "m", "ms" before "m"). */
+        { "usec", 1 },
+        { "us", 1 },
+        { "msec", 1000 },
+        { "ms", 1000 },
+        { "seconds", USEC_PER_SEC },
+        { "second", USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "s", USEC_PER_SEC },
+        { "minutes", 60 * USEC_PER_SEC },
+        { "minute", 60 * USEC_PER_SEC },
+        { "min", 60 * USEC_PER_SEC },
+        { "m", 60 * USEC_PER_SEC },
+        { "hours", 3600 * USEC_PER_SEC },
+        { "hour", 3600 * USEC_PER_SEC },
+        { "hr", 3600 * USEC_PER_SEC },
+        { "h", 3600 * USEC_PER_SEC },
+        { "days", 86400 * USEC_PER_SEC },
+        { "day", 86400 * USEC_PER_SEC },
+        { "d", 86400 * USEC_PER_SEC },
+        { "weeks", 604800 * USEC_PER_SEC },
+        { "week", 604800 * USEC_PER_SEC },
+        { "w", 604800 * USEC_PER_SEC },
+};
+
+int parse_timespan(const char *s, uint64_t *ret) {
+        uint64_t total = 0;
+        bool any = false;
+        if (!s)
+                return -EINVAL;
+        const char *p = s;
+        for (;;) {
+                p += strspn(p, " ");
+                if (*p == 0)
+                        break;
+                uint64_t v, frac, div, part;
+                const char *end;
+                int r = parse_decimal(p, &v, &frac, &div, &end);
+                if (r < 0)
+                        return r;
+                end += strspn(end, " "); /* "5 min" as well as "5min" */
+                size_t i, n = strcspn(end, " 0123456789.");
+                for (i = 0; i < ELEMENTSOF(timespan_units); i++)
+                        if (strlen(timespan_units[i].suffix) == n && strncmp(end, timespan_units[i].suffix, n) == 0)
+                                break;
+                /* A bare number is seconds, as in systemd's time spans. */
+                uint64_t unit = n == 0 ? USEC_PER_SEC : i < ELEMENTSOF(timespan_units) ? timespan_units[i].usec : 0;
+                if (unit == 0)
+                        return -EINVAL;
+                r = scale(v, frac, div, unit, &part);
+                if (r < 0)
+                        return r;
+                if (part > UINT64_MAX - 1 - total)
+                        return -ERANGE;
+                total += part;
+                any = true;
+                p = end + n;
+        }
+        if (!any)
+                return -EINVAL;
+        if (ret)
+                *ret = total;
+        return 0;
+}
+
 static const char *const signal_table[] = {
         [SIGHUP] = "SIGHUP",       [SIGINT] = "SIGINT",       [SIGQUIT] = "SIGQUIT",
         [SIGILL] = "SIGILL",       [SIGTRAP] = "SIGTRAP",     [SIGABRT] = "SIGABRT",

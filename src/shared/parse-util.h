@@ -22,6 +22,9 @@ int parse_size(const char *s, uint64_t *ret);
 /* Seconds ("30", "1.5", no unit suffix; rounded down to µs) or "infinity" (UINT64_MAX), in µs.
  * -ERANGE for a finite value that does not fit. */
 int parse_sec(const char *s, uint64_t *ret);
+/* A time span as systemd writes them, in µs: "90" (seconds), "90s", "15min", "1h 30min", "1.5h",
+ * "2d"; units us, ms, s, min (m), h, d, w and their long forms. -ERANGE when it does not fit. */
+int parse_timespan(const char *s, uint64_t *ret);
 /* A signal number or name with or without "SIG" ("TERM", "SIGKILL", "9"; case-insensitive;
  * also "RTMIN+n" and "RTMAX-n"). -EINVAL for anything else. */
 int parse_signal(const char *s, int *ret);

@@ -388,12 +388,14 @@ class Container:
     """One booted systemd container. Use as a context manager, or start()/shutdown()."""
 
     def __init__(self, binds_ro=(), name=None, masks=DEFAULT_MASKS, boot_timeout=90,
-                 extra_nspawn_args=(), network_namespace=None):
+                 extra_nspawn_args=(), network_namespace=None, boot_args=()):
         self.name = name or f"cedana-test-{os.getpid()}-{next(_counter)}"
         self.binds_ro = [str(b) for b in binds_ro]
         self.masks = tuple(masks)
         self.boot_timeout = boot_timeout
         self.extra_nspawn_args = list(extra_nspawn_args)
+        # More of systemd's own command line, e.g. "systemd.wants=UNIT".
+        self.boot_args = list(boot_args)
         # A network namespace the caller made and removes (/run/netns/NAME), e.g. one that two
         # containers share; by default each container gets a private one of its own.
         self.network_namespace = network_namespace
@@ -480,6 +482,7 @@ class Container:
         nspawn += self.extra_nspawn_args
         nspawn += ["-b", "--", "systemd.unit=multi-user.target", "systemd.log_color=0"]
         nspawn += [f"systemd.mask={m}" for m in self.masks]
+        nspawn += self.boot_args
         # The shell runs in the new private mount namespace: it moves itself into the
         # container's own cgroups (with --keep-unit nspawn puts the payload below its own
         # cgroup; in the v1 controllers, runc and the like inside then make theirs below
@@ -652,6 +655,11 @@ class Container:
                 _live.remove(self)
             if errors:
                 raise ContainerError(f"teardown of {self.name}: " + "; ".join(errors))
+
+    def wait_powered_off(self, timeout=60):
+        """After a poweroff asked for inside: whether the container went down within timeout.
+        shutdown() still removes what is left of it."""
+        return self._wait_nspawn(timeout)
 
     def _thaw_all(self):
         for cg in self._cgroups:

@@ -461,8 +461,9 @@ def test_listings_share_one_vocabulary(c):
                  {"exited", "failed", "killed"}, what="the jobs to end")
     every = jobs(c)
     keys = {"job", "user", "uid", "type", "status", "pid", "gpu", "exit_code", "signal", "checkpoint", "size", "log",
-            "unit", "checkpoint_id", "restored_from"}
+            "unit", "checkpoint_id", "restored_from", "schedule", "persist", "restore_at_boot"}
     assert set(every["v-exited"]) == keys, every["v-exited"]
+    assert (every["v-exited"]["schedule"], every["v-exited"]["persist"]) == (None, False), every["v-exited"]
     assert (every["v-exited"]["exit_code"], every["v-exited"]["signal"], every["v-exited"]["pid"]) == (0, None, None)
     assert (every["v-failed"]["exit_code"], every["v-failed"]["signal"]) == (3, None), every["v-failed"]
     assert (every["v-killed"]["exit_code"], every["v-killed"]["signal"]) == (None, "KILL"), every["v-killed"]

@@ -150,6 +150,37 @@ static void test_parse_size(void) {
         assert_size(NULL, -EINVAL, 0);
 }
 
+static void assert_timespan(const char *s, int expected_r, uint64_t expected) {
+        uint64_t v = 0;
+        int r = parse_timespan(s, &v);
+        if (r != expected_r || (r == 0 && v != expected))
+                g_test_message("parse_timespan(\"%s\") = %d, %llu", s, r, (unsigned long long) v);
+        g_assert_cmpint(r, ==, expected_r);
+        if (r == 0)
+                g_assert_cmpuint(v, ==, expected);
+}
+
+static void test_parse_timespan(void) {
+        const uint64_t S = 1000000;
+        assert_timespan("90", 0, 90 * S);
+        assert_timespan("90s", 0, 90 * S);
+        assert_timespan("15min", 0, 900 * S);
+        assert_timespan("15m", 0, 900 * S);
+        assert_timespan("1h 30min", 0, 5400 * S);
+        assert_timespan("1h30min", 0, 5400 * S);
+        assert_timespan("1.5h", 0, 5400 * S);
+        assert_timespan("2d", 0, 172800 * S);
+        assert_timespan("1w", 0, 604800 * S);
+        assert_timespan("250ms", 0, 250000);
+        assert_timespan("3 seconds", 0, 3 * S);
+        assert_timespan("", -EINVAL, 0);
+        assert_timespan("  ", -EINVAL, 0);
+        assert_timespan("5 parsecs", -EINVAL, 0);
+        assert_timespan("min", -EINVAL, 0);
+        assert_timespan("-5min", -EINVAL, 0);
+        assert_timespan("99999999999999999999d", -ERANGE, 0);
+}
+
 static void assert_sec(const char *s, int expected_r, uint64_t expected) {
         uint64_t v = 4711;
         int r = parse_sec(s, &v);
@@ -251,6 +282,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/parse-util/parse-boolean", test_parse_boolean);
         g_test_add_func("/parse-util/parse-size", test_parse_size);
         g_test_add_func("/parse-util/parse-sec", test_parse_sec);
+        g_test_add_func("/parse-util/parse-timespan", test_parse_timespan);
         g_test_add_func("/parse-util/parse-signal", test_parse_signal);
         g_test_add_func("/parse-util/signal-to-string", test_signal_to_string);
 

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: Apache-2.0
+# A job marked to persist outlives a reboot: a real `systemctl poweroff` of one systemd container
+# has cedanad checkpoint it within logind's delay, and a second container booted on the same state,
+# log and checkpoint directories (binds on the host that outlive the first) has it running again
+# from cedana-restore.service, in the boot transaction, its log continuing where it stopped.
+
+import os
+import re
+import shutil
+import tempfile
+
+import cedana_container as cc
+
+TIMEOUT = 300
+TICKER = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done"
+# What outlives the containers, bound at the same place in both.
+KEPT = ("/var/lib/cedana", "/var/log/cedana", "/var/lib/cedana-checkpoints")
+
+
+def cedana(h, *args, check=True):
+    return h.run(["cedana", *args], check=check, timeout=240)
+
+
+def ticks(text):
+    return [int(m) for m in re.findall(r"^tick (\d+)$", text, re.M)]
+
+
+def stage_binds(stage):
+    """The staged install, file by file, for a container that must have it when it boots. The
+    enabling symlink cannot be bound (a bound file is no symlink to systemd): boot_args pull the
+    unit in instead, and the first container checks that the install enables it."""
+    binds = []
+    for root, _, files in os.walk(stage):
+        for f in files:
+            p = os.path.join(root, f)
+            if not os.path.islink(p):
+                binds.append(f"--bind-ro={p}:/{os.path.relpath(p, stage)}")
+    return binds
+
+
+def host(c, kept, at_boot=False):
+    binds = [f"--bind={os.path.join(kept, d.strip('/').replace('/', '-'))}:{d}" for d in KEPT]
+    h = cc.Container(binds_ro=[c.source_dir, c.build_dir, c.stage_dir],
+                     extra_nspawn_args=binds + (stage_binds(c.stage_dir) if at_boot else []),
+                     boot_args=["systemd.wants=cedana-restore.service"] if at_boot else [])
+    h.start()
+    h.source_dir, h.build_dir, h.stage_dir = c.source_dir, c.build_dir, c.stage_dir
+    return h
+
+
+def inhibitors(h):
+    return h.run(["systemd-inhibit", "--list", "--no-pager", "--no-legend"]).stdout
+
+
+def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
+    kept = tempfile.mkdtemp(prefix="cedana-persist-", dir="/var/tmp")
+    hosts = []
+    try:
+        for d in KEPT:
+            os.mkdir(os.path.join(kept, d.strip("/").replace("/", "-")), 0o755)
+        a = host(c, kept)
+        hosts.append(a)
+        a.install(c.stage_dir)
+        deps = a.run(["systemctl", "list-dependencies", "--plain", "--no-pager", "multi-user.target"]).stdout
+        assert "cedana-restore.service" in deps, "the install does not put cedana-restore.service into the boot"
+        a.run(["systemctl", "start", "cedanad.socket"])
+        # Pids the restore in the next boot needs free: well past what a boot uses.
+        a.run(["sh", "-c", "for i in $(seq 400); do /bin/true; done"])
+        cedana(a, "run", "process", "--name", "keep", "--", "sh", "-c", TICKER)
+        log = "/var/log/cedana/0/keep.log"
+        a.wait_until(lambda: len(ticks(a.read_file(log))) > 10, what="the job to count")
+        assert "cedana" not in inhibitors(a)
+        r = cedana(a, "job", "persist", "keep")
+        assert "checkpointed when the system shuts down" in r.stdout, r.stdout
+        assert re.search(r"cedana .*shutdown .*delay", inhibitors(a)), inhibitors(a)
+        assert "persist" in cedana(a, "job", "list").stdout
+        # Unmarked, the lock goes (cedanad may idle-exit again); marked again, it comes back.
+        cedana(a, "job", "persist", "keep", "--off")
+        assert "cedana" not in inhibitors(a)
+        cedana(a, "job", "persist", "keep")
+
+        # A real poweroff, through logind, which waits for cedanad's lock.
+        a.run(["systemctl", "poweroff"], check=False)
+        assert a.wait_powered_off(60), "the first container did not power off"
+        a.shutdown()
+        hosts.remove(a)
+        state = os.path.join(kept, "var-lib-cedana")
+        assert os.path.exists(os.path.join(state, "restore-at-boot")), os.listdir(state)
+        before = ticks(open(os.path.join(kept, "var-log-cedana", "0", "keep.log")).read())
+        assert before == list(range(1, len(before) + 1))
+
+        # The next boot restores it, before anyone asks.
+        b = host(c, kept, at_boot=True)
+        hosts.append(b)
+        assert "cedana-restore.service" not in b.failed_units, b.failed_units
+        show = b.run(["systemctl", "show", "-p", "Result,ExecMainStatus,ExecMainStartTimestampMonotonic",
+                      "cedana-restore.service"]).stdout
+        assert "Result=success" in show and "ExecMainStatus=0" in show, show
+        assert "ExecMainStartTimestampMonotonic=0" not in show, "cedana-restore.service did not run at boot"
+        assert "Restored job keep" in b.journal(["-u", "cedana-restore.service", "-o", "cat", "--no-pager"])
+        lst = cedana(b, "job", "list").stdout
+        assert re.search(r"^keep\s+process\s+\d+\s+running", lst, re.M), lst
+        b.wait_until(lambda: max(ticks(b.read_file(log))) > before[-1] + 5, what="the job to count on")
+        seq = ticks(b.read_file(log))
+        assert seq == list(range(1, len(seq) + 1)), "the count restarted or lost a step across the reboot"
+        assert not b.path_exists("/var/lib/cedana/restore-at-boot")
+        # Still marked: protected again in this boot too.
+        assert re.search(r"cedana .*shutdown .*delay", inhibitors(b)), inhibitors(b)
+        cedana(b, "job", "kill", "keep", "--signal", "KILL")
+    finally:
+        for h in hosts:
+            h.shutdown()
+        shutil.rmtree(kept, ignore_errors=True)
