@@ -71,6 +71,7 @@ typedef struct Job {
         /* persist.c: checkpointed when the system shuts down, and restored when it boots */
         bool persist;
         bool restore_at_boot; /* halted by that checkpoint: the next boot restores it */
+        bool shutdown_tried;  /* in this shutdown, its checkpoint was started (or refused) */
         /* Started with attach: the job's stdin and stdout/stderr are pipes whose other ends
          * cedanad holds, and so does the job's cedana-hold (attach_holder) for whenever cedanad
          * is not running; output is copied to the log and to attached clients. The keys are the

@@ -193,6 +193,7 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_post(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         polkit_queries_gc(m);
+        persist_continue(m);
         int enabled = SD_EVENT_OFF;
         if (m->idle_timer)
                 (void) sd_event_source_get_enabled(m->idle_timer, &enabled);

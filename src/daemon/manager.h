@@ -62,6 +62,7 @@ struct Manager {
         int inhibit_fd;
         sd_bus_slot *shutdown_slot;
         bool shutting_down;
+        bool shutdown_settled; /* its checkpoints done, the lock released */
         unsigned shutdown_dumps;
 };
 

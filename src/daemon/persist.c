@@ -23,7 +23,7 @@ bool persist_wanted(const Job *j) {
 }
 
 bool persist_holds(Manager *m) {
-        return m->inhibit_fd >= 0 || m->shutdown_dumps > 0;
+        return m->inhibit_fd >= 0 || (m->shutting_down && !m->shutdown_settled);
 }
 
 static void release_lock(Manager *m) {
@@ -34,34 +34,52 @@ static void release_lock(Manager *m) {
         manager_check_idle(m);
 }
 
-static void shutdown_dumps_finished(Manager *m) {
+/* Whether j still needs its shutdown checkpoint started. */
+static bool shutdown_owes(const Job *j) {
+        return j->state == JOB_RUNNING && persist_wanted(j) && !j->shutdown_tried;
+}
+
+void persist_continue(Manager *m) {
+        if (!m->shutting_down || m->shutdown_settled)
+                return;
+        bool waiting = false;
+        LIST_FOREACH(jobs, j, m->jobs) {
+                if (!shutdown_owes(j))
+                        continue;
+                /* A dump or restore of it in flight (a scheduled checkpoint, say): its turn comes
+                 * when that ends. */
+                if (j->busy) {
+                        waiting = true;
+                        continue;
+                }
+                j->shutdown_tried = true;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r = bus_dump_job_for_owner(NULL, m, j, DUMP_ORIGIN_SHUTDOWN, &e);
+                if (r < 0)
+                        log_ctx_errno(LOG_ERR, r, LOG_CTX(.job = j->id),
+                                      "Job %s cannot be checkpointed for the shutdown: %s It will not be restored at "
+                                      "boot.", job_display_name(j, 0), e.message ?: strerror(-r));
+                else
+                        m->shutdown_dumps++;
+        }
+        if (waiting || m->shutdown_dumps > 0)
+                return;
+        m->shutdown_settled = true;
         persist_sync(m); /* the boot flag, before the shutdown may go on */
         log_info("Checkpoints for the shutdown done; letting it proceed.");
         release_lock(m);
 }
 
 static void shutdown_begins(Manager *m) {
-        unsigned started = 0, skipped = 0;
+        unsigned n = 0;
         m->shutting_down = true;
+        m->shutdown_settled = false;
         LIST_FOREACH(jobs, j, m->jobs) {
-                if (j->state != JOB_RUNNING || !persist_wanted(j))
-                        continue;
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                int r = bus_dump_job_for_owner(NULL, m, j, DUMP_ORIGIN_SHUTDOWN, &e);
-                if (r < 0) {
-                        skipped++;
-                        log_ctx_errno(LOG_ERR, r, LOG_CTX(.job = j->id),
-                                      "Job %s cannot be checkpointed for the shutdown: %s It will not be restored at "
-                                      "boot.", job_display_name(j, 0), e.message ?: strerror(-r));
-                        continue;
-                }
-                started++;
+                j->shutdown_tried = false;
+                n += shutdown_owes(j);
         }
-        m->shutdown_dumps = started;
-        log_notice("The system is shutting down: checkpointing %u job(s) marked to persist%s.", started,
-                   skipped > 0 ? " (some could not be, see above)" : "");
-        if (started == 0)
-                shutdown_dumps_finished(m);
+        log_notice("The system is shutting down: checkpointing %u job(s) marked to persist.", n);
+        persist_continue(m);
 }
 
 void persist_dump_done(Manager *m, Job *j, int r, const char *message) {
@@ -71,8 +89,9 @@ void persist_dump_done(Manager *m, Job *j, int r, const char *message) {
         else
                 log_ctx(LOG_ERR, LOG_CTX(.job = j->id), "Job %s could not be checkpointed for the shutdown: %s It "
                         "will not be restored at boot.", job_display_name(j, 0), strna(message));
-        if (m->shutdown_dumps > 0 && --m->shutdown_dumps == 0)
-                shutdown_dumps_finished(m);
+        if (m->shutdown_dumps > 0)
+                m->shutdown_dumps--;
+        persist_continue(m);
 }
 
 static int on_prepare_for_shutdown(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

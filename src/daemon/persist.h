@@ -28,6 +28,10 @@ int persist_set(Job *j, bool on, sd_bus_error *error);
 void persist_sync(Manager *m);
 /* Whether cedanad must stay: it holds the lock, or the shutdown dumps run. */
 bool persist_holds(Manager *m);
+/* During a shutdown: starts the checkpoints of marked jobs that became idle (a scheduled dump of
+ * one was in flight when it began), and releases the lock once none is owed or in flight. Called
+ * after every event, like the idle check. */
+void persist_continue(Manager *m);
 /* A dump for the shutdown ended: r 0, or why not (message). */
 void persist_dump_done(Manager *m, Job *j, int r, const char *message);
 void persist_done(Manager *m);

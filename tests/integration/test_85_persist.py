@@ -2,7 +2,9 @@
 # A job marked to persist outlives a reboot: a real `systemctl poweroff` of one systemd container
 # has cedanad checkpoint it within logind's delay, and a second container booted on the same state,
 # log and checkpoint directories (binds on the host that outlive the first) has it running again
-# from cedana-restore.service, in the boot transaction, its log continuing where it stopped.
+# from cedana-restore.service, in the boot transaction, its log continuing where it stopped and
+# its 256 MiB of memory the same. The poweroff comes while the job's scheduled checkpoint runs:
+# the shutdown's checkpoint waits for it.
 
 import os
 import re
@@ -10,6 +12,8 @@ import shutil
 import tempfile
 
 import cedana_container as cc
+from workloads import read_report as report
+from workloads import workload
 
 TIMEOUT = 300
 TICKER = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done"
@@ -66,10 +70,21 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         a.run(["systemctl", "start", "cedanad.socket"])
         # Pids the restore in the next boot needs free: well past what a boot uses.
         a.run(["sh", "-c", "for i in $(seq 400); do /bin/true; done"])
-        cedana(a, "run", "process", "--name", "keep", "--", "sh", "-c", TICKER)
+        # logind waits this long for cedanad's lock (5 s by default), what two dumps of the job
+        # may take on a busy machine.
+        a.run(["mkdir", "-p", "/etc/systemd/logind.conf.d"])
+        a.write_file("/etc/systemd/logind.conf.d/50-delay.conf", "[Login]\nInhibitDelayMaxSec=60\n")
+        a.run(["systemctl", "restart", "systemd-logind"])
+        mem = "/var/lib/cedana-checkpoints/mem.report"
+        cedana(a, "run", "process", "--name", "keep", "--", "sh", "-c",
+               f"{workload(c)} {mem} memory 256 2 & {TICKER}")
         log = "/var/log/cedana/0/keep.log"
-        a.wait_until(lambda: len(ticks(a.read_file(log))) > 10, what="the job to count")
+        a.wait_until(lambda: len(ticks(a.read_file(log))) > 10 and report(a, mem).get("initial"), timeout=60,
+                     what="the job to count and fill its memory")
+        initial = report(a, mem)["initial"]
         assert "cedana" not in inhibitors(a)
+        # Its schedule's settings are what the shutdown's checkpoint uses; the schedule comes back too.
+        cedana(a, "job", "schedule", "keep", "--every", "1h", "--compression", "zstd")
         r = cedana(a, "job", "persist", "keep")
         assert "checkpointed when the system shuts down" in r.stdout, r.stdout
         assert re.search(r"cedana .*shutdown .*delay", inhibitors(a)), inhibitors(a)
@@ -79,7 +94,11 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         assert "cedana" not in inhibitors(a)
         cedana(a, "job", "persist", "keep")
 
-        # A real poweroff, through logind, which waits for cedanad's lock.
+        # The timer's service, as at a tick; once its CRIU runs, a real poweroff, through logind,
+        # which waits for cedanad's lock while cedanad waits for the scheduled checkpoint.
+        a.run(["systemctl", "start", "--no-block", "cedana-schedule-0-keep.service"])
+        a.wait_until(lambda: a.run(["pgrep", "-x", "criu"], check=False).returncode == 0, interval=0.02,
+                     what="the scheduled checkpoint to run")
         a.run(["systemctl", "poweroff"], check=False)
         assert a.wait_powered_off(60), "the first container did not power off"
         a.shutdown()
@@ -87,6 +106,9 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         state = os.path.join(kept, "var-lib-cedana")
         assert os.path.exists(os.path.join(state, "restore-at-boot")), os.listdir(state)
         before = ticks(open(os.path.join(kept, "var-log-cedana", "0", "keep.log")).read())
+        # The scheduled checkpoint and the shutdown's, both complete.
+        saved = sorted(os.listdir(os.path.join(kept, "var-lib-cedana-checkpoints", "root")))
+        assert len(saved) == 2 and all(re.fullmatch(r"dump-job-keep-\d+(-2)?\.tar\.zst", f) for f in saved), saved
         assert before == list(range(1, len(before) + 1))
 
         # The next boot restores it, before anyone asks.
@@ -103,7 +125,11 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         b.wait_until(lambda: max(ticks(b.read_file(log))) > before[-1] + 5, what="the job to count on")
         seq = ticks(b.read_file(log))
         assert seq == list(range(1, len(seq) + 1)), "the count restarted or lost a step across the reboot"
+        b.run(["pkill", "-USR1", "-x", "workload"])
+        b.wait_until(lambda: report(b, mem).get("rounds") == "1", what="a checksum after the reboot")
+        assert report(b, mem)["current"] == initial
         assert not b.path_exists("/var/lib/cedana/restore-at-boot")
+        assert "cedana-schedule-0-keep.timer" in b.run(["systemctl", "list-timers", "--no-pager"]).stdout
         # Still marked: protected again in this boot too.
         assert re.search(r"cedana .*shutdown .*delay", inhibitors(b)), inhibitors(b)
         cedana(b, "job", "kill", "keep", "--signal", "KILL")
