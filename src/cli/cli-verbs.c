@@ -197,7 +197,9 @@ const Verb cli_verbs[] = {
           "List managed jobs: running, halted and failed ones; --all adds those that exited or were killed. "
           "Root sees everybody's, with a USER column. --json prints an array of {\"job\", \"user\", \"uid\", "
           "\"type\", \"status\", \"pid\", \"gpu\", \"exit_code\", \"signal\", \"checkpoint\" (µs since the epoch), "
-          "\"size\", \"log\", \"unit\", \"checkpoint_id\"}, null where a value does not apply." },
+          "\"size\", \"log\", \"unit\", \"checkpoint_id\", \"schedule\" (as 'job schedule --json' has it), \"persist\", "
+          "\"restore_at_boot\"}, null where a value does not apply. The SCHEDULE column says how often the job is "
+          "checkpointed, when next, whether the last one failed, and whether it persists across reboots." },
         { "job", "checkpoints", 1, 1, verb_job_checkpoints, 0, VERB_ARG_JOB, 0, SECTION_JOBS, "JOB",
           "List the checkpoints of a job",
           "List the checkpoints of JOB, newest first. --json prints an array of {\"id\", \"time\", \"size\", "
@@ -227,15 +229,17 @@ const Verb cli_verbs[] = {
           "when the job is restored. A failed scheduled checkpoint is logged with its reason and tried again "
           "at the next tick; the job is never stopped by it. Giving --every again changes the schedule; --off "
           "removes it (its checkpoints stay); --now takes the scheduled checkpoint at once, as the timer does. "
-          "Without options, shows the schedule. --json prints {\"job\", \"every_usec\", \"keep\", "
-          "\"next_usec\", \"last_usec\", \"last_result\", \"persist\"}; with --now, as 'dump job' does." },
+          "Without options, shows the schedule. --json prints {\"job\", \"schedule\": {\"every_usec\", \"keep\", "
+          "\"next_usec\", \"last_usec\", \"last_result\"} or null, \"persist\", \"restore_at_boot\"}; with "
+          "--now, as 'dump job' does." },
         { "job", "persist", 1, 1, verb_job_persist, OPT_BIT(OPT_OFF), VERB_ARG_JOB, 0, SECTION_JOBS, "JOB [--off]",
           "Checkpoint a job at shutdown, restore it at boot",
           "Mark JOB to survive reboots: when the system shuts down, cedanad (holding a logind delay lock "
           "while a marked job runs) checkpoints it with its schedule's --compression and --dir, and at the "
           "next boot cedana-restore.service restores it under the same name, continuing its log. A job "
           "whose checkpoint did not fit into logind's InhibitDelayMaxSec= is logged and left out, never "
-          "half recorded. [Jobs] PersistAll=yes in cedana.conf marks every job. --off removes the mark." },
+          "half recorded. [Jobs] PersistAll=yes in cedana.conf marks every job. Process jobs only: a runc "
+          "container job takes a schedule but is refused here. --off removes the mark." },
         { "job", "restore-persisted", 0, 0, verb_job_restore_persisted, 0, VERB_ARG_NONE, 0, SECTION_JOBS, "",
           "Restore the jobs checkpointed at shutdown",
           "Restore every job that cedanad checkpointed when the system last shut down, from that checkpoint, "

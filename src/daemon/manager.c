@@ -450,7 +450,7 @@ int manager_features(Manager *m, char ***ret) {
         }
         static const char *const fixed[] = {
                 "tcp-established", "file-locks", "link-remap", "shell-job", "external",
-                "unprivileged", "scopes", "job-store", "polkit",
+                "unprivileged", "scopes", "job-store", "polkit", "schedule", "persist",
         };
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed); i++)
                 r = strv_extend(&l, fixed[i]);

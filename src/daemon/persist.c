@@ -19,7 +19,8 @@
 #define LOGIND_MANAGER "org.freedesktop.login1.Manager"
 
 bool persist_wanted(const Job *j) {
-        return j->persist || j->manager->config.persist_all;
+        /* Containers are not restored at boot (see SetJobPersist). */
+        return !j->container_id && (j->persist || j->manager->config.persist_all);
 }
 
 bool persist_holds(Manager *m) {

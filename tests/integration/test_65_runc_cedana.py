@@ -268,6 +268,21 @@ def test_container_as_a_managed_job(c):
         c.run(["systemctl", "restart", "cedanad.service"])
         assert job(c, "web")["status"] == "running", job(c, "web")
 
+        # A schedule for a container job: its checkpoints leave the container running.
+        cedana(c, "job", "schedule", "web", "--every", "1h", "--compression", "lz4", "--dir", CK, "--keep", "1")
+        assert "cedana-schedule-0-web.timer" in c.run(["systemctl", "list-timers", "--no-pager"]).stdout
+        pid = oci.runc_state(c, "jobc")["pid"]
+        for _ in range(2):
+            r = json.loads(cedana(c, "job", "schedule", "web", "--now", "--json").stdout)
+            assert r["path"].startswith(CK + "/dump-job-web-") and r["path"].endswith(".tar.lz4"), r
+        st = oci.runc_state(c, "jobc")
+        assert st["status"] == "running" and st["pid"] == pid and job(c, "web")["status"] == "running", st
+        c.wait_until(lambda: len(json.loads(cedana(c, "job", "checkpoints", "web", "--json").stdout)) == 2,
+                     what="the schedule to keep one checkpoint beside the job's earlier one")
+        at = oci.count(c, b)
+        c.wait_until(lambda: oci.count(c, b) > at + 3, what="the container to count on after its checkpoints")
+        fails(c, ["job", "persist", "web"], 10, "only process jobs can be checkpointed at shutdown")
+
         cedana(c, "job", "kill", "web", "--signal", "KILL")
         # Its init is not cedanad's child (runc's is the container's systemd once cedanad
         # restarted): the exit is seen, its status is not known.

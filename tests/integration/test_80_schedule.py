@@ -60,6 +60,8 @@ def setup(c):
 
 
 def test_a_scheduled_job_keeps_n_checkpoints_and_never_stops(c):
+    f = json.loads(cedana(c, "features", "--json").stdout)
+    assert f["schedule"] is True and f["persist"] is True, f
     out = json.loads(cedana(c, "run", "process", "--name", "sched", "--json", "--", "sh", "-c", TICKER).stdout)
     pid, log = out["pid"], out["log"]
     r = cedana(c, "job", "schedule", "sched", "--every", "2s", "--keep", "2", "--compression", "zstd", "--dir", CKDIR)

@@ -119,6 +119,7 @@ static void assert_defaults(const Config *c) {
         g_assert_cmpstr(c->s3_user_prefix, ==, "users/%U/");
         g_assert_cmpuint(c->idle_exit_usec, ==, DEFAULT_IDLE_EXIT_USEC);
         g_assert_cmpuint(c->collect_after_usec, ==, CONFIG_COLLECT_AFTER_DEFAULT_USEC);
+        g_assert_false(c->persist_all);
         g_assert_cmpuint(c->max_restore_bytes, ==, ARCHIVE_LIMITS_DEFAULT.max_bytes);
         g_assert_cmpuint(c->restore_timeout_sec, ==, CONFIG_RESTORE_TIMEOUT_DEFAULT_SEC);
 }
@@ -137,6 +138,7 @@ static const char all_keys[] =
         "IdleExitSec=infinity\n"
         "[Jobs]\n"
         "CollectAfterSec=3600\n"
+        "PersistAll=yes\n"
         "[Restore]\n"
         "MaxArchiveSize=1T\n"
         "TimeoutSec=60\n"
@@ -156,6 +158,7 @@ static void assert_all_keys(const Config *c) {
         g_assert_cmpstr(c->runc_binary, ==, "/opt/runc/runc");
         g_assert_cmpuint(c->idle_exit_usec, ==, UINT64_MAX);
         g_assert_cmpuint(c->collect_after_usec, ==, 3600 * USEC_PER_SEC);
+        g_assert_true(c->persist_all);
         g_assert_cmpuint(c->max_restore_bytes, ==, UINT64_C(1) << 40);
         g_assert_cmpuint(c->restore_timeout_sec, ==, 60);
         g_assert_cmpstr(c->s3_endpoint, ==, "https://s3.example.com");
@@ -262,7 +265,7 @@ static void test_empty_value_resets(Fixture *f, gconstpointer data) {
                          "[Checkpoint]\nDirectory=\nCompression=   \n"
                          "[CRIU]\nBinary=\nLogLevel=\n[Containers]\nRunc=\n"
                          "[Daemon]\nIdleExitSec=\t\n"
-                         "[Jobs]\nCollectAfterSec=\n"
+                         "[Jobs]\nCollectAfterSec=\nPersistAll=\n"
                          "[Restore]\nMaxArchiveSize=\nTimeoutSec=\n"
                          "[S3]\nEndpoint=\nRegion=\nCredentialsFile=\nCAFile=\nPathStyle=\nUserPrefix=\n");
         g_assert_cmpint(load(f), ==, 0);
@@ -304,6 +307,7 @@ static void test_errors(Fixture *f, gconstpointer data) {
                   "that ends in '/', e.g. users/%U/." },
                 { "[S3]\nRegion=EU West\n",
                   "2: Region=EU West is not a region name; use lower-case letters, digits and '-', e.g. us-east-1." },
+                { "[Jobs]\nPersistAll=sometimes\n", "2: PersistAll=sometimes is not a boolean; use yes or no." },
                 { "[CRIU]\nBinary=criu\n",
                   "2: Binary=criu is not an absolute path; use a path starting with \"/\"." },
                 { "[CRIU]\nLogLevel=5\n",
@@ -522,7 +526,7 @@ static char *example_config(void) {
 static void test_example(Fixture *f, gconstpointer data) {
         static const char *const keys[] = {
                 "Directory", "Compression", "Binary",         "LogLevel",   "Runc",
-                "IdleExitSec", "CollectAfterSec", "MaxArchiveSize", "TimeoutSec", "Endpoint", "Region",
+                "IdleExitSec", "CollectAfterSec", "PersistAll", "MaxArchiveSize", "TimeoutSec", "Endpoint", "Region",
                 "CredentialsFile", "CAFile", "PathStyle", "UserPrefix",
         };
         g_autofree char *example = example_config();
