@@ -220,7 +220,7 @@ static bool job_listed(const JobInfo *j) {
 
 int verb_job_list(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *schedules = NULL;
+        _cleanup_(sd_bus_message_unref_pairp) sd_bus_message *replies[2] = {};
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ JobInfo *jobs = NULL;
         _cleanup_table_ Table *t = NULL;
@@ -230,9 +230,7 @@ int verb_job_list(const Verb *verb, int n_args, char **args) {
         r = cli_bus_connect(&bus, 0);
         if (r != 0)
                 return r;
-        r = list_jobs(&bus, &error, &reply, &jobs, &n);
-        if (r >= 0)
-                r = list_schedules(&bus, jobs, n, &error, &schedules);
+        r = list_jobs_with_schedules(&bus, &error, replies, &jobs, &n);
         if (r < 0)
                 return log_bus_error(&error, r, "list jobs");
 

@@ -38,8 +38,14 @@ int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInf
  * they make (strings borrowed from the object). */
 int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, json_t **ret);
 JobInfo job_info_from_properties(const json_t *o);
-/* ListSchedules() merged into the jobs' rows; the strings point into *ret_reply. */
-int list_schedules(CliBus *b, JobInfo *jobs, size_t n, sd_bus_error *error, sd_bus_message **ret_reply);
+/* list_jobs() with ListSchedules() merged into the rows; the strings point into the two replies,
+ * which the caller unrefs after freeing *ret. */
+int list_jobs_with_schedules(CliBus *b, sd_bus_error *error, sd_bus_message *ret_replies[2], JobInfo **ret,
+                             size_t *ret_n);
+static inline void sd_bus_message_unref_pairp(sd_bus_message *(*m)[2]) {
+        sd_bus_message_unref((*m)[0]);
+        sd_bus_message_unref((*m)[1]);
+}
 /* "every 15min, next 14:05:10, last failed; persist" for a listing, "-" for none, in a new string. */
 char *schedule_summary(const JobInfo *j);
 /* The schedule and persistence lines of `job inspect` and `job schedule`. */

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "naming.h"
 
-int list_schedules(CliBus *b, JobInfo *jobs, size_t n, sd_bus_error *error, sd_bus_message **ret_reply) {
+static int list_schedules(CliBus *b, JobInfo *jobs, size_t n, sd_bus_error *error, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *id, *result;
         uint32_t uid, keep;
@@ -47,6 +47,12 @@ int list_schedules(CliBus *b, JobInfo *jobs, size_t n, sd_bus_error *error, sd_b
                 return r;
         *ret_reply = TAKE_PTR(reply);
         return 0;
+}
+
+int list_jobs_with_schedules(CliBus *b, sd_bus_error *error, sd_bus_message *ret_replies[2], JobInfo **ret,
+                             size_t *ret_n) {
+        int r = list_jobs(b, error, &ret_replies[0], ret, ret_n);
+        return r < 0 ? r : list_schedules(b, *ret, *ret_n, error, &ret_replies[1]);
 }
 
 static bool last_failed(const JobInfo *j) {
@@ -233,7 +239,7 @@ int verb_job_persist(const Verb *verb, int n_args, char **args) {
 
 int verb_job_restore_persisted(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *schedules = NULL;
+        _cleanup_(sd_bus_message_unref_pairp) sd_bus_message *replies[2] = {};
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ JobInfo *jobs = NULL;
         size_t n = 0;
@@ -241,9 +247,7 @@ int verb_job_restore_persisted(const Verb *verb, int n_args, char **args) {
         int r = cli_bus_connect(&bus, 0);
         if (r != 0)
                 return r;
-        r = list_jobs(&bus, &error, &reply, &jobs, &n);
-        if (r >= 0)
-                r = list_schedules(&bus, jobs, n, &error, &schedules);
+        r = list_jobs_with_schedules(&bus, &error, replies, &jobs, &n);
         if (r < 0)
                 return log_bus_error(&error, r, "list the jobs checkpointed at shutdown");
         for (size_t i = 0; i < n; i++) {

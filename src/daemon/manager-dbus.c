@@ -847,8 +847,11 @@ static int method_get_job(sd_bus_message *call, void *userdata, sd_bus_error *er
         return sd_bus_reply_method_return(call, "o", path);
 }
 
-static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+/* An array of rows, one per job the caller sees that want() lets through (NULL: every one). */
+typedef int (*JobRowFunc)(sd_bus_message *reply, Job *j);
+
+static int reply_job_rows(sd_bus_message *call, Manager *m, const char *row, bool (*want)(const Job *j),
+                          JobRowFunc append) {
         uid_t uid;
         int r = bus_caller_uid(call, &uid);
         if (r < 0)
@@ -856,27 +859,38 @@ static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssusbttsuois)");
+                r = sd_bus_message_open_container(reply, 'a', row);
         LIST_FOREACH(jobs, j, m->jobs) {
                 if (r < 0)
                         break;
-                if (!caller_sees(uid, j->uid) || j->state == JOB_UNKNOWN)
-                        continue;
-                job_refresh_gpu(j);
-                _cleanup_free_ char *path = job_bus_path(j);
-                if (!path)
-                        return -ENOMEM;
-                r = sd_bus_message_append(reply, "(ssusbttsuois)", j->id, j->type,
-                                          (uint32_t) (j->state == JOB_RUNNING ? j->pid : 0), job_state_to_string(j->state),
-                                          j->gpu, j->last_checkpoint_usec, j->last_checkpoint_size, strempty(j->log_path),
-                                          (uint32_t) j->uid, path, (int32_t) job_exit_code(j),
-                                          strempty(job_exit_signal(j)));
+                if (caller_sees(uid, j->uid) && (!want || want(j)))
+                        r = append(reply, j);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static bool job_is_known(const Job *j) {
+        return j->state != JOB_UNKNOWN;
+}
+
+static int append_job_row(sd_bus_message *reply, Job *j) {
+        job_refresh_gpu(j);
+        _cleanup_free_ char *path = job_bus_path(j);
+        if (!path)
+                return -ENOMEM;
+        return sd_bus_message_append(reply, "(ssusbttsuois)", j->id, j->type,
+                                     (uint32_t) (j->state == JOB_RUNNING ? j->pid : 0), job_state_to_string(j->state),
+                                     j->gpu, j->last_checkpoint_usec, j->last_checkpoint_size, strempty(j->log_path),
+                                     (uint32_t) j->uid, path, (int32_t) job_exit_code(j),
+                                     strempty(job_exit_signal(j)));
+}
+
+static int method_list_jobs(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return reply_job_rows(call, userdata, "(ssusbttsuois)", job_is_known, append_job_row);
 }
 
 /* Handlers shared with the Job objects: j was found the way its caller may see it. */
@@ -1276,32 +1290,20 @@ static int method_set_job_persist(sd_bus_message *call, void *userdata, sd_bus_e
         return r <= 0 ? pending(r) : bus_set_job_persist(call, userdata, j, on, error);
 }
 
+static bool job_has_schedule_row(const Job *j) {
+        return j->schedule_usec > 0 || persist_wanted(j) || j->restore_at_boot;
+}
+
+static int append_schedule_row(sd_bus_message *reply, Job *j) {
+        return sd_bus_message_append(reply, "(sutttsubb)", j->id, (uint32_t) j->uid, j->schedule_usec,
+                                     j->state == JOB_RUNNING ? schedule_next_usec(j) : 0, j->schedule_last_usec,
+                                     strempty(j->schedule_last_result), (uint32_t) j->schedule_keep,
+                                     persist_wanted(j), j->restore_at_boot);
+}
+
 /* The jobs the caller sees that have a schedule or outlive shutdowns, in one call for listings. */
 static int method_list_schedules(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        uid_t uid;
-        int r = bus_caller_uid(call, &uid);
-        if (r < 0)
-                return r;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_message_new_method_return(call, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(sutttsubb)");
-        LIST_FOREACH(jobs, j, m->jobs) {
-                if (r < 0)
-                        break;
-                if (!caller_sees(uid, j->uid) || (j->schedule_usec == 0 && !persist_wanted(j) && !j->restore_at_boot))
-                        continue;
-                r = sd_bus_message_append(reply, "(sutttsubb)", j->id, (uint32_t) j->uid, j->schedule_usec,
-                                          j->state == JOB_RUNNING ? schedule_next_usec(j) : 0, j->schedule_last_usec,
-                                          strempty(j->schedule_last_result), (uint32_t) j->schedule_keep,
-                                          persist_wanted(j), j->restore_at_boot);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return reply_job_rows(call, userdata, "(sutttsubb)", job_has_schedule_row, append_schedule_row);
 }
 
 /* ---- prune ---- */

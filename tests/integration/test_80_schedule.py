@@ -164,3 +164,25 @@ def test_a_users_schedule_makes_her_checkpoints(c):
     cedana(c, "job", "kill", "hers", "--signal", "KILL", user="alice")
     c.wait_until(lambda: job(c, "hers", user="alice")["status"] != "running", what="her job to end")
     cedana(c, "job", "delete", "hers", "--with-checkpoints", user="alice")
+
+
+def test_persist_all_marks_every_process_job(c):
+    def inhibitors():
+        return c.run(["systemd-inhibit", "--list", "--no-pager", "--no-legend"]).stdout
+
+    cedana(c, "run", "process", "--name", "pa", "--", "sh", "-c", TICKER)
+    assert "cedana" not in inhibitors() and not job(c, "pa")["persist"]
+    c.write_file("/etc/cedana/cedana.conf.d/50-persist.conf", "[Jobs]\nPersistAll=yes\n")
+    try:
+        c.run(["systemctl", "restart", "cedanad.service"])
+        assert job(c, "pa")["persist"] is True
+        assert re.search(r"^pa\s.*\spersist\s", cedana(c, "job", "list").stdout, re.M)
+        assert re.search(r"cedana .*shutdown .*delay", inhibitors()), inhibitors()
+    finally:
+        c.run(["rm", "-f", "/etc/cedana/cedana.conf.d/50-persist.conf"])
+        c.run(["systemctl", "restart", "cedanad.service"])
+    assert "cedana" not in inhibitors() and not job(c, "pa")["persist"]
+    cedana(c, "job", "kill", "pa", "--signal", "KILL")
+    c.wait_until(lambda: job(c, "pa")["status"] != "running", what="the job to end")
+    cedana(c, "job", "delete", "pa")
+

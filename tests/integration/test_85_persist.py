@@ -6,6 +6,7 @@
 # its 256 MiB of memory the same. The poweroff comes while the job's scheduled checkpoint runs:
 # the shutdown's checkpoint waits for it.
 
+import json
 import os
 import re
 import shutil
@@ -137,3 +138,48 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         for h in hosts:
             h.shutdown()
         shutil.rmtree(kept, ignore_errors=True)
+
+
+def test_a_checkpoint_that_does_not_fit_the_delay_is_left_out_whole(c):
+    """logind gives up waiting after InhibitDelayMaxSec=: the shutdown goes on with the dump cut
+    short. Nothing of it is recorded; the next boot restores nothing and finds no half checkpoint."""
+    kept = tempfile.mkdtemp(prefix="cedana-persist-", dir="/var/tmp")
+    hosts = []
+    try:
+        for d in KEPT:
+            os.mkdir(os.path.join(kept, d.strip("/").replace("/", "-")), 0o755)
+        a = host(c, kept)
+        hosts.append(a)
+        a.install(c.stage_dir)
+        a.run(["mkdir", "-p", "/etc/systemd/logind.conf.d"])
+        a.write_file("/etc/systemd/logind.conf.d/50-delay.conf", "[Login]\nInhibitDelayMaxSec=1\n")
+        a.run(["systemctl", "restart", "systemd-logind"])
+        a.run(["systemctl", "start", "cedanad.socket"])
+        # 2 GiB in zstd: seconds of work on any machine, far past the one logind waits.
+        mem = "/var/lib/cedana-checkpoints/big.report"
+        cedana(a, "run", "process", "--name", "big", "--", workload(c), mem, "memory", "2048", "2")
+        a.wait_until(lambda: report(a, mem).get("initial"), timeout=120, what="the job to fill its memory")
+        cedana(a, "job", "schedule", "big", "--every", "1h", "--compression", "zstd")
+        cedana(a, "job", "persist", "big")
+        a.run(["systemctl", "poweroff"], check=False)
+        assert a.wait_powered_off(60), "the first container did not power off"
+        a.shutdown()
+        hosts.remove(a)
+        assert not os.path.exists(os.path.join(kept, "var-lib-cedana", "restore-at-boot"))
+
+        b = host(c, kept, at_boot=True)
+        hosts.append(b)
+        show = b.run(["systemctl", "show", "-p", "ConditionResult", "cedana-restore.service"]).stdout
+        assert "ConditionResult=no" in show, show
+        # The job ended with the first container; its cut dump left only an intent, which the
+        # next cedanad removes with whatever was written.
+        j = json.loads(cedana(b, "job", "inspect", "big", "--json").stdout)
+        assert j["status"] == "exited" and j["checkpoints"] == [] and not j["restore_at_boot"], j
+        assert json.loads(cedana(b, "checkpoint", "list", "--json").stdout) == []
+        b.wait_until(lambda: b.run(["ls", "-A", "/var/lib/cedana-checkpoints/root"], check=False).stdout.strip() == "",
+                     what="the cut dump's files to be removed")
+    finally:
+        for h in hosts:
+            h.shutdown()
+        shutil.rmtree(kept, ignore_errors=True)
+
