@@ -70,7 +70,9 @@ int checkpoints_prune_select(Manager *m, const CheckpointFilter *f, uint32_t kee
                         continue;
                 if (status == RECORD_STATUS_MISSING)
                         prune[i] = true;
-                else if (status == RECORD_STATUS_OK && list[i].job) {
+                /* An object on the store is not looked at: it counts as intact, and the delete
+                 * removes it from the store. */
+                else if ((status == RECORD_STATUS_OK || status == RECORD_STATUS_REMOTE) && list[i].job) {
                         prune[i] = keep != UINT32_MAX && newer_kept(list, kept, i) >= keep;
                         kept[i] = !prune[i];
                 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "bus-error.h"
+#include "checkpoint-files.h"
 #include "job.h"
 #include "jobstore.h"
 #include "log.h"
@@ -145,14 +146,10 @@ int names_pick_job(Manager *m, uid_t uid, const char *requested, char **ret, sd_
         }
 }
 
-/* A complete record whose file is no longer where it was written. */
+/* A complete record whose file is no longer where it was written. An object on the store is
+ * never looked at here (its path is no file name): its record stands until deleted. */
 static bool record_missing(const CheckpointRecord *c) {
-        struct stat st;
-        if (c->state != CHECKPOINT_COMPLETE)
-                return false;
-        if (fstatat(AT_FDCWD, c->path, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT || errno == ENOTDIR;
-        return false;
+        return c->state == CHECKPOINT_COMPLETE && checkpoint_record_status(c) == RECORD_STATUS_MISSING;
 }
 
 bool names_checkpoint_taken(Manager *m, uid_t uid, const char *name, int dir_fd, const char *suffix) {

@@ -129,6 +129,30 @@ def test_memory_of_a_job_through_the_store(c):
     assert not keys("jobs/")
 
 
+def test_a_schedule_on_the_store_keeps_its_newest_object(c):
+    uid = c.user_info("alice")[1]
+    cedana(c, "run", "process", "--name", "tick", "--", "sh", "-c", "while :; do sleep 0.1; done", user="alice")
+    # Checked when set: hers below her prefix only.
+    fails(c, ["job", "schedule", "tick", "--every", "1h", "--dir", f"s3://{BUCKET}/hosts/a"], 4,
+          f"go below s3://{BUCKET}/users/{uid}/", user="alice")
+    cedana(c, "job", "schedule", "tick", "--every", "1h", "--keep", "1", "--compression", "zstd",
+           "--dir", f"s3://{BUCKET}/users/{uid}/sched", user="alice")
+    paths = [json.loads(cedana(c, "job", "schedule", "tick", "--now", "--json", user="alice").stdout)["path"]
+             for _ in range(3)]
+    assert all(p.startswith(f"s3://{BUCKET}/users/{uid}/sched/dump-job-tick-") for p in paths), paths
+    # The older objects are deleted once a newer one is complete.
+    c.wait_until(lambda: keys(f"users/{uid}/sched/") == [paths[-1][len(f"s3://{BUCKET}/"):]],
+                 what="the schedule to keep only its newest object")
+    listed = json.loads(cedana(c, "job", "list", "--json", user="alice").stdout)
+    tick = next(j for j in listed if j["job"] == "tick")
+    assert tick["status"] == "running" and tick["schedule"]["last_result"] == "success", tick
+    cedana(c, "job", "kill", "tick", "--signal", "KILL", user="alice")
+    c.wait_until(lambda: json.loads(cedana(c, "job", "inspect", "tick", "--json", user="alice").stdout)["status"]
+                 != "running", what="the job to end")
+    cedana(c, "job", "delete", "tick", "--with-checkpoints", user="alice")
+    assert not keys(f"users/{uid}/sched/")
+
+
 def test_each_user_only_below_their_prefix(c):
     uid = c.user_info("alice")[1]
     pid, report = start(c, "alice", "counter", user="alice")
