@@ -109,11 +109,11 @@ int verb_version(const Verb *verb, int n_args, char **args) {
 int verb_daemon_status(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unref_pairp) sd_bus_message *replies[2] = {};
         _cleanup_free_ char *version = NULL, *directory = NULL;
         _cleanup_strv_free_ char **features = NULL;
         _cleanup_free_ JobInfo *jobs = NULL;
-        size_t n = 0, running = 0;
+        size_t n = 0, running = 0, scheduled = 0, persisted = 0;
         int r;
 
         r = cli_bus_connect(&bus, 0);
@@ -125,18 +125,22 @@ int verb_daemon_status(const Verb *verb, int n_args, char **args) {
         if (r >= 0)
                 r = get_features(&bus, &error, &features);
         if (r >= 0)
-                r = list_jobs(&bus, &error, &reply, &jobs, &n);
+                r = list_jobs_with_schedules(&bus, &error, replies, &jobs, &n);
         if (r < 0)
                 return log_bus_error(&error, r, "ask cedanad about itself");
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 running += streq(jobs[i].state, "running");
+                scheduled += jobs[i].schedule_usec > 0;
+                persisted += jobs[i].persist || jobs[i].restore_at_boot;
+        }
 
         if (arg_json != JSON_MODE_OFF) {
-                _cleanup_json_ json_t *v = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:o}", "running", 1, "connection",
-                                                     bus.private_socket ? "private-socket" : "system-bus", "version",
-                                                     version, "checkpoint_directory", directory, "jobs",
-                                                     (json_int_t) n, "running_jobs", (json_int_t) running, "features",
-                                                     json_strv(features));
+                _cleanup_json_ json_t *v = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "running", 1,
+                                                     "connection", bus.private_socket ? "private-socket" : "system-bus",
+                                                     "version", version, "checkpoint_directory", directory, "jobs",
+                                                     (json_int_t) n, "running_jobs", (json_int_t) running,
+                                                     "scheduled_jobs", (json_int_t) scheduled, "persisted_jobs",
+                                                     (json_int_t) persisted, "features", json_strv(features));
                 if (!v)
                         return log_oom();
                 return json_print(v);
@@ -149,7 +153,8 @@ int verb_daemon_status(const Verb *verb, int n_args, char **args) {
         /* Yours, where the configured one is per user. */
         _cleanup_free_ char *mine = NULL;
         print_field("Checkpoints", checkpoint_directory_expand(directory, getuid(), &mine, NULL) >= 0 ? mine : directory);
-        print_fieldf("Jobs", "%zu (%zu running)", n, running);
+        print_fieldf("Jobs", "%zu (%zu running, %zu on a schedule, %zu kept across reboots)", n, running, scheduled,
+                     persisted);
         print_field("Features", strempty(joined));
         return 0;
 }

@@ -70,6 +70,7 @@ def test_a_scheduled_job_keeps_n_checkpoints_and_never_stops(c):
     s = job(c, "sched")["schedule"]
     assert s["every_usec"] == 2_000_000 and s["keep"] == 2 and s["next_usec"] > time.time() * 1e6 - 1e6, s
     assert re.search(r"sched\s.*every 2s, next", cedana(c, "job", "list").stdout)
+    assert json.loads(cedana(c, "daemon", "status", "--json").stdout)["scheduled_jobs"] == 1
 
     _, result = wait_for_runs(c, "sched", 4)
     assert result == "success", result
