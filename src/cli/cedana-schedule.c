@@ -2,9 +2,11 @@
 /* `cedana job schedule|persist|restore-persisted`: jobs that are checkpointed on a schedule, and
  * jobs that outlive a shutdown; and how listings show both. */
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "bus-error.h"
 #include "cedana-job.h"
@@ -12,6 +14,7 @@
 #include "cli-bus.h"
 #include "cli-output.h"
 #include "cli-util.h"
+#include "fd-util.h"
 #include "format-util.h"
 #include "log.h"
 #include "naming.h"
@@ -168,10 +171,17 @@ int verb_job_schedule(const Verb *verb, int n_args, char **args) {
                                       "schedule.", arg_off ? "off" : "now");
         if (setting && arg_every == 0)
                 return log_verb_usage(verb, "A schedule needs --every, e.g. --every 15min.");
-        /* The timer's dumps run later, as the job's owner: a path that means the same then. */
-        if (arg_dir && !startswith(arg_dir, "s3://") && !(dir = realpath(arg_dir, NULL))) {
-                log_error("Directory %s cannot be used: %m.", arg_dir);
-                return CEDANA_EXIT_NOT_FOUND;
+        /* The timer's dumps run later, as the job's owner: an absolute path, checked now as a
+         * dump would check it, rather than at every tick. */
+        if (arg_dir && !startswith(arg_dir, "s3://")) {
+                _cleanup_close_ int fd = -EBADF;
+                int k = open_user_path("--dir", arg_dir, O_RDONLY | O_DIRECTORY, 0, &fd, &dir);
+                if (k != 0)
+                        return k;
+                if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
+                        log_error("--dir %s: you cannot write there; give a directory of yours.", dir);
+                        return CEDANA_EXIT_ACCESS_DENIED;
+                }
         }
         int r = cli_bus_connect(&bus, 0);
         if (r != 0)

@@ -153,10 +153,17 @@ def test_a_users_schedule_makes_her_checkpoints(c):
     assert r.returncode == 2 and "needs --every" in r.stderr, r.stderr
     r = cedana(c, "job", "schedule", "nosuch", "--every", "1h", check=False, user="alice")
     assert r.returncode == 5 and "There is no job nosuch" in r.stderr, r.stderr
-    # A directory she cannot write: the scheduled checkpoint fails, says why, and the job runs on.
-    cedana(c, "job", "schedule", "hers", "--every", "1h", "--dir", "/etc", user="alice")
+    # A directory she cannot write, or a symbolic link: refused when set, as a dump refuses it.
+    r = cedana(c, "job", "schedule", "hers", "--every", "1h", "--dir", "/etc", check=False, user="alice")
+    assert r.returncode == 4 and "you cannot write there" in r.stderr, r.stderr
+    c.run(["ln", "-sfn", CKDIR, "/var/tmp/schedlink"])
+    r = cedana(c, "job", "schedule", "hers", "--every", "1h", "--dir", "/var/tmp/schedlink", check=False, user="alice")
+    assert r.returncode == 4 and "symbolic link" in r.stderr, r.stderr
+    # Busctl sends no such check: the tick refuses it, says why, and the job runs on.
+    c.run(["busctl", "call", "org.cedana.Checkpoint1", "/org/cedana/Checkpoint1", "org.cedana.Checkpoint1.Manager",
+           "SetJobSchedule", "sta{sv}", "hers", str(3600 * 10**6), "1", "dir", "s", "/etc"], user="alice")
     r = cedana(c, "job", "schedule", "hers", "--now", check=False, user="alice")
-    assert r.returncode != 0 and "/etc" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == 4 and "/etc" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "/etc" in last_run(c, "hers", user="alice")[1]
     assert job(c, "hers", user="alice")["status"] == "running"
     cedana(c, "job", "schedule", "hers", "--off", user="alice")
