@@ -140,8 +140,8 @@ const Verb cli_verbs[] = {
           "{\"job\", \"pid\", \"path\"}, with --print-stats also \"stats\": {\"total_usec\", "
           "\"prepare_usec\", \"forking_usec\", \"restore_usec\", \"criu_usec\", \"pages_restored\", "
           "\"pages_compared\", \"pages_skipped_cow\", \"image_bytes\", \"read_bytes\", \"streamed_bytes\" "
-          "(page images CRIU read straight from the archive, without a copy on disk; 0 when it was "
-          "extracted)}." },
+          "(page images CRIU read straight from the archive or directory, without a copy on disk; 0 when "
+          "it was extracted)}." },
         { "restore", "job", 1, 1, verb_restore, RESTORE_JOB_OPTIONS, VERB_ARG_JOB, 0, SECTION_CHECKPOINTS,
           "JOB [--path PATH] [OPTIONS...]", "Restore a halted job",
           "Restore the job JOB from its latest checkpoint, or from PATH. Ctrl-C, --print-stats and --json "

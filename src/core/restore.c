@@ -212,9 +212,35 @@ static int prepare_stream(const RestoreRequest *req, const ArchiveSource *src, V
         return 1;
 }
 
-/* The images, verified, in a directory CRIU can read: the checkpoint directory itself, or the
- * staging directory an archive is extracted into as the owner (so CRIU, as the owner, can read it). */
-static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, Compression *ret_stream, char **reterr) {
+/* A checkpoint directory restored as it streams: the images that steer CRIU are copied into the
+ * staging directory and verified on the way, the page images go from the directory to CRIU later
+ * (streamer.h), hashed as they pass. 1 when so prepared; 0 for a directory of the first format,
+ * whose files have no SHA-256 to check in the stream: it is verified whole and read in place. */
+static int prepare_stream_dir(const RestoreRequest *req, Verifier *v, char **reterr) {
+        int r = verifier_dir_metadata(v, req->source_fd, reterr);
+        if (r < 0)
+                return r;
+        const CheckpointMetadata *m = verifier_get_metadata(v);
+        if (m->format_version < 2)
+                return 0;
+        for (size_t i = 0; i < m->n_files; i++) {
+                if (streamer_takes(m->files[i].name))
+                        continue;
+                if (cancelled(req))
+                        return message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
+                r = verifier_copy_file(v, req->source_fd, m->files[i].name, req->staging_fd, reterr);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+/* The images, verified, in a directory CRIU can read: the checkpoint directory itself (a runc
+ * checkpoint, or one of the first format), or the staging directory the images are extracted or
+ * copied into as the owner (so CRIU, as the owner, can read it). *ret_streamed: the page images
+ * are to stream into CRIU from the archive (or directory) in format *ret_format. */
+static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, bool *ret_streamed,
+                       Compression *ret_format, char **reterr) {
         Compression format;
         int r = checkpoint_detect_format(req->source_fd, &format, reterr);
         if (r != 0)
@@ -224,10 +250,20 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, Comp
         _cleanup_close_ int images_fd = -EBADF;
         bool streamed = false;
         if (format == COMPRESSION_NONE) {
-                images_fd = fcntl(req->source_fd, F_DUPFD_CLOEXEC, 3);
+                /* runc's CRIU runs as a service, which cannot stream. */
+                if (!req->runc) {
+                        r = identity_set_fs(&req->owner);
+                        if (r < 0)
+                                return r;
+                        r = prepare_stream_dir(req, v, reterr);
+                        (void) identity_reset_fs();
+                        streamed = r > 0;
+                }
+                images_fd = fcntl(streamed ? req->staging_fd : req->source_fd, F_DUPFD_CLOEXEC, 3);
                 if (images_fd < 0)
                         return negative_errno();
-                r = verifier_check_dir(v, images_fd, reterr);
+                if (r == 0)
+                        r = verifier_check_dir(v, images_fd, reterr);
         } else {
                 r = identity_set_fs(&req->owner);
                 if (r < 0)
@@ -251,10 +287,11 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, Comp
         if (r > 0 && !streamed)
                 return r;
         log_debug("Restoring %s: %s.", format == COMPRESSION_NONE ? "a checkpoint directory" : "an archive",
+                 streamed ? "the page images stream from it to CRIU" :
                  format == COMPRESSION_NONE ? "CRIU reads the images in place" :
-                 streamed ? "the page images stream from the archive to CRIU" :
                             "extracted whole, as it has no index of its entries (an earlier cedana's, or repacked)");
-        *ret_stream = streamed ? format : COMPRESSION_NONE;
+        *ret_streamed = streamed;
+        *ret_format = format;
         *ret_fd = TAKE_FD(images_fd);
         return 0;
 }
@@ -443,7 +480,8 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         _cleanup_(verifier_freep) Verifier *v = NULL;
         _cleanup_(streamer_freep) Streamer *streamer = NULL;
         _cleanup_close_ int images_fd = -EBADF;
-        Compression stream = COMPRESSION_NONE;
+        Compression format = COMPRESSION_NONE;
+        bool streamed = false;
         _cleanup_free_ char *log_dir = NULL, *log_path = NULL, *criu_error = NULL, *forged = NULL;
         RestoreContext c = { .req = req };
 
@@ -452,7 +490,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         uint64_t start = now_monotonic_usec();
         int r = verifier_new(req->expected_digest, &v);
         if (r == 0)
-                r = open_images(req, v, &images_fd, &stream, reterr);
+                r = open_images(req, v, &images_fd, &streamed, &format, reterr);
         if (r == 0 && cancelled(req))
                 r = message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
         if (r != 0)
@@ -545,9 +583,10 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
                 .userdata = &c,
                 .timeout_sec = req->timeout_sec,
         };
-        if (stream != COMPRESSION_NONE) {
+        if (streamed) {
                 StreamerParams sp = { .images_dir_fd = images_fd, .uid = req->owner.uid, .gid = req->owner.gid,
-                                      .source = source_of(req), .format = stream, .metadata = m };
+                                      .source = source_of(req), .format = format, .metadata = m,
+                                      .source_dir_fd = format == COMPRESSION_NONE ? req->source_fd : -EBADF };
                 r = streamer_start(&sp, &streamer);
                 if (r < 0)
                         goto finish;

@@ -111,13 +111,29 @@ static void pipe_write(Transfer *t, const uint8_t *buf, size_t n) {
 
 enum { WRITER, HASHER };
 
-/* Decoder: fills the ring from the archive until the entry ends, fails, or the writer gives up. */
+/* Up to n bytes of the page image: from its file (t->source_fd, a directory's) or the archive. */
+static ssize_t read_image(Transfer *t, EntryReader *e, uint64_t *offset, uint8_t *buf, size_t n) {
+        if (!e) {
+                ssize_t k = pread(t->source_fd, buf, n, (off_t) *offset);
+                if (k < 0 && errno == EINTR)
+                        return read_image(t, e, offset, buf, n);
+                if (k > 0)
+                        *offset += (uint64_t) k;
+                return k < 0 ? -errno : k;
+        }
+        return entry_reader_read(e, buf, n);
+}
+
+/* Decoder: fills the ring from the archive (or the image's file) until the entry ends, fails, or
+ * the writer gives up. */
 static void *decode_main(void *userdata) {
         Transfer *t = userdata;
         _cleanup_(entry_reader_freep) EntryReader *e = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = entry_reader_open(&t->streamer->params.source, t->streamer->params.format, t->streamer->params.metadata,
-                                  t->file, &e, &err);
+        uint64_t offset = 0;
+        int r = t->source_fd >= 0 ? 0
+                                  : entry_reader_open(&t->streamer->params.source, t->streamer->params.format,
+                                                      t->streamer->params.metadata, t->file, &e, &err);
         for (;;) {
                 pthread_mutex_lock(&t->lock);
                 while (t->produced - MIN(t->consumed[WRITER], t->consumed[HASHER]) == t->n_slots && !t->abort)
@@ -130,8 +146,13 @@ static void *decode_main(void *userdata) {
 
                 size_t len = 0;
                 while (r >= 0 && len < SLOT_SIZE) {
-                        ssize_t k = entry_reader_read(e, t->slot[i] + len, SLOT_SIZE - len);
-                        if (k < 0) {
+                        ssize_t k = read_image(t, e, &offset, t->slot[i] + len, SLOT_SIZE - len);
+                        if (k < 0 && !e) {
+                                r = (int) k;
+                                if (!err && asprintf(&err, "Failed to read checkpoint file %s: %s.", t->file->name,
+                                                     strerror((int) -k)) < 0)
+                                        err = NULL;
+                        } else if (k < 0) {
                                 r = (int) k;
                                 if (!err && asprintf(&err, k == -ENOLINK ? "%s" : "The checkpoint archive is corrupt: %s.",
                                                      strna(entry_reader_error(e))) < 0)
@@ -406,6 +427,11 @@ static Transfer *transfer_new(Streamer *s, const CheckpointFile *f, int source_f
         return t;
 }
 
+/* A directory's page image, as any checkpoint file is opened (no symbolic link, a regular file). */
+static int open_page_image(Streamer *s, const CheckpointFile *f) {
+        return open_regular_at(s->params.source_dir_fd, f->name);
+}
+
 /* One request: where the image comes from, the answer, and a thread that sends it. */
 static int serve(Streamer *s, const char *name) {
         const CheckpointMetadata *m = s->params.metadata;
@@ -421,6 +447,11 @@ static int serve(Streamer *s, const char *name) {
                         f = NULL; /* asked twice: once is all it gets */
         }
         pthread_mutex_unlock(&s->lock);
+        if (f && s->params.source_dir_fd >= 0) {
+                source = open_page_image(s, f);
+                if (source < 0)
+                        f = NULL; /* cannot be sent: CRIU hears it is missing, the verification says why */
+        }
         if (!f && !closed && checkpoint_file_name_is_plain(name) && !streamer_takes(name)) {
                 source = openat(s->params.images_dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
                 struct stat st;
@@ -522,9 +553,15 @@ int streamer_verify(Streamer *s, char **reterr) {
                 Transfer *t = s->by_file[i];
                 if (!t) {
                         /* Not asked for: still part of what the checkpoint vouches for. */
-                        t = s->by_file[i] = transfer_new(s, &m->files[i], -EBADF, -EBADF);
-                        if (!t)
+                        int fd = s->params.source_dir_fd >= 0 ? open_page_image(s, &m->files[i]) : -EBADF;
+                        if (s->params.source_dir_fd >= 0 && fd < 0)
+                                return message_set(reterr, -EBADMSG, "The checkpoint is corrupt: %s is missing or "
+                                                   "not a regular file.", m->files[i].name);
+                        t = s->by_file[i] = transfer_new(s, &m->files[i], fd, -EBADF);
+                        if (!t) {
+                                safe_close(fd);
                                 return -ENOMEM;
+                        }
                         t->result = stream_entry(t);
                 } else if (t->started) {
                         (void) pthread_join(t->thread, NULL);

@@ -5,9 +5,9 @@
  *
  * What steers CRIU (every image but the page images) was extracted into the images directory
  * and verified before CRIU started, and is served from there. The page images, the bulk of a
- * checkpoint and nothing but the contents of the tasks' memory, come straight out of the archive:
- * decoded on one thread, hashed and written to CRIU's pipe on another, so nothing of them is
- * copied to disk. Their digests are known only once they have passed, so the restore's
+ * checkpoint and nothing but the contents of the tasks' memory, come straight out of the archive
+ * (or the checkpoint directory): decoded on one thread, hashed and written to CRIU's pipe on
+ * another, so nothing of them is copied to disk or read twice. Their digests are known only once they have passed, so the restore's
  * pre-resume, where the tree is built but nothing of it has run, waits for streamer_verify(). */
 #pragma once
 
@@ -32,6 +32,9 @@ typedef struct StreamerParams {
         gid_t gid;
         ArchiveSource source; /* the archive: a local file or an object */
         Compression format;
+        /* A checkpoint directory instead of an archive: its page images are files in it, read as
+         * they are (-EBADF for an archive). */
+        int source_dir_fd;
         const CheckpointMetadata *metadata; /* verified, with every file's offset; outlives us */
 } StreamerParams;
 

@@ -33,7 +33,14 @@ int verifier_end(Verifier *v, char **reterr);
 /* Every listed file was seen, complete (-EBADMSG naming the first missing one). */
 int verifier_finish(Verifier *v, char **reterr);
 
-/* A checkpoint directory: its cedana.json, then every listed file read in full (on two threads),
- * and nothing else in it but regular files it lists. -ENOENT (with *reterr) when it has no
- * cedana.json. */
+/* A checkpoint directory's cedana.json, and nothing else in it but regular files it lists. -ENOENT
+ * (with *reterr) when it has no cedana.json. The files themselves are for verifier_begin() and
+ * the rest, or the streamer, to check. */
+int verifier_dir_metadata(Verifier *v, int dir_fd, char **reterr);
+/* One listed file of a checkpoint directory, copied into to_dir_fd (a new file of the same name)
+ * and checked as it passes, as an archive's entry is (verifier_begin() to verifier_end()). */
+int verifier_copy_file(Verifier *v, int dir_fd, const char *name, int to_dir_fd, char **reterr);
+/* A checkpoint directory: its cedana.json (unless verifier_dir_metadata() read it already), then
+ * every listed file read in full (on two threads), and nothing else in it but regular files it
+ * lists. -ENOENT (with *reterr) when it has no cedana.json. */
 int verifier_check_dir(Verifier *v, int dir_fd, char **reterr);

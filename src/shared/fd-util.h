@@ -28,6 +28,9 @@ int fsync_at(int dir_fd, const char *name);
 /* A DIR for listing dir_fd from the start, on a fresh open file description (a dup would share,
  * and move, the caller's directory offset). */
 int opendir_at(int dir_fd, DIR **ret);
+/* name in dir_fd for reading: no symbolic link, no blocking on a FIFO, only a regular file
+ * (-EBADMSG otherwise). */
+int open_regular_at(int dir_fd, const char *name);
 /* Closes every fd >= 3 not in except[]. For children right after fork(). */
 int close_all_fds(const int *except, size_t n_except);
 /* Removes name below dir_fd and everything under it; never follows symlinks, never crosses
