@@ -134,11 +134,7 @@ static int method_job_run_schedule(sd_bus_message *call, void *userdata, sd_bus_
 
 static int method_job_set_persist(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         Job *j = userdata;
-        int on;
-        int r = sd_bus_message_read(call, "b", &on);
-        if (r < 0)
-                return r;
-        return bus_set_job_persist(call, j->manager, j, on, error);
+        return bus_set_job_persist(call, j->manager, j, error);
 }
 
 static int method_job_dump(sd_bus_message *call, void *userdata, sd_bus_error *error) {

@@ -1245,9 +1245,12 @@ int bus_run_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error 
         return r;
 }
 
-int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, int on, sd_bus_error *error) {
+int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
         uid_t uid;
-        int r = bus_caller_uid(call, &uid);
+        int on;
+        int r = sd_bus_message_read(call, "b", &on);
+        if (r >= 0)
+                r = bus_caller_uid(call, &uid);
         if (r >= 0)
                 r = authorize(m, call, uid, j->uid, false, error);
         if (r <= 0)
@@ -1262,32 +1265,28 @@ int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, int on, sd_bus
         return r < 0 ? r : sd_bus_reply_method_return(call, NULL);
 }
 
-static int method_set_job_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+/* A Manager method whose first argument names the job fn acts on; fn reads the rest. */
+typedef int (*JobMethodFunc)(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
+
+static int on_named_job(sd_bus_message *call, Manager *m, JobMethodFunc fn, sd_bus_error *error) {
         const char *name;
         Job *j;
         int r = sd_bus_message_read(call, "s", &name);
         if (r >= 0)
-                r = called_job(userdata, call, name, &j, error);
-        return r <= 0 ? pending(r) : bus_set_job_schedule(call, userdata, j, error);
+                r = called_job(m, call, name, &j, error);
+        return r <= 0 ? pending(r) : fn(call, m, j, error);
+}
+
+static int method_set_job_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return on_named_job(call, userdata, bus_set_job_schedule, error);
 }
 
 static int method_run_job_schedule(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        const char *name;
-        Job *j;
-        int r = sd_bus_message_read(call, "s", &name);
-        if (r >= 0)
-                r = called_job(userdata, call, name, &j, error);
-        return r <= 0 ? pending(r) : bus_run_job_schedule(call, userdata, j, error);
+        return on_named_job(call, userdata, bus_run_job_schedule, error);
 }
 
 static int method_set_job_persist(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        const char *name;
-        int on;
-        Job *j;
-        int r = sd_bus_message_read(call, "sb", &name, &on);
-        if (r >= 0)
-                r = called_job(userdata, call, name, &j, error);
-        return r <= 0 ? pending(r) : bus_set_job_persist(call, userdata, j, on, error);
+        return on_named_job(call, userdata, bus_set_job_persist, error);
 }
 
 static bool job_has_schedule_row(const Job *j) {

@@ -34,11 +34,11 @@ int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
  * scheduled one (left running; call: the request, already authorized) or the one at shutdown
  * (the job stops; call NULL). 1 started, < 0 refused with error set. */
 int bus_dump_job_for_owner(sd_bus_message *call, Manager *m, Job *j, DumpOrigin origin, sd_bus_error *error);
-/* The job's schedule: SetSchedule's (t interval_usec, a{sv} options) read from the call's
- * current position; RunSchedule; SetPersist. */
+/* The job's schedule and persistence: SetSchedule's (t interval_usec, a{sv} options) and
+ * SetPersist's (b) arguments read from the call's current position; RunSchedule. */
 int bus_set_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
 int bus_run_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
-int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, int on, sd_bus_error *error);
+int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
 int bus_restore_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error);
 int bus_kill_job(sd_bus_message *call, Manager *m, Job *j, int sig, sd_bus_error *error);
 int bus_delete_job(sd_bus_message *call, Manager *m, Job *j, int with_checkpoints, sd_bus_error *error);

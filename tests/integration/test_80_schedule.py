@@ -180,6 +180,12 @@ def test_persist_all_marks_every_process_job(c):
 
     cedana(c, "run", "process", "--name", "pa", "--", "sh", "-c", TICKER)
     assert "cedana" not in inhibitors() and not job(c, "pa")["persist"]
+    # The job object's SetPersist is the command's: marked, then not.
+    obj = ["org.cedana.Checkpoint1", "/org/cedana/Checkpoint1/job/0/pa", "org.cedana.Checkpoint1.Job"]
+    c.run(["busctl", "call", *obj, "SetPersist", "b", "true"])
+    assert job(c, "pa")["persist"] and "cedana" in inhibitors()
+    c.run(["busctl", "call", *obj, "SetPersist", "b", "false"])
+    assert not job(c, "pa")["persist"] and "cedana" not in inhibitors()
     c.write_file("/etc/cedana/cedana.conf.d/50-persist.conf", "[Jobs]\nPersistAll=yes\n")
     try:
         c.run(["systemctl", "restart", "cedanad.service"])

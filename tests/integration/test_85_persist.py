@@ -6,6 +6,7 @@
 # its 256 MiB of memory the same. The poweroff comes while the job's scheduled checkpoint runs:
 # the shutdown's checkpoint waits for it.
 
+import contextlib
 import json
 import os
 import re
@@ -57,25 +58,51 @@ def inhibitors(h):
     return h.run(["systemd-inhibit", "--list", "--no-pager", "--no-legend"]).stdout
 
 
-def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
+@contextlib.contextmanager
+def two_boots(c):
+    """The host directories that outlive the containers, and the list of containers to tear down,
+    whatever happens."""
     kept = tempfile.mkdtemp(prefix="cedana-persist-", dir="/var/tmp")
     hosts = []
     try:
         for d in KEPT:
             os.mkdir(os.path.join(kept, d.strip("/").replace("/", "-")), 0o755)
-        a = host(c, kept)
-        hosts.append(a)
-        a.install(c.stage_dir)
+        yield kept, hosts
+    finally:
+        for h in hosts:
+            h.shutdown()
+        shutil.rmtree(kept, ignore_errors=True)
+
+
+def first_boot(c, kept, hosts, inhibit_delay_sec):
+    """A container with cedana installed and logind waiting this long for delay locks."""
+    a = host(c, kept)
+    hosts.append(a)
+    a.install(c.stage_dir)
+    a.run(["mkdir", "-p", "/etc/systemd/logind.conf.d"])
+    a.write_file("/etc/systemd/logind.conf.d/50-delay.conf", f"[Login]\nInhibitDelayMaxSec={inhibit_delay_sec}\n")
+    a.run(["systemctl", "restart", "systemd-logind"])
+    a.run(["systemctl", "start", "cedanad.socket"])
+    return a
+
+
+def poweroff(a, hosts):
+    """A real poweroff from inside, through logind, which waits for delay locks."""
+    a.run(["systemctl", "poweroff"], check=False)
+    assert a.wait_powered_off(60), "the first container did not power off"
+    a.shutdown()
+    hosts.remove(a)
+
+
+def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
+    with two_boots(c) as (kept, hosts):
+        # logind waits 60 s for cedanad's lock (5 s by default): what two dumps of the job may take
+        # on a busy machine.
+        a = first_boot(c, kept, hosts, 60)
         deps = a.run(["systemctl", "list-dependencies", "--plain", "--no-pager", "multi-user.target"]).stdout
         assert "cedana-restore.service" in deps, "the install does not put cedana-restore.service into the boot"
-        a.run(["systemctl", "start", "cedanad.socket"])
         # Pids the restore in the next boot needs free: well past what a boot uses.
         a.run(["sh", "-c", "for i in $(seq 400); do /bin/true; done"])
-        # logind waits this long for cedanad's lock (5 s by default), what two dumps of the job
-        # may take on a busy machine.
-        a.run(["mkdir", "-p", "/etc/systemd/logind.conf.d"])
-        a.write_file("/etc/systemd/logind.conf.d/50-delay.conf", "[Login]\nInhibitDelayMaxSec=60\n")
-        a.run(["systemctl", "restart", "systemd-logind"])
         mem = "/var/lib/cedana-checkpoints/mem.report"
         cedana(a, "run", "process", "--name", "keep", "--", "sh", "-c",
                f"{workload(c)} {mem} memory 256 2 & {TICKER}")
@@ -100,10 +127,7 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         a.run(["systemctl", "start", "--no-block", "cedana-schedule-0-keep.service"])
         a.wait_until(lambda: a.run(["pgrep", "-x", "criu"], check=False).returncode == 0, interval=0.02,
                      what="the scheduled checkpoint to run")
-        a.run(["systemctl", "poweroff"], check=False)
-        assert a.wait_powered_off(60), "the first container did not power off"
-        a.shutdown()
-        hosts.remove(a)
+        poweroff(a, hosts)
         state = os.path.join(kept, "var-lib-cedana")
         assert os.path.exists(os.path.join(state, "restore-at-boot")), os.listdir(state)
         before = ticks(open(os.path.join(kept, "var-log-cedana", "0", "keep.log")).read())
@@ -134,37 +158,20 @@ def test_a_persisted_job_survives_a_poweroff_and_runs_after_boot(c):
         # Still marked: protected again in this boot too.
         assert re.search(r"cedana .*shutdown .*delay", inhibitors(b)), inhibitors(b)
         cedana(b, "job", "kill", "keep", "--signal", "KILL")
-    finally:
-        for h in hosts:
-            h.shutdown()
-        shutil.rmtree(kept, ignore_errors=True)
 
 
 def test_a_checkpoint_that_does_not_fit_the_delay_is_left_out_whole(c):
     """logind gives up waiting after InhibitDelayMaxSec=: the shutdown goes on with the dump cut
     short. Nothing of it is recorded; the next boot restores nothing and finds no half checkpoint."""
-    kept = tempfile.mkdtemp(prefix="cedana-persist-", dir="/var/tmp")
-    hosts = []
-    try:
-        for d in KEPT:
-            os.mkdir(os.path.join(kept, d.strip("/").replace("/", "-")), 0o755)
-        a = host(c, kept)
-        hosts.append(a)
-        a.install(c.stage_dir)
-        a.run(["mkdir", "-p", "/etc/systemd/logind.conf.d"])
-        a.write_file("/etc/systemd/logind.conf.d/50-delay.conf", "[Login]\nInhibitDelayMaxSec=1\n")
-        a.run(["systemctl", "restart", "systemd-logind"])
-        a.run(["systemctl", "start", "cedanad.socket"])
+    with two_boots(c) as (kept, hosts):
+        a = first_boot(c, kept, hosts, 1)
         # 2 GiB in zstd: seconds of work on any machine, far past the one logind waits.
         mem = "/var/lib/cedana-checkpoints/big.report"
         cedana(a, "run", "process", "--name", "big", "--", workload(c), mem, "memory", "2048", "2")
         a.wait_until(lambda: report(a, mem).get("initial"), timeout=120, what="the job to fill its memory")
         cedana(a, "job", "schedule", "big", "--every", "1h", "--compression", "zstd")
         cedana(a, "job", "persist", "big")
-        a.run(["systemctl", "poweroff"], check=False)
-        assert a.wait_powered_off(60), "the first container did not power off"
-        a.shutdown()
-        hosts.remove(a)
+        poweroff(a, hosts)
         assert not os.path.exists(os.path.join(kept, "var-lib-cedana", "restore-at-boot"))
 
         b = host(c, kept, at_boot=True)
@@ -178,8 +185,4 @@ def test_a_checkpoint_that_does_not_fit_the_delay_is_left_out_whole(c):
         assert json.loads(cedana(b, "checkpoint", "list", "--json").stdout) == []
         b.wait_until(lambda: b.run(["ls", "-A", "/var/lib/cedana-checkpoints/root"], check=False).stdout.strip() == "",
                      what="the cut dump's files to be removed")
-    finally:
-        for h in hosts:
-            h.shutdown()
-        shutil.rmtree(kept, ignore_errors=True)
 
