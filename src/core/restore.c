@@ -216,22 +216,53 @@ static int prepare_stream(const RestoreRequest *req, const ArchiveSource *src, V
  * staging directory and verified on the way, the page images go from the directory to CRIU later
  * (streamer.h), hashed as they pass. 1 when so prepared; 0 for a directory of the first format,
  * whose files have no SHA-256 to check in the stream: it is verified whole and read in place. */
-static int prepare_stream_dir(const RestoreRequest *req, Verifier *v, char **reterr) {
+/* A directory's page images, opened, by index in its metadata's files (-EBADF for the others). */
+typedef struct PageFds {
+        int *fds;
+        size_t n;
+} PageFds;
+
+static void page_fds_done(PageFds *p) {
+        for (size_t i = 0; p->fds && i < p->n; i++)
+                safe_close(p->fds[i]);
+        p->fds = mfree(p->fds);
+        p->n = 0;
+}
+
+static int prepare_stream_dir(const RestoreRequest *req, Verifier *v, PageFds *ret, char **reterr) {
         int r = verifier_dir_metadata(v, req->source_fd, reterr);
         if (r < 0)
                 return r;
         const CheckpointMetadata *m = verifier_get_metadata(v);
         if (m->format_version < 2)
                 return 0;
+        _cleanup_(page_fds_done) PageFds p = { .fds = malloc(MAX(m->n_files, (size_t) 1) * sizeof(int)),
+                                               .n = m->n_files };
+        if (!p.fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < p.n; i++)
+                p.fds[i] = -EBADF;
         for (size_t i = 0; i < m->n_files; i++) {
-                if (streamer_takes(m->files[i].name))
-                        continue;
+                const char *name = m->files[i].name;
                 if (cancelled(req))
                         return message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
-                r = verifier_copy_file(v, req->source_fd, m->files[i].name, req->staging_fd, reterr);
-                if (r < 0)
-                        return r;
+                if (!streamer_takes(name)) {
+                        r = verifier_copy_file(v, req->source_fd, name, req->staging_fd, reterr);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                /* Opened now, as the owner like every other file of theirs; read by the streamer. */
+                int fd = open_regular_at(req->source_fd, name);
+                if (fd == -ENOENT || fd == -EBADMSG)
+                        return message_set(reterr, -EBADMSG, "Checkpoint file %s is %s.", name,
+                                           fd == -ENOENT ? "missing" : "not a regular file");
+                if (fd < 0)
+                        return message_set(reterr, fd, "Failed to open checkpoint file %s: %s.", name, strerror(-fd));
+                p.fds[i] = fd;
         }
+        *ret = p;
+        p = (PageFds) {};
         return 1;
 }
 
@@ -240,7 +271,7 @@ static int prepare_stream_dir(const RestoreRequest *req, Verifier *v, char **ret
  * copied into as the owner (so CRIU, as the owner, can read it). *ret_streamed: the page images
  * are to stream into CRIU from the archive (or directory) in format *ret_format. */
 static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, bool *ret_streamed,
-                       Compression *ret_format, char **reterr) {
+                       Compression *ret_format, PageFds *ret_page_fds, char **reterr) {
         Compression format;
         int r = checkpoint_detect_format(req->source_fd, &format, reterr);
         if (r != 0)
@@ -255,7 +286,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, bool
                         r = identity_set_fs(&req->owner);
                         if (r < 0)
                                 return r;
-                        r = prepare_stream_dir(req, v, reterr);
+                        r = prepare_stream_dir(req, v, ret_page_fds, reterr);
                         (void) identity_reset_fs();
                         streamed = r > 0;
                 }
@@ -478,6 +509,8 @@ static int restore_container(const RestoreRequest *req, const CheckpointMetadata
 
 int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **reterr) {
         _cleanup_(verifier_freep) Verifier *v = NULL;
+        /* Outlives the streamer that reads them. */
+        _cleanup_(page_fds_done) PageFds page_fds = {};
         _cleanup_(streamer_freep) Streamer *streamer = NULL;
         _cleanup_close_ int images_fd = -EBADF;
         Compression format = COMPRESSION_NONE;
@@ -490,7 +523,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         uint64_t start = now_monotonic_usec();
         int r = verifier_new(req->expected_digest, &v);
         if (r == 0)
-                r = open_images(req, v, &images_fd, &streamed, &format, reterr);
+                r = open_images(req, v, &images_fd, &streamed, &format, &page_fds, reterr);
         if (r == 0 && cancelled(req))
                 r = message_set(reterr, CEDANA_E_CANCELLED, RESTORE_CANCELLED_MESSAGE);
         if (r != 0)
@@ -586,7 +619,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         if (streamed) {
                 StreamerParams sp = { .images_dir_fd = images_fd, .uid = req->owner.uid, .gid = req->owner.gid,
                                       .source = source_of(req), .format = format, .metadata = m,
-                                      .source_dir_fd = format == COMPRESSION_NONE ? req->source_fd : -EBADF };
+                                      .page_fds = page_fds.fds };
                 r = streamer_start(&sp, &streamer);
                 if (r < 0)
                         goto finish;

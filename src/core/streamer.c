@@ -427,9 +427,13 @@ static Transfer *transfer_new(Streamer *s, const CheckpointFile *f, int source_f
         return t;
 }
 
-/* A directory's page image, as any checkpoint file is opened (no symbolic link, a regular file). */
-static int open_page_image(Streamer *s, const CheckpointFile *f) {
-        return open_regular_at(s->params.source_dir_fd, f->name);
+/* A directory's page image, a descriptor of its own (each transfer closes its own). */
+static int page_image_fd(Streamer *s, const CheckpointFile *f) {
+        int fd = s->params.page_fds[f - s->params.metadata->files];
+        if (fd < 0)
+                return -EBADMSG;
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? negative_errno() : fd;
 }
 
 /* One request: where the image comes from, the answer, and a thread that sends it. */
@@ -447,8 +451,8 @@ static int serve(Streamer *s, const char *name) {
                         f = NULL; /* asked twice: once is all it gets */
         }
         pthread_mutex_unlock(&s->lock);
-        if (f && s->params.source_dir_fd >= 0) {
-                source = open_page_image(s, f);
+        if (f && s->params.page_fds) {
+                source = page_image_fd(s, f);
                 if (source < 0)
                         f = NULL; /* cannot be sent: CRIU hears it is missing, the verification says why */
         }
@@ -553,8 +557,8 @@ int streamer_verify(Streamer *s, char **reterr) {
                 Transfer *t = s->by_file[i];
                 if (!t) {
                         /* Not asked for: still part of what the checkpoint vouches for. */
-                        int fd = s->params.source_dir_fd >= 0 ? open_page_image(s, &m->files[i]) : -EBADF;
-                        if (s->params.source_dir_fd >= 0 && fd < 0)
+                        int fd = s->params.page_fds ? page_image_fd(s, &m->files[i]) : -EBADF;
+                        if (s->params.page_fds && fd < 0)
                                 return message_set(reterr, -EBADMSG, "The checkpoint is corrupt: %s is missing or "
                                                    "not a regular file.", m->files[i].name);
                         t = s->by_file[i] = transfer_new(s, &m->files[i], fd, -EBADF);

@@ -32,9 +32,9 @@ typedef struct StreamerParams {
         gid_t gid;
         ArchiveSource source; /* the archive: a local file or an object */
         Compression format;
-        /* A checkpoint directory instead of an archive: its page images are files in it, read as
-         * they are (-EBADF for an archive). */
-        int source_dir_fd;
+        /* A checkpoint directory instead of an archive: its page images, opened (as the owner,
+         * who chose them), by index in metadata->files; NULL for an archive. */
+        const int *page_fds;
         const CheckpointMetadata *metadata; /* verified, with every file's offset; outlives us */
 } StreamerParams;
 

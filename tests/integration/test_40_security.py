@@ -259,6 +259,22 @@ def test_5_symlinked_directories(c):
 
 # 6: paths the caller cannot read
 
+def test_6_directory_files_are_read_as_their_owner(c):
+    # A checkpoint directory's page images stream from where they are: opened as the owner, as
+    # every other file of theirs, so nothing root alone may read ever reaches a restore of theirs.
+    pid, report = workload(c, "ownfiles", user="alice")
+    out = json.loads(cedana(c, "dump", "process", str(pid), "--dir", CK, "--name", "ownfiles", "--json",
+                            user="alice", check=True).stdout)
+    pages = c.run(["sh", "-c", f"ls {out['path']}/pages-*.img"]).stdout.split()
+    c.run(["chmod", "000", *pages])
+    r = cedana(c, "restore", "process", "--path", out["path"], "--name", "ownfiles", user="alice")
+    assert r.returncode != 0 and "Permission denied" in r.stderr and "pages-" in r.stderr, (r.returncode, r.stderr)
+    c.run(["chmod", "600", *pages])
+    r = cedana(c, "restore", "process", "--path", out["path"], "--name", "ownfiles", user="alice", check=True)
+    cedana(c, "job", "kill", "ownfiles", "--signal", "KILL", user="alice", check=True)
+    c.wait_until(lambda: not c.path_exists(f"/proc/{pid}"), what="the restored workload to end")
+
+
 def test_6_unreadable_restore_paths(c):
     c.run(["sh", "-c", "echo secret-root-data > /root/x.tar"])
     for path in ("/root/x.tar", "/etc/shadow"):
