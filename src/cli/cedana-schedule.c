@@ -209,14 +209,23 @@ int verb_job_schedule(const Verb *verb, int n_args, char **args) {
         r = cli_bus_call(&bus, m, false, &error, NULL);
         if (r < 0)
                 return log_bus_error(&error, r, "schedule job %s", job);
-        if (!arg_quiet) {
-                char every[FORMAT_TIMESPAN_MAX];
-                if (arg_off)
-                        printf("Job %s is no longer checkpointed on a schedule; its checkpoints stay.\n", job);
-                else
-                        printf("Job %s is checkpointed every %s while it runs (timer cedana-schedule-*-%s.timer).\n",
-                               job, format_timespan(every, sizeof(every), arg_every), strrchr(job, '/') ? strrchr(job, '/') + 1 : job);
+        if (arg_quiet)
+                return 0;
+        if (arg_off) {
+                printf("Job %s is no longer checkpointed on a schedule; its checkpoints stay.\n", job);
+                return 0;
         }
+        /* The timer's name has the owner's uid, which the job's properties know. */
+        _cleanup_json_ json_t *props = NULL;
+        sd_bus_error_free(&error);
+        char every[FORMAT_TIMESPAN_MAX];
+        format_timespan(every, sizeof(every), arg_every);
+        if (get_job_properties(&bus, job, &error, &props) >= 0) {
+                JobInfo j = job_info_from_properties(props);
+                printf("Job %s is checkpointed every %s while it runs, by cedana-schedule-%" PRIu32 "-%s.timer.\n",
+                       job, every, j.uid, j.id);
+        } else
+                printf("Job %s is checkpointed every %s while it runs.\n", job, every);
         return 0;
 }
 

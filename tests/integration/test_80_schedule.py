@@ -65,7 +65,7 @@ def test_a_scheduled_job_keeps_n_checkpoints_and_never_stops(c):
     out = json.loads(cedana(c, "run", "process", "--name", "sched", "--json", "--", "sh", "-c", TICKER).stdout)
     pid, log = out["pid"], out["log"]
     r = cedana(c, "job", "schedule", "sched", "--every", "2s", "--keep", "2", "--compression", "zstd", "--dir", CKDIR)
-    assert "every 2s" in r.stdout, r.stdout
+    assert "every 2s while it runs, by cedana-schedule-0-sched.timer" in r.stdout, r.stdout
     assert "cedana-schedule-0-sched.timer" in timers(c), timers(c)
     s = job(c, "sched")["schedule"]
     assert s["every_usec"] == 2_000_000 and s["keep"] == 2 and s["next_usec"] > time.time() * 1e6 - 1e6, s
