@@ -169,12 +169,27 @@ void persist_sync(Manager *m) {
 }
 
 int persist_set(Job *j, bool on, sd_bus_error *error) {
+        Manager *m = j->manager;
+        if (on && !m->bus)
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "A checkpoint at shutdown needs logind, and "
+                                      "cedanad has no system bus to reach it on; job %s is not marked.", j->id);
+        bool was = j->persist;
         j->persist = on;
+        persist_sync(m);
+        /* Marked but unprotected would be a promise not kept: say so, and take it back. */
+        if (on && j->state == JOB_RUNNING && m->inhibit_fd < 0) {
+                j->persist = was;
+                persist_sync(m);
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "logind refused cedanad a shutdown inhibitor "
+                                      "lock (see 'journalctl -u cedanad'); job %s is not marked.", j->id);
+        }
         int r = job_save(j);
-        if (r < 0)
+        if (r < 0) {
+                j->persist = was;
+                persist_sync(m);
                 return bus_error_setf(error, r, "Failed to save job %s: %s", j->id, strerror(-r));
+        }
         job_send_changed(j, "Persist", NULL);
-        persist_sync(j->manager);
         return 0;
 }
 

@@ -129,32 +129,58 @@ void schedule_sync(Job *j) {
                 log_ctx(LOG_DEBUG, LOG_CTX(.job = j->id, .unit = timer), "%s %s.", want ? "Started" : "Stopped", timer);
 }
 
+/* A job's schedule fields, to put back when a change cannot be made whole. */
+typedef struct ScheduleFields {
+        uint64_t usec;
+        unsigned keep;
+        char *compression, *dir;
+} ScheduleFields;
+
+static void schedule_fields_swap(Job *j, ScheduleFields *f) {
+        ScheduleFields t = { j->schedule_usec, j->schedule_keep, j->schedule_compression, j->schedule_dir };
+        j->schedule_usec = f->usec;
+        j->schedule_keep = f->keep;
+        j->schedule_compression = f->compression;
+        j->schedule_dir = f->dir;
+        *f = t;
+}
+
 int schedule_set(Job *j, uint64_t usec, unsigned keep, const char *compression, const char *dir,
                  sd_bus_error *error) {
-        char *c = NULL, *d = NULL;
-        if ((compression && !(c = strdup(compression))) || (dir && !(d = strdup(dir)))) {
-                free(c);
+        if (usec > 0 && !j->manager->bus)
+                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "A schedule is a systemd timer, and cedanad has "
+                                      "no system bus to ask systemd for one; job %s keeps no schedule.", j->id);
+        ScheduleFields f = { .usec = usec, .keep = usec > 0 ? keep : 0 };
+        if (usec > 0 && ((compression && !(f.compression = strdup(compression))) || (dir && !(f.dir = strdup(dir))))) {
+                free(f.compression);
                 return -ENOMEM;
         }
         bool replacing = j->schedule_usec > 0 && j->schedule_usec != usec;
-        free(j->schedule_compression);
-        free(j->schedule_dir);
-        j->schedule_compression = usec > 0 ? c : (free(c), NULL);
-        j->schedule_dir = usec > 0 ? d : (free(d), NULL);
-        j->schedule_usec = usec;
-        j->schedule_keep = usec > 0 ? keep : 0;
-        int r = job_save(j);
-        if (r < 0)
-                return bus_error_setf(error, r, "Failed to save the schedule of job %s: %s", j->id, strerror(-r));
-        job_send_changed(j, "ScheduleInterval", "ScheduleKeep", "ScheduleCompression", "ScheduleDirectory", NULL);
-        if (!j->manager->bus || (j->state != JOB_RUNNING && usec > 0))
-                return 0; /* started when the job runs again */
-        if (usec == 0 || replacing) {
-                r = timer_stop(j);
-                if (r < 0)
-                        return bus_error_setf(error, r, "Failed to stop the timer of job %s: %s", j->id, strerror(-r));
+        schedule_fields_swap(j, &f); /* f: the schedule it had */
+        int r = 0;
+        /* The timer first: a schedule is recorded only once systemd runs it (or the job does not
+         * run, and it starts with it). */
+        if (j->manager->bus && j->state == JOB_RUNNING) {
+                if (usec == 0 || replacing) {
+                        r = timer_stop(j);
+                        if (r < 0)
+                                r = bus_error_setf(error, r, "Failed to stop the timer of job %s: %s", j->id,
+                                                   strerror(-r));
+                }
+                if (r >= 0 && usec > 0)
+                        r = timer_start(j, replacing, error);
         }
-        return usec > 0 ? timer_start(j, replacing, error) : 0;
+        if (r >= 0 && (r = job_save(j)) < 0)
+                r = bus_error_setf(error, r, "Failed to save the schedule of job %s: %s", j->id, strerror(-r));
+        if (r < 0) {
+                schedule_fields_swap(j, &f);
+                schedule_sync(j); /* the timer as the schedule it keeps wants it */
+        } else
+                job_send_changed(j, "ScheduleInterval", "ScheduleKeep", "ScheduleCompression", "ScheduleDirectory",
+                                 NULL);
+        free(f.compression);
+        free(f.dir);
+        return r;
 }
 
 uint64_t schedule_next_usec(Job *j) {

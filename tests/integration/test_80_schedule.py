@@ -4,6 +4,7 @@
 # scheduled dump is recorded and retried; the timer follows the job's state.
 
 import json
+import os
 import re
 import time
 
@@ -199,4 +200,30 @@ def test_persist_all_marks_every_process_job(c):
     cedana(c, "job", "kill", "pa", "--signal", "KILL")
     c.wait_until(lambda: job(c, "pa")["status"] != "running", what="the job to end")
     cedana(c, "job", "delete", "pa")
+
+
+def test_without_a_system_bus_neither_is_promised(c):
+    """A cedanad that serves only its private socket can reach neither systemd nor logind: it
+    refuses a schedule and a mark rather than keep a promise it cannot."""
+    dropin = "/run/systemd/system/cedanad.service.d/50-no-bus.conf"
+    nobus = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent"}
+    c.run(["mkdir", "-p", os.path.dirname(dropin)])
+    c.write_file(dropin, "[Service]\nEnvironment=DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent\n")
+    try:
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "restart", "cedanad.service"])
+        c.run(["cedana", "run", "process", "--name", "nobus", "--", "sh", "-c", TICKER], env=nobus)
+        r = c.run(["cedana", "job", "schedule", "nobus", "--every", "1h"], env=nobus, check=False)
+        assert r.returncode == 10 and "no system bus" in r.stderr, (r.returncode, r.stderr)
+        r = c.run(["cedana", "job", "persist", "nobus"], env=nobus, check=False)
+        assert r.returncode == 10 and "no system bus" in r.stderr, (r.returncode, r.stderr)
+        j = json.loads(c.run(["cedana", "job", "inspect", "nobus", "--json"], env=nobus).stdout)
+        assert j["schedule"] is None and not j["persist"], j
+        c.run(["cedana", "job", "kill", "nobus", "--signal", "KILL"], env=nobus)
+    finally:
+        c.run(["rm", "-f", dropin])
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "restart", "cedanad.service"])
+    c.wait_until(lambda: job(c, "nobus")["status"] != "running", what="the job to end")
+    cedana(c, "job", "delete", "nobus")
 
