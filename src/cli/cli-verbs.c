@@ -238,8 +238,8 @@ const Verb cli_verbs[] = {
           "while a marked job runs) checkpoints it with its schedule's --compression and --dir, and at the "
           "next boot cedana-restore.service restores it under the same name, continuing its log. A job "
           "whose checkpoint did not fit into logind's InhibitDelayMaxSec= is logged and left out, never "
-          "half recorded. [Jobs] PersistAll=yes in cedana.conf marks every job. Process jobs only: a runc "
-          "container job takes a schedule but is refused here. --off removes the mark." },
+          "half recorded. [Jobs] PersistAll=yes in cedana.conf marks every job. A runc container job comes "
+          "back from its bundle, which must be there at boot. --off removes the mark." },
         { "job", "restore-persisted", 0, 0, verb_job_restore_persisted, 0, VERB_ARG_NONE, 0, SECTION_JOBS, "",
           "Restore the jobs checkpointed at shutdown",
           "Restore every job that cedanad checkpointed when the system last shut down, from that checkpoint, "

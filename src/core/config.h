@@ -22,7 +22,7 @@ typedef struct Config {
         /* [Jobs] CollectAfterSec=: ended jobs without checkpoints, and CRIU's logs of failed
          * operations, are removed this long after they ended; UINT64_MAX: never */
         uint64_t collect_after_usec;
-        /* [Jobs] PersistAll=: every running process job is checkpointed at shutdown and restored at boot,
+        /* [Jobs] PersistAll=: every running job is checkpointed at shutdown and restored at boot,
          * as if marked with `cedana job persist`; default no */
         bool persist_all;
         unsigned restore_timeout_sec; /* [Restore] TimeoutSec=: CRIU is stopped after this; 0: never */

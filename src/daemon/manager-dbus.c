@@ -1255,12 +1255,6 @@ int bus_set_job_persist(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *
                 r = authorize(m, call, uid, j->uid, false, error);
         if (r <= 0)
                 return pending(r);
-        /* Restoring a container at boot needs runc's cgroups and the bundle's storage up, which
-         * nothing orders before cedana-restore.service yet. */
-        if (on && j->container_id)
-                return bus_error_setf(error, CEDANA_E_NOT_SUPPORTED, "Job %s is a runc container; only process jobs "
-                                      "can be checkpointed at shutdown and restored at boot for now. Give it a "
-                                      "schedule instead: 'cedana job schedule %s --every 15min'.", j->id, j->id);
         r = persist_set(j, on, error);
         return r < 0 ? r : sd_bus_reply_method_return(call, NULL);
 }

@@ -19,8 +19,7 @@
 #define LOGIND_MANAGER "org.freedesktop.login1.Manager"
 
 bool persist_wanted(const Job *j) {
-        /* Containers are not restored at boot (see SetJobPersist). */
-        return !j->container_id && (j->persist || j->manager->config.persist_all);
+        return j->persist || j->manager->config.persist_all;
 }
 
 bool persist_holds(Manager *m) {

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 
 import cedana_container as cc
+import oci
 from workloads import read_report as report
 from workloads import workload
 
@@ -44,11 +45,35 @@ def stage_binds(stage):
     return binds
 
 
-def host(c, kept, at_boot=False):
-    binds = [f"--bind={os.path.join(kept, d.strip('/').replace('/', '-'))}:{d}" for d in KEPT]
-    h = cc.Container(binds_ro=[c.source_dir, c.build_dir, c.stage_dir],
-                     extra_nspawn_args=binds + (stage_binds(c.stage_dir) if at_boot else []),
-                     boot_args=["systemd.wants=cedana-restore.service"] if at_boot else [])
+# Once a container has booted, the harness makes the v1 cgroup controllers and CRIU's
+# per-namespace sysctls writable (nspawn mounts them read-only); a container restored at boot
+# needs both before cedana-restore.service. On a host they are writable all along.
+PREPARE_UNIT = """[Unit]
+DefaultDependencies=no
+Before=cedana-restore.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'for p in /sys/fs/cgroup/*; do case $p in */unified|*/systemd) continue;; esac; \
+  if mountpoint -q $p; then mount -o remount,bind,rw $p; fi; done; \
+  for f in %s; do p=/proc/sys/kernel/$f; mount --bind $p $p && mount -o remount,bind,rw $p; done'
+""" % " ".join(cc.NS_SYSCTLS)
+
+
+def kept_path(kept, d):
+    return os.path.join(kept, d.strip("/").replace("/", "-"))
+
+
+def host(c, kept, at_boot=False, dirs=KEPT):
+    binds = [f"--bind={kept_path(kept, d)}:{d}" for d in dirs]
+    boot_args = []
+    if at_boot:
+        unit = os.path.join(kept, "prepare.service")
+        with open(unit, "w") as f:
+            f.write(PREPARE_UNIT)
+        binds += stage_binds(c.stage_dir) + [f"--bind-ro={unit}:/etc/systemd/system/cedana-test-prepare.service"]
+        boot_args = ["systemd.wants=cedana-test-prepare.service", "systemd.wants=cedana-restore.service"]
+    h = cc.Container(binds_ro=[c.source_dir, c.build_dir, c.stage_dir], extra_nspawn_args=binds,
+                     boot_args=boot_args)
     h.start()
     h.source_dir, h.build_dir, h.stage_dir = c.source_dir, c.build_dir, c.stage_dir
     return h
@@ -59,14 +84,14 @@ def inhibitors(h):
 
 
 @contextlib.contextmanager
-def two_boots(c):
+def two_boots(c, dirs=KEPT):
     """The host directories that outlive the containers, and the list of containers to tear down,
     whatever happens."""
     kept = tempfile.mkdtemp(prefix="cedana-persist-", dir="/var/tmp")
     hosts = []
     try:
-        for d in KEPT:
-            os.mkdir(os.path.join(kept, d.strip("/").replace("/", "-")), 0o755)
+        for d in dirs:
+            os.mkdir(kept_path(kept, d), 0o755)
         yield kept, hosts
     finally:
         for h in hosts:
@@ -74,9 +99,9 @@ def two_boots(c):
         shutil.rmtree(kept, ignore_errors=True)
 
 
-def first_boot(c, kept, hosts, inhibit_delay_sec):
+def first_boot(c, kept, hosts, inhibit_delay_sec, dirs=KEPT):
     """A container with cedana installed and logind waiting this long for delay locks."""
-    a = host(c, kept)
+    a = host(c, kept, dirs=dirs)
     hosts.append(a)
     a.install(c.stage_dir)
     a.run(["mkdir", "-p", "/etc/systemd/logind.conf.d"])
@@ -185,4 +210,34 @@ def test_a_checkpoint_that_does_not_fit_the_delay_is_left_out_whole(c):
         assert json.loads(cedana(b, "checkpoint", "list", "--json").stdout) == []
         b.wait_until(lambda: b.run(["ls", "-A", "/var/lib/cedana-checkpoints/root"], check=False).stdout.strip() == "",
                      what="the cut dump's files to be removed")
+
+
+def test_a_persisted_container_comes_back_at_boot(c):
+    dirs = KEPT + (oci.TOP,)
+    with two_boots(c, dirs) as (kept, hosts):
+        a = first_boot(c, kept, hosts, 60, dirs=dirs)
+        oci.prepare(a, criu_runc_conf=False)
+        bundle = oci.make_bundle(a, "pweb", oci.COUNTER_SH)
+        oci.runc_run(a, "pweb", bundle)
+        a.wait_until(lambda: oci.count(a, bundle) >= 3, what="the container to count")
+        cedana(a, "manage", "runc", "pweb", "--name", "pweb")
+        cedana(a, "job", "persist", "pweb")
+        assert re.search(r"cedana .*shutdown .*delay", inhibitors(a)), inhibitors(a)
+        poweroff(a, hosts)
+        count = os.path.join(kept_path(kept, oci.TOP), os.path.relpath(bundle, oci.TOP), "rootfs/data/count")
+        at_shutdown = int(open(count).read())
+
+        b = host(c, kept, at_boot=True, dirs=dirs)
+        hosts.append(b)
+        show = b.run(["systemctl", "show", "-p", "Result,ExecMainStatus", "cedana-restore.service"]).stdout
+        assert "Result=success" in show and "ExecMainStatus=0" in show, \
+            show + b.journal(["--no-pager", "-u", "cedana-restore", "-u", "cedanad", "-u", "cedana-test-prepare"])
+        # runc knows it again, and it counts on from where the shutdown's checkpoint took it.
+        st = oci.runc_state(b, "pweb")
+        assert st and st["status"] == "running", st
+        j = json.loads(cedana(b, "job", "inspect", "pweb", "--json").stdout)
+        assert j["status"] == "running" and j["pid"] == st["pid"] and j["type"] == "runc", j
+        b.wait_until(lambda: oci.count(b, bundle) > at_shutdown + 3, what="the container to count on")
+        assert oci.count(b, bundle) < at_shutdown + 100, "the count started over"
+        oci.runc(b, "kill", "pweb", "KILL")
 
