@@ -34,4 +34,5 @@ bool persist_holds(Manager *m);
 void persist_continue(Manager *m);
 /* A dump for the shutdown ended: r 0, or why not (message). */
 void persist_dump_done(Manager *m, Job *j, int r, const char *message);
+/* Lets go of the lock and the signal match, as cedanad exits. */
 void persist_done(Manager *m);
