@@ -138,6 +138,23 @@ bool archive_is_indexed(const CheckpointMetadata *m) {
         return m->n_files > 0;
 }
 
+int archive_streamable_metadata(int fd, Compression c, uint64_t max_bytes, char **ret_text, size_t *ret_size) {
+        _cleanup_free_ char *text = NULL, *ignored = NULL;
+        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
+        size_t n;
+        int r = archive_read_leading_metadata(fd, c, &text, &n, &ignored);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || metadata_parse(text, n, &m, &ignored) < 0 || !archive_is_indexed(m) ||
+            (max_bytes > 0 && m->size > max_bytes))
+                return 0;
+        if (ret_text)
+                *ret_text = TAKE_PTR(text);
+        if (ret_size)
+                *ret_size = n;
+        return 1;
+}
+
 /* Where the entry after f starts, less f's start: every entry is a run of whole frames. */
 static uint64_t extent_of(const CheckpointMetadata *m, const CheckpointFile *f) {
         uint64_t next = UINT64_MAX;

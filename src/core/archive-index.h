@@ -30,6 +30,13 @@ int archive_read_leading_metadata(int fd, Compression c, char **ret_text, size_t
 /* Whether every file m lists has a place in the archive, so that it can be read entry by entry. */
 bool archive_is_indexed(const CheckpointMetadata *m);
 
+/* Whether the archive in fd (format c) can be read entry by entry: it starts with cedana.json,
+ * which gives every file's place and declares no more than max_bytes (0: no limit). 1 with its
+ * text in *ret_text (NUL-terminated, may be NULL) and *ret_size; 0 when it cannot (an earlier
+ * cedana's, repacked by hand, too large, or anything odd, for a full extraction to find and name);
+ * -ENOMEM. */
+int archive_streamable_metadata(int fd, Compression c, uint64_t max_bytes, char **ret_text, size_t *ret_size);
+
 /* The end of the archive as cedana writes it: after the entry that starts last, the tar's
  * end-of-archive marker, at most some zero padding, and the compressed stream's clean end. Only
  * the last entry is read. -EBADMSG with *reterr for truncation or anything after the end. */

@@ -182,16 +182,11 @@ static int extract_entry(const RestoreRequest *req, const ArchiveSource *src, Ve
  * extracted whole. */
 static int prepare_stream(const RestoreRequest *req, const ArchiveSource *src, Verifier *v, Compression format,
                           char **reterr) {
-        _cleanup_free_ char *text = NULL, *ignored = NULL;
-        _cleanup_(metadata_freep) CheckpointMetadata *probe = NULL;
+        _cleanup_free_ char *text = NULL;
         size_t n;
-        int r = archive_read_leading_metadata(req->source_fd, format, &text, &n, &ignored);
-        if (r == -ENOMEM)
+        int r = archive_streamable_metadata(req->source_fd, format, req->max_archive_bytes, &text, &n);
+        if (r <= 0)
                 return r;
-        /* Anything odd is for the extraction to find and name. */
-        if (r < 0 || metadata_parse(text, n, &probe, &ignored) < 0 || !archive_is_indexed(probe) ||
-            (req->max_archive_bytes > 0 && probe->size > req->max_archive_bytes))
-                return 0;
         r = verifier_metadata(v, text, n, reterr);
         if (r < 0)
                 return r;

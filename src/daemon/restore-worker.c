@@ -90,12 +90,8 @@ static void remote_done(Remote *r) {
  * within the size allowed, which can be restored as it streams from the store. */
 static bool streamable(int fd, uint64_t max_bytes) {
         Compression format;
-        _cleanup_free_ char *text = NULL, *err = NULL;
-        _cleanup_(metadata_freep) CheckpointMetadata *m = NULL;
-        size_t n;
         return codec_detect(fd, &format) >= 0 && format != COMPRESSION_NONE &&
-               archive_read_leading_metadata(fd, format, &text, &n, &err) >= 0 && metadata_parse(text, n, &m, &err) >= 0 &&
-               archive_is_indexed(m) && (max_bytes == 0 || m->size <= max_bytes);
+               archive_streamable_metadata(fd, format, max_bytes, NULL, NULL) > 0;
 }
 
 /* An object: restored as it streams when cedana wrote it (*ret_fd then holds its beginning, where
