@@ -1386,13 +1386,14 @@ void s3_upload_settle(S3Upload *u, uint64_t offset) {
 static void stop_streaming(S3Upload *u) {
         if (!u->running)
                 return;
-        u->streamed = u->upload_id ? (u->next - 1) * S3_PART_SIZE : 0;
         pthread_mutex_lock(&u->lock);
         u->stop = true;
         pthread_cond_signal(&u->cond);
         pthread_mutex_unlock(&u->lock);
         (void) pthread_join(u->thread, NULL);
         u->running = false;
+        /* Read once the thread is gone: it moves u->next until then. */
+        u->streamed = u->upload_id ? (u->next - 1) * S3_PART_SIZE : 0;
         u->buf = mfree(u->buf);
 }
 
