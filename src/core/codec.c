@@ -584,14 +584,7 @@ ssize_t codec_reader_read(CodecReader *r, void *buf, size_t n) {
                 return reader_read_compressed(r, buf, n);
 
         /* Identity: where the tar ends is for the tar reader to say. */
-        if (r->positioned) {
-                do
-                        k = pread(r->fd, buf, n, (off_t) r->pos);
-                while (k < 0 && errno == EINTR);
-                if (k < 0)
-                        k = negative_errno();
-        } else
-                k = loop_read(r->fd, buf, n);
+        k = r->positioned ? loop_pread(r->fd, buf, n, r->pos) : loop_read(r->fd, buf, n);
         if (k < 0)
                 return reader_fail(r, (int) k, "reading the tar stream failed: %s", strerror((int) -k));
         if (k == 0)

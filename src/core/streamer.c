@@ -113,15 +113,12 @@ enum { WRITER, HASHER };
 
 /* Up to n bytes of the page image: from its file (t->source_fd, a directory's) or the archive. */
 static ssize_t read_image(Transfer *t, EntryReader *e, uint64_t *offset, uint8_t *buf, size_t n) {
-        if (!e) {
-                ssize_t k = pread(t->source_fd, buf, n, (off_t) *offset);
-                if (k < 0 && errno == EINTR)
-                        return read_image(t, e, offset, buf, n);
-                if (k > 0)
-                        *offset += (uint64_t) k;
-                return k < 0 ? -errno : k;
-        }
-        return entry_reader_read(e, buf, n);
+        if (e)
+                return entry_reader_read(e, buf, n);
+        ssize_t k = loop_pread(t->source_fd, buf, n, *offset);
+        if (k > 0)
+                *offset += (uint64_t) k;
+        return k;
 }
 
 /* Decoder: fills the ring from the archive (or the image's file) until the entry ends, fails, or
@@ -371,11 +368,9 @@ static int stream_entry(Transfer *t) {
 static int copy_file(Transfer *t) {
         uint8_t buf[64 * 1024];
         for (;;) {
-                ssize_t k = read(t->source_fd, buf, sizeof(buf));
-                if (k < 0 && errno == EINTR)
-                        continue;
+                ssize_t k = loop_read(t->source_fd, buf, sizeof(buf));
                 if (k <= 0)
-                        return k < 0 ? negative_errno() : 0;
+                        return (int) k;
                 pipe_write(t, buf, (size_t) k);
                 if (t->drop)
                         return 0;

@@ -337,11 +337,9 @@ int verifier_copy_file(Verifier *v, int dir_fd, const char *name, int to_dir_fd,
         uint8_t buf[64 * 1024];
         uint64_t size = 0;
         for (;;) {
-                ssize_t k = read(fd, buf, sizeof(buf));
-                if (k < 0 && errno == EINTR)
-                        continue;
+                ssize_t k = loop_read(fd, buf, sizeof(buf));
                 if (k < 0)
-                        return fail(reterr, negative_errno(), "Failed to read checkpoint file %s: %m.", name);
+                        return fail(reterr, (int) k, "Failed to read checkpoint file %s: %s.", name, strerror((int) -k));
                 if (k == 0)
                         break;
                 r = verifier_data(v, buf, (size_t) k);

@@ -71,9 +71,10 @@ ssize_t loop_read(int fd, void *buf, size_t n) {
         return loop_read_at(fd, buf, n, -1);
 }
 
-int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size) {
-        /* O_NONBLOCK: a FIFO swapped in must not block the open; it is refused right after. */
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+/* name in dir_fd for reading, a regular file: -ELOOP for a symbolic link, -EBADFD for anything
+ * else. O_NONBLOCK: a FIFO swapped in must not block the open; it is refused right after. */
+static int open_regular(int dir_fd, const char *name) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
         struct stat st;
@@ -81,6 +82,18 @@ int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
+        return TAKE_FD(fd);
+}
+
+int open_regular_at(int dir_fd, const char *name) {
+        int fd = open_regular(dir_fd, name);
+        return fd == -ELOOP || fd == -EBADFD ? -EBADMSG : fd;
+}
+
+int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = open_regular(dir_fd, path);
+        if (fd < 0)
+                return fd;
 
         size_t size = 0, allocated = 4096;
         _cleanup_free_ char *buf = malloc(allocated);
@@ -308,16 +321,3 @@ int fd_move_above_stdio(int fd) {
         close(fd);
         return copy;
 }
-
-int open_regular_at(int dir_fd, const char *name) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ELOOP ? -EBADMSG : negative_errno();
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EBADMSG;
-        return TAKE_FD(fd);
-}
-
