@@ -407,6 +407,13 @@ static bool upload_cancelled(void *userdata) {
         return cancelled(c->req);
 }
 
+/* An object's only metadata: whose checkpoint it is (the digest a record binds it to is inside). */
+#define OBJECT_OWNER_MAX 32
+static char *object_owner(const DumpRequest *req, char buf[static OBJECT_OWNER_MAX]) {
+        snprintf(buf, OBJECT_OWNER_MAX, "cedana-uid=%u", (unsigned) req->caller.uid);
+        return buf;
+}
+
 /* The complete archive as its object: what the upload that began with the dump has not sent yet
  * (its first part, cedana.json's, at least), or all of it when that had to stop. A failed upload
  * leaves no object and no upload behind. */
@@ -416,11 +423,9 @@ static int upload(DumpContext *c, char **reterr) {
         int r = c->upload ? s3_upload_finish(c->upload, c->result.size, on_uploaded, upload_cancelled, c, reterr)
                           : -ESTALE;
         if (r == -ESTALE) {
-                char uid[64];
-                snprintf(uid, sizeof(uid), "cedana-uid=%u", (unsigned) req->caller.uid);
-                char *meta[] = { uid, NULL };
-                r = s3_upload_fd(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, c->result.size, meta,
-                                 on_uploaded, upload_cancelled, c, reterr);
+                char uid[OBJECT_OWNER_MAX];
+                r = s3_upload_fd(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, c->result.size,
+                                 (char *[]) { object_owner(req, uid), NULL }, on_uploaded, upload_cancelled, c, reterr);
         }
         if (r == -ECANCELED) {
                 *reterr = mfree(*reterr);
@@ -653,12 +658,9 @@ static int prepare(DumpContext *c, char **reterr) {
                 if (r < 0)
                         return prepare_failed(req, r, reterr);
                 if (req->s3) {
-                        /* Tagged with whose it is; the digest a record binds it to is inside. */
-                        char uid[64];
-                        snprintf(uid, sizeof(uid), "cedana-uid=%u", (unsigned) req->caller.uid);
-                        char *meta[] = { uid, NULL };
-                        r = s3_upload_start(req->s3, req->s3_bucket, req->s3_key, c->partial_fd, meta, &c->upload,
-                                            reterr);
+                        char uid[OBJECT_OWNER_MAX];
+                        r = s3_upload_start(req->s3, req->s3_bucket, req->s3_key, c->partial_fd,
+                                            (char *[]) { object_owner(req, uid), NULL }, &c->upload, reterr);
                         if (r != 0)
                                 return r;
                 }
