@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "progress.h"
 #include "schedule.h"
 #include "scope.h"
 
@@ -111,12 +112,14 @@ static int timer_stop(Job *j) {
 }
 
 void schedule_sync(Job *j) {
-        if (!j->manager->bus)
+        /* Without a schedule there is no timer to look for (schedule_set() stopped it): no call
+         * to systemd for every state change of every job. */
+        if (!j->manager->bus || j->schedule_usec == 0)
                 return;
         _cleanup_free_ char *timer = NULL;
         if (schedule_unit_name(j, "timer", &timer) < 0)
                 return;
-        bool want = j->schedule_usec > 0 && j->state == JOB_RUNNING;
+        bool want = j->state == JOB_RUNNING;
         int active = scope_is_active(j->manager, timer);
         if (active < 0 || want == (active > 0))
                 return;
@@ -174,7 +177,11 @@ int schedule_set(Job *j, uint64_t usec, unsigned keep, const char *compression, 
                 r = bus_error_setf(error, r, "Failed to save the schedule of job %s: %s", j->id, strerror(-r));
         if (r < 0) {
                 schedule_fields_swap(j, &f);
-                schedule_sync(j); /* the timer as the schedule it keeps wants it */
+                /* The timer as the schedule it keeps wants it: none, or the old one running. */
+                if (j->schedule_usec == 0 && j->manager->bus)
+                        (void) timer_stop(j);
+                else
+                        schedule_sync(j);
         } else
                 job_send_changed(j, "ScheduleInterval", "ScheduleKeep", "ScheduleCompression", "ScheduleDirectory",
                                  NULL);
@@ -185,24 +192,20 @@ int schedule_set(Job *j, uint64_t usec, unsigned keep, const char *compression, 
 
 uint64_t schedule_next_usec(Job *j) {
         Manager *m = j->manager;
-        _cleanup_free_ char *timer = NULL, *path = NULL;
-        uint64_t next = 0;
-        struct timespec mono, real;
-        if (!m->bus || j->schedule_usec == 0 || schedule_unit_name(j, "timer", &timer) < 0)
-                return 0;
+        _cleanup_free_ char *timer = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *p;
-        if (sd_bus_call_method(m->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnit", NULL, &reply, "s",
+        const char *path;
+        uint64_t next = 0;
+        if (!m->bus || j->schedule_usec == 0 || schedule_unit_name(j, "timer", &timer) < 0 ||
+            sd_bus_call_method(m->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnit", NULL, &reply, "s",
                                timer) < 0 ||
-            sd_bus_message_read(reply, "o", &p) < 0 ||
-            sd_bus_get_property_trivial(m->bus, SYSTEMD_DEST, p, "org.freedesktop.systemd1.Timer",
+            sd_bus_message_read(reply, "o", &path) < 0 ||
+            sd_bus_get_property_trivial(m->bus, SYSTEMD_DEST, path, "org.freedesktop.systemd1.Timer",
                                         "NextElapseUSecMonotonic", NULL, 't', &next) < 0 ||
             next == 0 || next == UINT64_MAX)
                 return 0;
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        clock_gettime(CLOCK_REALTIME, &real);
-        uint64_t now_mono = (uint64_t) mono.tv_sec * 1000000 + (uint64_t) mono.tv_nsec / 1000;
-        uint64_t now_real = (uint64_t) real.tv_sec * 1000000 + (uint64_t) real.tv_nsec / 1000;
+        /* systemd counts on CLOCK_MONOTONIC; listings show the wall clock. */
+        uint64_t now_mono = now_monotonic_usec(), now_real = now_realtime_usec();
         return next > now_mono ? now_real + (next - now_mono) : now_real;
 }
 
