@@ -150,12 +150,31 @@ static bool external_is_allowed(const char *e) {
         return startswith(e, "unix[") || startswith(e, "tty[") || startswith(e, "file[");
 }
 
-static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_error *error) {
-        Compression c = a->compression ? compression_from_string(a->compression) : m->config.compression;
+/* A format a caller named (NULL: the configured one). */
+static int compression_arg(Manager *m, const char *name, Compression *ret, sd_bus_error *error) {
+        Compression c = name ? compression_from_string(name) : m->config.compression;
         if (c < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Compression '%.32s' is not supported; use none, tar, gzip, lz4, zlib or zstd.",
-                                         a->compression);
+                                         name);
+        *ret = c;
+        return 0;
+}
+
+/* A directory a caller named as a string: an s3:// URL (checked once whose it is is known), or a
+ * path in normal form. */
+static int dir_arg(const char *dir, sd_bus_error *error) {
+        if (!dir || s3_url_is(dir) || path_is_normalized(dir))
+                return 0;
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Directory '%.64s' must be an absolute path without '.' or '..'.", dir);
+}
+
+static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_error *error) {
+        Compression c = COMPRESSION_NONE;
+        int r = compression_arg(m, a->compression, &c, error);
+        if (r < 0)
+                return r;
         if (a->name && !checkpoint_name_is_valid(a->name))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "'%.64s' is not a valid checkpoint name: use letters, digits, '.', '_' and '-'.",
@@ -165,10 +184,10 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "External resource '%.64s' is not allowed; use unix[...], tty[...] or file[...].",
                                                  *e);
+        r = dir_arg(a->dir, error);
+        if (r < 0)
+                return r;
         bool remote = a->dir && s3_url_is(a->dir);
-        if (a->dir && !remote && !path_is_normalized(a->dir))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Directory '%.64s' must be an absolute path without '.' or '..'.", a->dir);
         if (remote && a->dir_fd >= 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Give either 'dir_fd' or an s3:// 'dir'.");
         /* An object is one file: "none" (a directory) goes as a plain tar. */
@@ -180,7 +199,7 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'dir_fd' is not a directory.");
         }
         if (a->log_fd >= 0) {
-                int r = bus_check_output_fd(a->log_fd, "log_fd", true, error);
+                r = bus_check_output_fd(a->log_fd, "log_fd", true, error);
                 if (r < 0)
                         return r;
                 spec->log_fd = TAKE_FD(a->log_fd);
@@ -197,7 +216,7 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
         spec->name = TAKE_PTR(a->name);
         if (a->dir_fd >= 0) {
                 spec->dir_fd = TAKE_FD(a->dir_fd);
-                int r = fd_get_path(spec->dir_fd, &spec->dir_path);
+                r = fd_get_path(spec->dir_fd, &spec->dir_path);
                 if (r < 0)
                         return sd_bus_error_set_errnof(error, r, "Failed to resolve option 'dir_fd': %s", strerror(-r));
         } else if (a->dir && !(spec->dir_path = strdup(a->dir)))
@@ -205,16 +224,17 @@ static int validate_dump_args(Manager *m, DumpArgs *a, DumpSpec *spec, sd_bus_er
         return 0;
 }
 
-/* An s3:// --dir, once the caller is known: allowed for them, and as cedana writes it. */
-static int check_remote_dir(Manager *m, DumpSpec *spec, sd_bus_error *error) {
-        if (!spec->dir_path || !s3_url_is(spec->dir_path))
+/* An s3:// --dir, once whose checkpoints go there is known: allowed for uid, and as cedana writes
+ * it (*dir replaced). */
+static int check_remote_dir(Manager *m, uid_t uid, char **dir, sd_bus_error *error) {
+        if (!*dir || !s3_url_is(*dir))
                 return 0;
         char *url = NULL;
-        int r = remote_check_url(m, spec->caller.uid, spec->dir_path, true, &url, error);
+        int r = remote_check_url(m, uid, *dir, true, &url, error);
         if (r < 0)
                 return r;
-        free(spec->dir_path);
-        spec->dir_path = url;
+        free(*dir);
+        *dir = url;
         return 0;
 }
 
@@ -287,7 +307,7 @@ static int dump_start(sd_bus_message *call, Manager *m, Job *j, pid_t pid, DumpA
                 r = origin == DUMP_ORIGIN_CALLER ? caller_identity(call, &spec.caller, error)
                                                  : identity_from_uid(j->uid, &spec.caller);
         if (r >= 0)
-                r = check_remote_dir(m, &spec, error);
+                r = check_remote_dir(m, spec.caller.uid, &spec.dir_path, error);
         /* No directory given: the configured one, which may be the caller's own. */
         if (r >= 0 && !spec.dir_path)
                 r = config_checkpoint_directory_for(&m->config, spec.caller.uid, &spec.dir_path, &spec.dir_per_user);
@@ -412,7 +432,7 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
                 r = origin == DUMP_ORIGIN_CALLER ? authorize_container(m, call, &spec.caller, error)
                                                  : identity_from_uid(0, &spec.caller) ?: 1;
         if (r > 0) {
-                int k = check_remote_dir(m, &spec, error);
+                int k = check_remote_dir(m, spec.caller.uid, &spec.dir_path, error);
                 r = k < 0 ? k : r;
         }
         if (r <= 0)
@@ -1186,25 +1206,13 @@ static int validate_schedule_args(Manager *m, Job *j, uint64_t usec, ScheduleArg
         if (usec > 0 && usec < SCHEDULE_MIN_USEC)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "An interval under a second is too short; use 1s or more.");
-        if (a->compression && compression_from_string(a->compression) < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Compression '%.32s' is not supported; use none, tar, gzip, lz4, zlib or zstd.",
-                                         a->compression);
-        if (!a->dir)
-                return 0;
-        if (!s3_url_is(a->dir)) {
-                if (!path_is_normalized(a->dir))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Directory '%.64s' must be an absolute path without '.' or '..'.", a->dir);
-                return 0;
-        }
-        char *url = NULL;
-        int r = remote_check_url(m, j->uid, a->dir, true, &url, error);
-        if (r < 0)
-                return r;
-        free(a->dir);
-        a->dir = url;
-        return 0;
+        Compression c = COMPRESSION_NONE;
+        int r = compression_arg(m, a->compression, &c, error);
+        if (r >= 0)
+                r = dir_arg(a->dir, error);
+        if (r >= 0)
+                r = check_remote_dir(m, j->uid, &a->dir, error);
+        return r;
 }
 
 int bus_set_job_schedule(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
