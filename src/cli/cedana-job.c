@@ -103,14 +103,13 @@ int list_checkpoints(CliBus *b, const char *job, sd_bus_error *error, sd_bus_mes
         return 0;
 }
 
-static int check_job_name(const Verb *verb, const char *job) {
+int check_job_name(const Verb *verb, const char *job) {
         if (!job_spec_is_valid(job))
                 return log_verb_usage(verb, "'%s' is not a valid job name.", job);
         return 0;
 }
 
-/* What every verb on one job does first: a usage error for a bad name, then the connection. */
-static int connect_for_job(const Verb *verb, const char *job, CliBus *bus) {
+int connect_for_job(const Verb *verb, const char *job, CliBus *bus) {
         int r = check_job_name(verb, job);
         return r != 0 ? r : cli_bus_connect(bus, 0);
 }

@@ -8,6 +8,7 @@
 #include <systemd/sd-bus.h>
 
 #include "cli-bus.h"
+#include "cli-verbs.h"
 #include "json-util.h"
 
 typedef struct JobInfo {
@@ -34,6 +35,10 @@ typedef struct CheckpointInfo {
 /* ListJobs(), sorted by name. The strings point into *ret_reply, which the caller unrefs after
  * freeing *ret. */
 int list_jobs(CliBus *b, sd_bus_error *error, sd_bus_message **ret_reply, JobInfo **ret, size_t *ret_n);
+/* A usage error (its exit status) for a name that cannot be a job's, else 0. */
+int check_job_name(const Verb *verb, const char *job);
+/* What every verb on one job does first: a usage error for a bad name, then the connection. */
+int connect_for_job(const Verb *verb, const char *job, CliBus *bus);
 /* The properties of the job object JOB names, as JSON keys ("last_checkpoint_time"), and the row
  * they make (strings borrowed from the object). */
 int get_job_properties(CliBus *bus, const char *job, sd_bus_error *error, json_t **ret);

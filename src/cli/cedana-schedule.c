@@ -17,7 +17,6 @@
 #include "fd-util.h"
 #include "format-util.h"
 #include "log.h"
-#include "naming.h"
 
 static int list_schedules(CliBus *b, JobInfo *jobs, size_t n, sd_bus_error *error, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -164,8 +163,9 @@ int verb_job_schedule(const Verb *verb, int n_args, char **args) {
         const char *job = args[0];
         bool setting = arg_every > 0 || arg_keep != UINT32_MAX || arg_compression >= 0 || arg_dir;
 
-        if (!job_spec_is_valid(job))
-                return log_verb_usage(verb, "'%s' is not a valid job name.", job);
+        int r = check_job_name(verb, job);
+        if (r != 0)
+                return r;
         if ((arg_off || arg_now) && (setting || (arg_off && arg_now)))
                 return log_verb_usage(verb, "--%s goes alone; give --every, --keep, --compression and --dir to set a "
                                       "schedule.", arg_off ? "off" : "now");
@@ -175,15 +175,15 @@ int verb_job_schedule(const Verb *verb, int n_args, char **args) {
          * dump would check it, rather than at every tick. */
         if (arg_dir && !startswith(arg_dir, "s3://")) {
                 _cleanup_close_ int fd = -EBADF;
-                int k = open_user_path("--dir", arg_dir, O_RDONLY | O_DIRECTORY, 0, &fd, &dir);
-                if (k != 0)
-                        return k;
+                r = open_user_path("--dir", arg_dir, O_RDONLY | O_DIRECTORY, 0, &fd, &dir);
+                if (r != 0)
+                        return r;
                 if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
                         log_error("--dir %s: you cannot write there; give a directory of yours.", dir);
                         return CEDANA_EXIT_ACCESS_DENIED;
                 }
         }
-        int r = cli_bus_connect(&bus, 0);
+        r = cli_bus_connect(&bus, 0);
         if (r != 0)
                 return r;
         if (arg_now)
@@ -236,9 +236,7 @@ int verb_job_persist(const Verb *verb, int n_args, char **args) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *job = args[0];
-        if (!job_spec_is_valid(job))
-                return log_verb_usage(verb, "'%s' is not a valid job name.", job);
-        int r = cli_bus_connect(&bus, 0);
+        int r = connect_for_job(verb, job, &bus);
         if (r != 0)
                 return r;
         r = cli_bus_new_manager_call(&bus, "SetJobPersist", &m);
