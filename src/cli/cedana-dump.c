@@ -10,6 +10,7 @@
 #include "cli-bus.h"
 #include "cli-output.h"
 #include "cli-util.h"
+#include "containerd.h"
 #include "format-util.h"
 #include "log.h"
 #include "naming.h"
@@ -25,6 +26,8 @@ static int check_dump_args(const Verb *verb, const char *target) {
                 return log_verb_usage(verb, "'%s' is not a valid job name.", target);
         if (streq(verb->name, "runc") && !runc_id_is_valid(target))
                 return log_verb_usage(verb, "'%s' is not a valid container id.", target);
+        if (streq(verb->name, "containerd") && !containerd_name_is_valid(target))
+                return log_verb_usage(verb, "'%s' is not a valid containerd container id.", target);
         if (arg_name && !checkpoint_name_is_valid(arg_name))
                 return log_verb_usage(verb,
                                       "'%s' is not a valid checkpoint name: use up to 200 letters, digits, '.', '_' "
@@ -60,6 +63,8 @@ static int append_dump_options(sd_bus_message *m, int dir_fd, const char *dir, i
                 r = bus_append_option_fd(m, "log_fd", log_fd);
         if (r >= 0 && arg_runc_root)
                 r = bus_append_option_string(m, "runc_root", arg_runc_root);
+        if (r >= 0 && arg_namespace)
+                r = bus_append_option_string(m, "namespace", arg_namespace);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;

@@ -156,9 +156,7 @@ static json_t *checkpoint_summary_to_json(const CheckpointSummary *s, const char
         if (!procs)
                 return NULL;
         const CheckpointContainer *k = &m->container;
-        json_t *container = k->runtime ? json_pack("{s:s, s:s, s:s, s:s}", "runtime", k->runtime, "id", k->id, "root",
-                                                   k->root, "bundle", k->bundle)
-                                       : json_null();
+        json_t *container = k->runtime ? metadata_container_to_json(k) : json_null();
         return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:I, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:I, s:o, "
                          "s:o, s:o, s:{s:I, s:I}, s:o}",
                          "id", json_string_or_null(m->id), "path", json_string_or_null(path), "job",
@@ -220,9 +218,13 @@ static void print_summary(const CheckpointSummary *s, const char *path) {
         else
                 print_field("Source", m->hostname);
         print_field("Job", m->job);
-        if (m->container.runtime) {
-                print_fieldf("Container", "%s (%s, root %s)", m->container.id, m->container.runtime, m->container.root);
-                print_field("Bundle", m->container.bundle);
+        const CheckpointContainer *k = &m->container;
+        if (k->runtime && streq(k->runtime, "containerd")) {
+                print_fieldf("Container", "%s (containerd, namespace %s)", k->id, k->namespace);
+                print_fieldf("Image", "%s (%s snapshot %s)", k->image, k->snapshotter, k->parent);
+        } else if (k->runtime) {
+                print_fieldf("Container", "%s (%s, root %s)", k->id, k->runtime, k->root);
+                print_field("Bundle", k->bundle);
         }
         print_fieldf("Owner", "%s (UID %u)", strna(user), (unsigned) m->uid);
         print_field("Command", command);

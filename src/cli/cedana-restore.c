@@ -22,6 +22,7 @@
 #include "cli-output.h"
 #include "cli-util.h"
 #include "config.h"
+#include "containerd.h"
 #include "fd-util.h"
 #include "identity.h"
 #include "log.h"
@@ -79,7 +80,8 @@ static int open_restore_files(RestoreFiles *f) {
         return 0;
 }
 
-static int print_restore_result(const char *path, bool container, const char *job, uint32_t pid, json_t *stats) {
+static int print_restore_result(const char *path, const char *runtime, const char *job, uint32_t pid, json_t *stats) {
+        bool container = runtime;
         if (arg_json != JSON_MODE_OFF) {
                 _cleanup_json_ json_t *v = json_pack("{s:o, s:I, s:s}", container ? "container" : "job",
                                                      json_string_or_null(job), "pid", (json_int_t) pid, "path", path);
@@ -92,7 +94,7 @@ static int print_restore_result(const char *path, bool container, const char *jo
         if (!job)
                 printf("Restored %s (PID %" PRIu32 ").\n", strna(path), pid);
         else if (container)
-                printf("Restored %s as runc container %s (PID %" PRIu32 ").\n", strna(path), job, pid);
+                printf("Restored %s as %s container %s (PID %" PRIu32 ").\n", strna(path), runtime, job, pid);
         else if (path)
                 printf("Restored %s as job %s (PID %" PRIu32 ").\n", path, job, pid);
         else
@@ -381,6 +383,8 @@ static int append_restore_options(sd_bus_message *m, const RestoreFiles *f) {
                 r = bus_append_option_string(m, "bundle", arg_bundle);
         if (r >= 0 && arg_runc_root)
                 r = bus_append_option_string(m, "runc_root", arg_runc_root);
+        if (r >= 0 && arg_namespace)
+                r = bus_append_option_string(m, "namespace", arg_namespace);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;
@@ -393,7 +397,8 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(restore_files_done) RestoreFiles f = { .source_fd = -EBADF, .log_fd = -EBADF, .pid_fd = -EBADF };
         _cleanup_free_ char *latest = NULL;
-        bool is_job = streq(verb->name, "job"), is_container = streq(verb->name, "runc");
+        bool is_job = streq(verb->name, "job"), is_containerd = streq(verb->name, "containerd");
+        bool is_container = is_containerd || streq(verb->name, "runc");
         const char *job;
         uint32_t pid;
         int r;
@@ -408,7 +413,7 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
         if (!is_job && !arg_path)
                 return log_verb_usage(verb, "'cedana restore %s' needs the checkpoint to restore: PATH or --path PATH.",
                                       verb->name);
-        if (arg_id && !runc_id_is_valid(arg_id))
+        if (arg_id && !(is_containerd ? containerd_name_is_valid(arg_id) : runc_id_is_valid(arg_id)))
                 return log_verb_usage(verb, "'%s' is not a valid container id.", arg_id);
         if (arg_bundle && arg_bundle[0] != '/')
                 return log_verb_usage(verb, "--bundle needs an absolute path, not '%s'.", arg_bundle);
@@ -458,7 +463,8 @@ int verb_restore(const Verb *verb, int n_args, char **args) {
 
         if (f.pid_fd >= 0)
                 (void) write_pid_file(f.pid_fd, arg_pid_file, (pid_t) pid);
-        r = print_restore_result(f.source_path ?: (arg_path ?: latest), is_container, job, pid, info.stats);
+        r = print_restore_result(f.source_path ?: (arg_path ?: latest), is_container ? verb->name : NULL, job, pid,
+                                 info.stats);
         if (r < 0 || !arg_attach)
                 return r;
         return attach_job(&bus, job);

@@ -10,6 +10,7 @@
 
 #include "bus-error.h"
 #include "cli-args.h"
+#include "containerd.h"
 #include "log.h"
 #include "naming.h"
 #include "parse-util.h"
@@ -49,6 +50,7 @@ bool arg_now = false;
 char *arg_runc_root = NULL;
 char *arg_id = NULL;
 char *arg_bundle = NULL;
+char *arg_namespace = NULL;
 
 void cli_args_reset(void) {
         arg_pager = arg_legend = arg_ask_password = true;
@@ -62,7 +64,9 @@ void cli_args_reset(void) {
         free(arg_runc_root);
         free(arg_id);
         free(arg_bundle);
+        free(arg_namespace);
         arg_dir = arg_name = arg_path = arg_log = arg_pid_file = arg_runc_root = arg_id = arg_bundle = NULL;
+        arg_namespace = NULL;
         arg_external = strv_free(arg_external);
         arg_setenv = strv_free(arg_setenv);
         arg_compression = _COMPRESSION_INVALID;
@@ -237,6 +241,10 @@ static int apply_option(const CliOption *o, const char *value, const char *help_
                 return set_string(&arg_id, value);
         case OPT_BUNDLE:
                 return set_string(&arg_bundle, value);
+        case OPT_NAMESPACE:
+                if (!containerd_name_is_valid(value))
+                        return log_usage(help_word, "'%s' is not a valid containerd namespace.", value);
+                return set_string(&arg_namespace, value);
         case _OPT_MAX:
                 break;
         }
@@ -312,6 +320,7 @@ static int check_arg_count(const Verb *v, int n_args, char **args) {
                 const char *what = v->arg == VERB_ARG_PID          ? "a process ID"
                                    : v->arg == VERB_ARG_JOB        ? "a job name"
                                    : v->arg == VERB_ARG_CONTAINER  ? "a container id"
+                                   : v->arg == VERB_ARG_CONTAINERD ? "a container id"
                                    : v->arg == VERB_ARG_CHECKPOINT ? "at least one checkpoint ID"
                                                                    : "more arguments";
                 return log_verb_usage(v, "'cedana %s' needs %s.", name, what);

@@ -47,6 +47,7 @@ extern bool arg_follow;
 extern char *arg_runc_root;
 extern char *arg_id;
 extern char *arg_bundle;
+extern char *arg_namespace;
 extern uint64_t arg_every; /* µs; 0: not given */
 extern bool arg_off;
 extern bool arg_now;

@@ -14,8 +14,10 @@
 #include "cli-complete.h"
 #include "cli-verbs.h"
 #include "compression.h"
+#include "containerd.h"
 #include "log.h"
 #include "parse-util.h"
+#include "path-util.h"
 #include "runc.h"
 
 static void closedirp(DIR **d) {
@@ -128,6 +130,18 @@ static void complete_containers(const char *typed) {
         struct dirent *de;
         while (d && (de = readdir(d)))
                 if (de->d_type == DT_DIR && runc_id_is_valid(de->d_name))
+                        candidate("", de->d_name, typed);
+}
+
+/* containerd's tasks in the namespace given (or the default one), as its shims' state lists them
+ * (readable by root only). */
+static void complete_containerd(const char *typed) {
+        _cleanup_free_ char *dir = path_join("/run/containerd/io.containerd.runtime.v2.task",
+                                             arg_namespace ?: CONTAINERD_DEFAULT_NAMESPACE);
+        _cleanup_(closedirp) DIR *d = dir ? opendir(dir) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (de->d_type == DT_DIR && containerd_name_is_valid(de->d_name))
                         candidate("", de->d_name, typed);
 }
 
@@ -262,6 +276,10 @@ int verb_complete(const Verb *verb, int n_words, char **words) {
         case VERB_ARG_CONTAINER:
                 if (s.n_args == 0)
                         complete_containers(typed);
+                break;
+        case VERB_ARG_CONTAINERD:
+                if (s.n_args == 0)
+                        complete_containerd(typed);
                 break;
         case VERB_ARG_CHECKPOINT:
                 complete_from_daemon(true, typed);

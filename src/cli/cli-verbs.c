@@ -70,6 +70,8 @@ const CliOption cli_options[_OPT_MAX] = {
                      "The restored container's id (default: the dumped container's)" },
         [OPT_BUNDLE] = { OPT_BUNDLE, "bundle", 0, required_argument, "DIR", VALUE_DIR,
                          "The container's OCI bundle (default: the one it ran from when dumped)" },
+        [OPT_NAMESPACE] = { OPT_NAMESPACE, "namespace", 'n', required_argument, "NS", VALUE_TEXT,
+                            "containerd's namespace (default: default; a restore: the dumped container's)" },
         [OPT_EVERY] = { OPT_EVERY, "every", 0, required_argument, "SPAN", VALUE_TEXT,
                         "Checkpoint the job every SPAN (15min, 1h, 90s, 1h 30min)" },
         [OPT_OFF] = { OPT_OFF, "off", 0, no_argument, NULL, VALUE_NONE, "Remove the schedule" },
@@ -92,6 +94,14 @@ const CliOption cli_options[_OPT_MAX] = {
 #define RESTORE_RUNC_OPTIONS                                                                             \
         (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PRINT_STATS) | \
          OPT_BIT(OPT_RUNC_ROOT) | OPT_BIT(OPT_ID) | OPT_BIT(OPT_BUNDLE))
+
+#define DUMP_CONTAINERD_OPTIONS                                                                           \
+        (OPT_BIT(OPT_DIR) | OPT_BIT(OPT_NAME) | OPT_BIT(OPT_COMPRESSION) | OPT_BIT(OPT_LEAVE_RUNNING) | \
+         OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_FILE_LOCKS) | OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PRINT_STATS) | \
+         OPT_BIT(OPT_NAMESPACE))
+#define RESTORE_CONTAINERD_OPTIONS                                                                       \
+        (OPT_BIT(OPT_PATH) | OPT_BIT(OPT_TCP_ESTABLISHED) | OPT_BIT(OPT_LOG) | OPT_BIT(OPT_PRINT_STATS) | \
+         OPT_BIT(OPT_NAMESPACE) | OPT_BIT(OPT_ID))
 
 #define SECTION_CHECKPOINTS "Checkpoints"
 #define SECTION_JOBS "Jobs"
@@ -131,6 +141,24 @@ const Verb cli_verbs[] = {
           "Afterwards 'runc list' shows it and 'runc kill' and 'runc delete' work. The checkpoint is verified "
           "before runc sees it. --json prints {\"container\", \"pid\", \"path\"}, with --print-stats also "
           "\"stats\" as for 'restore process'." },
+        { "dump", "containerd", 1, 1, verb_dump, DUMP_CONTAINERD_OPTIONS, VERB_ARG_CONTAINERD, 0, SECTION_CHECKPOINTS,
+          "ID [--namespace NS] [OPTIONS...]", "Checkpoint a containerd container",
+          "Checkpoint the containerd container ID in namespace NS (default: default) through containerd's API. "
+          "containerd pauses the task and has its runc shim's CRIU write the images; the checkpoint also carries "
+          "containerd's record of the container (image, runtime, OCI spec, labels) and its writable layer, so "
+          "that it restores on any host that has the image. Once it is complete on disk the task, still paused, "
+          "is killed and the container removed; with --leave-running it resumes. On any failure it resumes "
+          "untouched and nothing is written. Containers are root's: anyone else needs an administrator's "
+          "authorization. Progress, Ctrl-C, --print-stats and --json as for 'dump process'." },
+        { "restore", "containerd", 0, 1, verb_restore, RESTORE_CONTAINERD_OPTIONS, VERB_ARG_PATH, 0,
+          SECTION_CHECKPOINTS, "PATH|--path PATH [--id ID] [--namespace NS] [OPTIONS...]",
+          "Restore a containerd container",
+          "Restore a containerd container's checkpoint through containerd's API, as container ID (default: the "
+          "dumped container's id) in namespace NS (default: the dumped container's): the container is created "
+          "again on a new snapshot of its image with its writable layer put back, its cgroup named after ID, "
+          "and its task restored, running, its loopback interface up. The image must be pulled or imported "
+          "there. Afterwards 'ctr task ls' shows it RUNNING and 'ctr task kill' and 'ctr task rm' work. The "
+          "checkpoint is verified before containerd sees it. --json as for 'restore runc'." },
         { "restore", "process", 0, 1, verb_restore, RESTORE_PROCESS_OPTIONS, VERB_ARG_PATH, 0, SECTION_CHECKPOINTS,
           "PATH|--path PATH [OPTIONS...]", "Restore a checkpoint as a new job",
           "Restore the checkpoint at PATH (a directory or an archive; the format is detected from the "

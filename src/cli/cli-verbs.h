@@ -44,6 +44,7 @@ typedef enum CliOptionId {
         OPT_RUNC_ROOT,
         OPT_ID,
         OPT_BUNDLE,
+        OPT_NAMESPACE,
         OPT_EVERY,
         OPT_OFF,
         OPT_NOW,
@@ -83,6 +84,7 @@ typedef enum VerbArg {
         VERB_ARG_PID,
         VERB_ARG_JOB,
         VERB_ARG_CONTAINER, /* a runc container's id */
+        VERB_ARG_CONTAINERD, /* a containerd container's id */
         VERB_ARG_CHECKPOINT,
         VERB_ARG_PATH,    /* a file or directory */
         VERB_ARG_CHECKPOINT_OR_PATH, /* a checkpoint ID, or a file or directory */

@@ -17,6 +17,7 @@
 #include "identity.h"
 #include "metadata.h"
 #include "options.h"
+#include "containerd.h"
 #include "runc.h"
 #include "s3.h"
 
@@ -62,7 +63,7 @@ typedef struct DumpResult {
 void dump_result_done(DumpResult *r);
 
 typedef struct DumpRequest {
-        const char *type; /* "process", "job" or "runc" */
+        const char *type; /* "process", "job", "runc" or "containerd" */
         const char *job;  /* the job's name for type "job", else NULL */
         pid_t pid;        /* root of the tree to dump */
         int pidfd;        /* of pid: a dump of a recycled pid is refused */
@@ -80,6 +81,10 @@ typedef struct DumpRequest {
          * its init); runc drives CRIU, and knows the container afterwards. NULL otherwise. */
         const Runc *runc;
         const RuncState *container;
+        /* Type "containerd": containerd and what it said of the container (container->pid is
+         * its task's init, container->id its id); its shim's runc drives CRIU. NULL otherwise. */
+        const Containerd *containerd;
+        const ContainerdContainer *containerd_container;
         /* An s3:// checkpoint: dir_fd is cedanad's own scratch directory (written as root), and
          * the archive is uploaded as s3_bucket/s3_key while the tree is still frozen, instead of
          * published there; DumpResult.path is the s3:// URL. NULL for local checkpoints. */
@@ -156,6 +161,7 @@ typedef struct RestoreRequest {
          * the ones recorded at the dump); *ret_container_id the id it got. NULL for processes:
          * each kind of checkpoint is restored only as what it is. */
         const Runc *runc;
+        const Containerd *containerd;
         const char *container_id;
         const char *container_bundle;
         char **ret_container_id;

@@ -16,6 +16,7 @@
 #include "build-config.h"
 #include "compression.h"
 #include "config.h"
+#include "containerd.h"
 #include "log.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -53,11 +54,12 @@ int config_init(Config *c) {
         c->checkpoint_directory = strdup(DEFAULT_CHECKPOINT_DIR);
         c->criu_binary = strdup(CRIU_BINARY);
         c->runc_binary = strdup(RUNC_BINARY);
+        c->containerd_address = strdup(CONTAINERD_DEFAULT_ADDRESS);
         c->s3_region = strdup(CONFIG_S3_REGION_DEFAULT);
         c->s3_credentials_file = strdup(CONFIG_S3_CREDENTIALS_DEFAULT);
         c->s3_user_prefix = strdup(CONFIG_S3_USER_PREFIX_DEFAULT);
         c->s3_path_style = true;
-        if (!c->checkpoint_directory || !c->criu_binary || !c->runc_binary || !c->s3_region || !c->s3_credentials_file ||
+        if (!c->checkpoint_directory || !c->criu_binary || !c->runc_binary || !c->containerd_address || !c->s3_region || !c->s3_credentials_file ||
             !c->s3_user_prefix) {
                 config_done(c);
                 return -ENOMEM;
@@ -71,6 +73,7 @@ void config_done(Config *c) {
         freestrp(&c->checkpoint_directory);
         freestrp(&c->criu_binary);
         freestrp(&c->runc_binary);
+        freestrp(&c->containerd_address);
         freestrp(&c->s3_endpoint);
         freestrp(&c->s3_region);
         freestrp(&c->s3_credentials_file);
@@ -189,6 +192,11 @@ static int config_parse_criu_binary(const char *file, unsigned line, const char 
 static int config_parse_runc_binary(const char *file, unsigned line, const char *key, const char *value,
                                     Config *c) {
         return config_parse_path(file, line, key, value, RUNC_BINARY, &c->runc_binary);
+}
+
+static int config_parse_containerd_address(const char *file, unsigned line, const char *key, const char *value,
+                                           Config *c) {
+        return config_parse_path(file, line, key, value, CONTAINERD_DEFAULT_ADDRESS, &c->containerd_address);
 }
 
 static int set_string(char **target, const char *value) {
@@ -409,6 +417,7 @@ static const ConfigItem config_items[] = {
         { "CRIU",       "Binary",         config_parse_criu_binary },
         { "CRIU",       "LogLevel",       config_parse_criu_log_level },
         { "Containers", "Runc",           config_parse_runc_binary },
+        { "Containers", "Containerd",     config_parse_containerd_address },
         { "Daemon",     "IdleExitSec",    config_parse_idle_exit },
         { "Jobs",       "CollectAfterSec", config_parse_collect_after },
         { "Jobs",       "PersistAll",     config_parse_persist_all },

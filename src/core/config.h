@@ -17,6 +17,7 @@ typedef struct Config {
         char *criu_binary;          /* [CRIU] Binary=, absolute; default CRIU_BINARY */
         int criu_log_level;         /* [CRIU] LogLevel=, 0..4, default 4 */
         char *runc_binary;          /* [Containers] Runc=, absolute; default RUNC_BINARY */
+        char *containerd_address;   /* [Containers] Containerd=, its socket; default CONTAINERD_DEFAULT_ADDRESS */
         uint64_t idle_exit_usec;    /* [Daemon] IdleExitSec=, seconds or "infinity" (UINT64_MAX) */
         uint64_t max_restore_bytes; /* [Restore] MaxArchiveSize=, bytes with K/M/G/T suffixes */
         /* [Jobs] CollectAfterSec=: ended jobs without checkpoints, and CRIU's logs of failed

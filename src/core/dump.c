@@ -128,7 +128,14 @@ static int metadata_for(const DumpRequest *req, CheckpointMetadata **ret) {
             !(m->criu_version = strdup(req->criu_version ?: "unknown")) ||
             (req->job && !(m->job = strdup(req->job))))
                 return -ENOMEM;
-        if (req->runc) {
+        if (req->containerd) {
+                CheckpointContainer *k = &m->container;
+                const ContainerdContainer *cc = req->containerd_container;
+                if (!(k->runtime = strdup("containerd")) || !(k->id = strdup(cc->id)) ||
+                    !(k->namespace = strdup(req->containerd->namespace)) || !(k->image = strdup(cc->image)) ||
+                    !(k->snapshotter = strdup(cc->snapshotter)) || !(k->parent = strdup(cc->snapshot_parent)))
+                        return -ENOMEM;
+        } else if (req->runc) {
                 CheckpointContainer *k = &m->container;
                 if (!(k->runtime = strdup("runc")) || !(k->id = strdup(req->container->id)) ||
                     !(k->root = strdup(req->runc->root ?: RUNC_DEFAULT_ROOT)) ||
@@ -612,6 +619,12 @@ static int on_collected(uint64_t bytes, void *userdata) {
         return cancelled(c->req) ? -ECANCELED : 0;
 }
 
+/* A container's runtime runs CRIU (runc, as a service, which cannot stream); cedana only sees the
+ * images it writes. */
+static bool runtime_runs_criu(const DumpRequest *req) {
+        return req->runc || req->containerd;
+}
+
 /* Staging directory and (for archives) the archive, created as the caller, and the collector. */
 static int prepare(DumpContext *c, char **reterr) {
         const DumpRequest *req = c->req;
@@ -676,7 +689,7 @@ static int prepare(DumpContext *c, char **reterr) {
         atomic_store(&c->phase, "dumping");
         /* Images are hashed (and for archives compressed) while CRIU writes them: into an archive
          * straight from CRIU's stream, unless runc runs CRIU (as a service, which cannot stream). */
-        if (!c->directory && !req->runc)
+        if (!c->directory && !runtime_runs_criu(req))
                 return capture_start(c->staging_fd, req->owner.uid, req->owner.gid, c->stream, on_collected, c,
                                      &c->capture);
         return collector_start(c->staging_fd, c->stream, on_collected, c, &c->collector);
@@ -727,7 +740,7 @@ static int criu_failed(DumpContext *c, int outcome, const char *error, char **re
                                    "about %s before compression); %s keeps running.", dir, c->result.final_name,
                                    format_bytes(a, sizeof(a), c->estimate), c->what);
         }
-        if (outcome == CEDANA_E_CRIU_FAILED || !req->runc)
+        if (outcome == CEDANA_E_CRIU_FAILED || !runtime_runs_criu(req))
                 return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", error ?: "CRIU failed to dump the process.");
         /* runc's words, and CRIU's last error where CRIU is what failed. */
         _cleanup_free_ char *criu = criu_log_last_error(req->log_dir_fd, req->log_name);
@@ -807,9 +820,19 @@ int checkpoint_dump(const DumpRequest *req, DumpResult *ret, char **reterr) {
                 .commit = post_dump,
                 .userdata = &c,
         };
+        ContainerdDump cd = {
+                .container = req->containerd_container,
+                .images_dir_fd = c.staging_fd,
+                .work_dir_fd = req->log_dir_fd,
+                .options = req->options,
+                .commit = post_dump,
+                .userdata = &c,
+        };
         progress(req, "dumping", 0, c.estimate);
         uint64_t criu_start = now_monotonic_usec();
-        r = req->runc ? runc_dump(req->runc, &rd, &criu_error) : criu_run_dump(&p, log_path ?: req->log_name, &criu_error);
+        r = req->containerd ? containerd_dump(req->containerd, &cd, &criu_error)
+            : req->runc     ? runc_dump(req->runc, &rd, &criu_error)
+                            : criu_run_dump(&p, log_path ?: req->log_name, &criu_error);
         uint64_t criu_end = now_monotonic_usec();
         /* A recorded checkpoint is a done dump, whatever CRIU did afterwards. */
         if (c.recorded)

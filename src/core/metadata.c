@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "containerd.h"
 #include "fd-util.h"
 #include "json-util.h"
 #include "metadata.h"
@@ -23,12 +24,13 @@
 #define CHECKSUM_TAIL "\"\n}\n"
 #define CHECKSUM_MEMBER_LEN (STRLEN(CHECKSUM_HEAD) + SHA256_HEX_LEN + STRLEN(CHECKSUM_TAIL))
 
-static const char *const metadata_types[] = { "process", "job", "runc" };
+static const char *const metadata_types[] = { "process", "job", "runc", "containerd" };
 static const char *const top_members[] = {
         "format_version", "id", "type", "pid", "job", "uid", "time_usec", "hostname",
         "criu_version", "cedana_version", "command", "container", "options", "size", "files", "checksum",
 };
-static const char *const container_members[] = { "runtime", "id", "root", "bundle" };
+static const char *const runc_members[] = { "runtime", "id", "root", "bundle" };
+static const char *const containerd_members[] = { "runtime", "id", "namespace", "image", "snapshotter", "parent" };
 static const char *const option_members[] = {
         "compression", "leave_running", "tcp_established", "file_locks", "shell_job",
         "link_remap", "external", "attach_pipes", "attach_tty", "attach_tty_modes", "job_log",
@@ -70,7 +72,20 @@ void checkpoint_container_done(CheckpointContainer *c) {
         free(c->id);
         free(c->root);
         free(c->bundle);
+        free(c->namespace);
+        free(c->image);
+        free(c->snapshotter);
+        free(c->parent);
         *c = (CheckpointContainer) {};
+}
+
+json_t *metadata_container_to_json(const CheckpointContainer *k) {
+        if (streq(k->runtime, "containerd"))
+                return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "runtime", k->runtime, "id", strempty(k->id),
+                                 "namespace", strempty(k->namespace), "image", strempty(k->image), "snapshotter",
+                                 strempty(k->snapshotter), "parent", strempty(k->parent));
+        return json_pack("{s:s, s:s, s:s, s:s}", "runtime", k->runtime, "id", strempty(k->id), "root",
+                         strempty(k->root), "bundle", strempty(k->bundle));
 }
 
 CheckpointMetadata *metadata_free(CheckpointMetadata *m) {
@@ -281,9 +296,7 @@ static int build(const CheckpointMetadata *m, json_t **ret) {
         if (r >= 0 && m->command)
                 r = set(o, "command", json_strv(m->command));
         if (r >= 0 && m->container.runtime)
-                r = set(o, "container", json_pack("{s:s, s:s, s:s, s:s}", "runtime", m->container.runtime, "id",
-                                                  strempty(m->container.id), "root", strempty(m->container.root),
-                                                  "bundle", strempty(m->container.bundle)));
+                r = set(o, "container", metadata_container_to_json(&m->container));
         if (r >= 0 && (r = build_options(&m->options, &options)) >= 0)
                 r = set(o, "options", options);
         /* The sum of the files, which is what a reader checks it against. */
@@ -628,19 +641,37 @@ static int parse_files(const json_t *v, unsigned version, CheckpointMetadata *m,
         return 0;
 }
 
+/* containerd's: names as containerd takes them. */
+static int parse_containerd(const json_t *v, CheckpointContainer *c, char **reterr) {
+        int r = check_members(v, "\"container\"", containerd_members, ELEMENTSOF(containerd_members), reterr);
+        if (r >= 0)
+                r = get_string(v, "namespace", false, &c->namespace, reterr);
+        if (r >= 0 && !containerd_name_is_valid(c->namespace))
+                return metadata_invalid(reterr, "member \"container.namespace\" is not a containerd namespace");
+        if (r >= 0)
+                r = get_string(v, "image", false, &c->image, reterr);
+        if (r >= 0)
+                r = get_string(v, "snapshotter", false, &c->snapshotter, reterr);
+        if (r >= 0)
+                r = get_string(v, "parent", false, &c->parent, reterr);
+        return r;
+}
+
 /* A container's: its runtime as we know it, its id as runc takes it, absolute paths. */
 static int parse_container(const json_t *v, CheckpointContainer *c, char **reterr) {
         if (!json_is_object(v))
                 return metadata_invalid(reterr, "member \"container\" must be an object");
-        int r = check_members(v, "\"container\"", container_members, ELEMENTSOF(container_members), reterr);
-        if (r >= 0)
-                r = get_string(v, "runtime", false, &c->runtime, reterr);
-        if (r >= 0 && !streq(c->runtime, "runc"))
-                return metadata_invalid(reterr, "member \"container.runtime\" must be \"runc\"");
+        int r = get_string(v, "runtime", false, &c->runtime, reterr);
+        if (r >= 0 && !streq(c->runtime, "runc") && !streq(c->runtime, "containerd"))
+                return metadata_invalid(reterr, "member \"container.runtime\" must be \"runc\" or \"containerd\"");
         if (r >= 0)
                 r = get_string(v, "id", false, &c->id, reterr);
         if (r >= 0 && !checkpoint_file_name_is_plain(c->id))
                 return metadata_invalid(reterr, "member \"container.id\" is not a valid container id");
+        if (r >= 0 && streq(c->runtime, "containerd"))
+                return parse_containerd(v, c, reterr);
+        if (r >= 0)
+                r = check_members(v, "\"container\"", runc_members, ELEMENTSOF(runc_members), reterr);
         if (r >= 0)
                 r = get_string(v, "root", false, &c->root, reterr);
         if (r >= 0)
@@ -666,7 +697,8 @@ static int parse_members(const json_t *v, CheckpointMetadata *m, char **reterr) 
         for (size_t i = 0; i < ELEMENTSOF(metadata_types); i++)
                 type_ok = type_ok || streq(m->type, metadata_types[i]);
         if (!type_ok)
-                return metadata_invalid(reterr, "member \"type\" must be \"process\", \"job\" or \"runc\"");
+                return metadata_invalid(reterr, "member \"type\" must be \"process\", \"job\", \"runc\" or "
+                                                "\"containerd\"");
 
         r = get_unsigned(v, "pid", 1, INT32_MAX, &u, reterr);
         if (r < 0)
@@ -701,9 +733,10 @@ static int parse_members(const json_t *v, CheckpointMetadata *m, char **reterr) 
         json_t *container = json_object_get(v, "container");
         if (container && (r = parse_container(container, &m->container, reterr)) < 0)
                 return r;
-        if (streq(m->type, "runc") != !!m->container.runtime)
+        if ((streq(m->type, "runc") || streq(m->type, "containerd")) != !!m->container.runtime ||
+            (m->container.runtime && !streq(m->type, m->container.runtime)))
                 return metadata_invalid(reterr, "a checkpoint has a member \"container\" if and only if its type "
-                                                "is \"runc\"");
+                                                "is a container runtime, and that runtime");
 
         if (!json_object_get(v, "options"))
                 return metadata_invalid(reterr, "member \"options\" is missing");

@@ -3,6 +3,7 @@
  * and the SHA-256 of every file in it, with a digest over its own bytes as written. */
 #pragma once
 
+#include <jansson.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -43,18 +44,26 @@ typedef struct CheckpointFile {
 /* For a container's checkpoint: which runtime knew it, and where (what a restore hands back to
  * the same runtime). */
 typedef struct CheckpointContainer {
-        char *runtime; /* "runc" */
-        char *id;      /* the container's id when it was dumped */
-        char *root;    /* the runtime's state directory (runc --root) */
-        char *bundle;  /* the OCI bundle it ran from: config.json and its root file system */
+        char *runtime;     /* "runc" or "containerd" */
+        char *id;          /* the container's id when it was dumped */
+        /* runc: */
+        char *root;        /* the runtime's state directory (runc --root) */
+        char *bundle;      /* the OCI bundle it ran from: config.json and its root file system */
+        /* containerd: the rest is in the checkpoint's own record of the container. */
+        char *namespace;
+        char *image;       /* what a restore's host must have pulled or imported */
+        char *snapshotter;
+        char *parent;      /* the image's top layer, as the snapshotter names it */
 } CheckpointContainer;
 
 void checkpoint_container_done(CheckpointContainer *c);
+/* As cedana.json has it (k->runtime set); NULL without memory. */
+json_t *metadata_container_to_json(const CheckpointContainer *k);
 
 typedef struct CheckpointMetadata {
         unsigned format_version; /* METADATA_FORMAT_VERSION when written by us */
         char *id;                /* the checkpoint's name */
-        char *type;              /* "process", "job" or "runc" */
+        char *type;              /* "process", "job", "runc" or "containerd" */
         pid_t pid;               /* the dumped tree's root pid */
         char *job;               /* NULL unless type is "job" */
         uid_t uid;               /* who asked for the dump: the checkpoint's owner */
@@ -64,7 +73,7 @@ typedef struct CheckpointMetadata {
         char *cedana_version;
         char **command;     /* the dumped root's command line; NULL when unknown (format 1) */
         DumpOptions options; /* dir and name are not recorded */
-        CheckpointContainer container; /* type "runc" only; all NULL otherwise */
+        CheckpointContainer container; /* types "runc" and "containerd" only; all NULL otherwise */
         CheckpointFile *files; /* sorted by name; never includes cedana.json */
         size_t n_files;
         uint64_t size; /* sum of files[].size */

@@ -261,6 +261,11 @@ static int prepare_stream_dir(const RestoreRequest *req, Verifier *v, PageFds *r
         return 1;
 }
 
+/* A container's runtime restores it; its CRIU (run by runc as a service) cannot stream. */
+static bool restores_container(const RestoreRequest *req) {
+        return req->runc || req->containerd;
+}
+
 /* The images, verified, in a directory CRIU can read: the checkpoint directory itself (a runc
  * checkpoint, or one of the first format), or the staging directory the images are extracted or
  * copied into as the owner (so CRIU, as the owner, can read it). *ret_streamed: the page images
@@ -277,7 +282,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, bool
         bool streamed = false;
         if (format == COMPRESSION_NONE) {
                 /* runc's CRIU runs as a service, which cannot stream. */
-                if (!req->runc) {
+                if (!restores_container(req)) {
                         r = identity_set_fs(&req->owner);
                         if (r < 0)
                                 return r;
@@ -299,7 +304,7 @@ static int open_images(const RestoreRequest *req, Verifier *v, int *ret_fd, bool
                         return negative_errno();
                 /* runc's CRIU runs as a service, which cannot stream. */
                 ArchiveSource src = source_of(req);
-                r = req->runc ? 0 : prepare_stream(req, &src, v, format, reterr);
+                r = restores_container(req) ? 0 : prepare_stream(req, &src, v, format, reterr);
                 streamed = r > 0;
                 if (r == 0 && req->remote)
                         r = message_set(reterr, CEDANA_E_NOT_A_CHECKPOINT, "The object is not a checkpoint cedana "
@@ -456,14 +461,15 @@ static void fill_stats(const RestoreRequest *req, const CheckpointMetadata *m, u
 /* Each kind of checkpoint is restored as what it is: a container by its runtime, which then
  * knows it; a process tree by CRIU into a job. */
 static int check_kind(const RestoreRequest *req, const CheckpointMetadata *m, char **reterr) {
-        bool container = streq(m->type, "runc");
-        if (req->runc && !container)
+        const char *asked = req->containerd ? "containerd" : req->runc ? "runc" : NULL;
+        const char *runtime = m->container.runtime;
+        if (asked && !runtime)
                 return message_set(reterr, CEDANA_E_WRONG_KIND, "This is a checkpoint of %s %s, not of a container; "
                                    "restore it with 'cedana restore %s'.", m->job ? "job" : "process",
                                    m->job ?: "", m->job ? "job" : "process --path PATH");
-        if (!req->runc && container)
-                return message_set(reterr, CEDANA_E_WRONG_KIND, "This is a checkpoint of runc container %s; restore it "
-                                   "with 'cedana restore runc --path PATH'.", m->container.id);
+        if (runtime && !streq_ptr(asked, runtime))
+                return message_set(reterr, CEDANA_E_WRONG_KIND, "This is a checkpoint of %s container %s; restore it "
+                                   "with 'cedana restore %s --path PATH'.", runtime, m->container.id, runtime);
         return 0;
 }
 
@@ -473,17 +479,33 @@ static int restore_container(const RestoreRequest *req, const CheckpointMetadata
         if (req->owner.uid != 0)
                 return message_set(reterr, CEDANA_E_NOT_PERMITTED, "Containers are root's; only root restores them.");
         const char *id = req->container_id ?: m->container.id;
-        RuncRestore rr = {
-                .id = id,
-                .bundle = req->container_bundle ?: m->container.bundle,
-                .images_dir_fd = images_fd,
-                .work_dir_fd = req->log_dir_fd,
-                .tcp_established = m->options.tcp_established || req->options->tcp_established,
-                .file_locks = m->options.file_locks,
-                .timeout_sec = req->timeout_sec,
-        };
         pid_t pid = 0;
-        int r = runc_restore(req->runc, &rr, &pid, reterr);
+        int r;
+        if (req->containerd) {
+                /* Into the namespace asked for, else the one it was dumped from. */
+                Containerd cd = *req->containerd;
+                cd.namespace = cd.namespace ?: m->container.namespace;
+                ContainerdRestore cr = {
+                        .id = id,
+                        .snapshot_parent = m->container.parent,
+                        .images_dir_fd = images_fd,
+                        .work_dir_fd = req->log_dir_fd,
+                        .tcp_established = m->options.tcp_established || req->options->tcp_established,
+                        .file_locks = m->options.file_locks,
+                };
+                r = containerd_restore(&cd, &cr, &pid, reterr);
+        } else {
+                RuncRestore rr = {
+                        .id = id,
+                        .bundle = req->container_bundle ?: m->container.bundle,
+                        .images_dir_fd = images_fd,
+                        .work_dir_fd = req->log_dir_fd,
+                        .tcp_established = m->options.tcp_established || req->options->tcp_established,
+                        .file_locks = m->options.file_locks,
+                        .timeout_sec = req->timeout_sec,
+                };
+                r = runc_restore(req->runc, &rr, &pid, reterr);
+        }
         if (r != 0) {
                 _cleanup_free_ char *criu = criu_log_last_error(req->log_dir_fd, req->log_name);
                 if (r == CEDANA_E_RUNTIME_FAILED && criu) {
@@ -528,7 +550,7 @@ int checkpoint_restore(const RestoreRequest *req, RestoredTree *ret, char **rete
         r = check_kind(req, m, reterr);
         if (r != 0)
                 goto finish;
-        if (req->runc) {
+        if (restores_container(req)) {
                 progress(req, "restoring");
                 uint64_t criu_start = now_monotonic_usec();
                 r = restore_container(req, m, images_fd, &c.tree, reterr);

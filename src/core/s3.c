@@ -2,7 +2,6 @@
 /* The S3 client: requests signed by libcurl (CURLOPT_AWS_SIGV4), retried when the failure is
  * passing, and every answer the store can give turned into one outcome and one sentence. */
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -13,6 +12,7 @@
 
 #include "build-config.h"
 #include "bus-error.h"
+#include "curl-util.h"
 #include "digest.h"
 #include "fd-util.h"
 #include "log.h"
@@ -40,23 +40,6 @@
 #define S3_LOW_SPEED_BYTES 1024L          /* slower than this ... */
 #define S3_LOW_SPEED_SEC 30L              /* ... for this long: the transfer is given up (and retried) */
 #define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-/* ---- libcurl's global state ---------------------------------------------------------------- */
-
-/* curl_global_init() is not thread-safe in every libcurl we accept (7.75 and later), so it runs
- * exactly once, whichever thread gets here first. There is no curl_global_cleanup(): handles may
- * live in other threads until the process ends. */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_FAILED_INIT;
-
-static void curl_init_once(void) {
-        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static int curl_init(void) {
-        (void) pthread_once(&curl_once, curl_init_once);
-        return curl_init_result == CURLE_OK ? 0 : -ENOMEM;
-}
 
 /* ---- configuration and credentials --------------------------------------------------------- */
 
@@ -735,12 +718,6 @@ static int s3_headers(const S3Request *req, struct curl_slist **ret) {
         *ret = TAKE_PTR(h);
         return 0;
 }
-
-#define CURL_SET(h, opt, val)                                  \
-        do {                                                   \
-                if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) \
-                        return CURLE_FAILED_INIT;              \
-        } while (0)
 
 static CURLcode s3_attempt(S3Call *call, const S3Request *req, S3Response *resp) {
         _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;

@@ -40,6 +40,8 @@ void dump_spec_done(DumpSpec *s) {
         dump_options_done(&s->options);
         free(s->runc_root);
         runc_state_done(&s->container);
+        free(s->containerd_namespace);
+        containerd_container_done(&s->containerd);
         *s = (DumpSpec) DUMP_SPEC_NULL;
 }
 
@@ -193,7 +195,8 @@ static void dump_succeeded(Operation *op, const WorkerUsage *usage) {
         if (op->job)
                 snprintf(what, sizeof(what), "job %s", op->job->id);
         else if (d->spec.container.id)
-                snprintf(what, sizeof(what), "runc container %s", d->spec.container.id);
+                snprintf(what, sizeof(what), "%s container %s", d->spec.containerd.id ? "containerd" : "runc",
+                         d->spec.container.id);
         else
                 snprintf(what, sizeof(what), "process %i", (int) d->spec.pid);
         if (op->job) {
@@ -265,7 +268,8 @@ static int pick_name(Manager *m, DumpOperation *d, sd_bus_error *error) {
         _cleanup_free_ char *base = NULL;
         char pid[16];
         snprintf(pid, sizeof(pid), "%i", (int) s->pid);
-        if (asprintf(&base, "dump-%s-%s-%" PRIu64, s->job ? "job" : s->container.id ? "runc" : "process",
+        if (asprintf(&base, "dump-%s-%s-%" PRIu64,
+                     s->job ? "job" : s->containerd.id ? "containerd" : s->container.id ? "runc" : "process",
                      s->job ? s->job->id : s->container.id ?: pid, now_realtime_usec() / USEC_PER_SEC) < 0)
                 return -ENOMEM;
         _cleanup_close_ int dir_fd = s->dir_fd >= 0 ? fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3)

@@ -10,6 +10,7 @@
 
 #include "identity.h"
 #include "options.h"
+#include "containerd.h"
 #include "runc.h"
 
 typedef struct Job Job;
@@ -41,6 +42,10 @@ typedef struct DumpSpec {
          * the container when it was asked for; container.id NULL for processes and jobs. */
         char *runc_root;
         RuncState container;
+        /* A containerd container's: its namespace, and what containerd said of it (container
+         * then has its id, status and task's init too). containerd.id NULL otherwise. */
+        char *containerd_namespace;
+        ContainerdContainer containerd;
         DumpOrigin origin;
 } DumpSpec;
 

@@ -185,9 +185,13 @@ int dump_worker(int sock, void *userdata) {
         }
         if (r == 0) {
                 Runc rc = { .binary = m->config.runc_binary, .root = d->spec.runc_root, .criu = m->config.criu_binary };
-                bool container = d->spec.container.id;
+                Containerd cd = {
+                        .address = m->config.containerd_address,
+                        .namespace = d->spec.containerd_namespace,
+                };
+                bool containerd = d->spec.containerd.id, container = d->spec.container.id && !containerd;
                 DumpRequest req = {
-                        .type = container ? "runc" : d->spec.job ? "job" : "process",
+                        .type = containerd ? "containerd" : container ? "runc" : d->spec.job ? "job" : "process",
                         .job = d->spec.job ? d->spec.job->id : NULL,
                         .pid = d->spec.pid,
                         .pidfd = d->spec.pidfd,
@@ -199,7 +203,9 @@ int dump_worker(int sock, void *userdata) {
                         .partial_name = d->record.partial_name,
                         .options = &d->spec.options,
                         .runc = container ? &rc : NULL,
-                        .container = container ? &d->spec.container : NULL,
+                        .container = container || containerd ? &d->spec.container : NULL,
+                        .containerd = containerd ? &cd : NULL,
+                        .containerd_container = containerd ? &d->spec.containerd : NULL,
                         .s3 = remote ? &s3 : NULL,
                         .s3_bucket = bucket,
                         .s3_key = key,

@@ -127,6 +127,7 @@ typedef struct DumpArgs {
         bool link_remap;
         int log_fd;
         char *runc_root;
+        char *namespace;
 } DumpArgs;
 
 static const BusOption dump_options[] = {
@@ -142,6 +143,7 @@ static const BusOption dump_options[] = {
         { "link_remap", BUS_OPTION_BOOL, offsetof(DumpArgs, link_remap) },
         { "log_fd", BUS_OPTION_FD, offsetof(DumpArgs, log_fd) },
         { "runc_root", BUS_OPTION_STRING, offsetof(DumpArgs, runc_root) },
+        { "namespace", BUS_OPTION_STRING, offsetof(DumpArgs, namespace) },
 };
 
 /* CRIU external resources a caller may declare: sockets, terminals and files it keeps outside.
@@ -279,18 +281,19 @@ static int dump_job_check(Job *j, sd_bus_error *error) {
 /* A dump of j (NULL: of pid) with the options in a. One cedanad takes itself (origin other than
  * DUMP_ORIGIN_CALLER: call already authorized, or NULL) is taken as the job's owner, whose
  * checkpoint it becomes. 1 started, 0 while polkit is asked, < 0 refused. */
-static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, DumpArgs *a, DumpOrigin origin,
-                          sd_bus_error *error);
+static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *runtime, const char *id, DumpArgs *a,
+                          DumpOrigin origin, sd_bus_error *error);
 
 static int dump_start(sd_bus_message *call, Manager *m, Job *j, pid_t pid, DumpArgs *a, DumpOrigin origin,
                       sd_bus_error *error) {
         if (j && j->container_id)
-                return dump_container(call, m, j, j->container_id, a, origin, error);
+                return dump_container(call, m, j, "runc", j->container_id, a, origin, error);
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
         uid_t owner = 0;
         int r = 0;
-        if (a->runc_root)
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'runc_root' is for containers only.");
+        if (a->runc_root || a->namespace)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Options 'runc_root' and 'namespace' are for containers only.");
         if (r >= 0)
                 r = validate_dump_args(m, a, &spec, error);
         if (r >= 0 && j)
@@ -339,19 +342,19 @@ static int dump_start(sd_bus_message *call, Manager *m, Job *j, pid_t pid, DumpA
 }
 
 /* A dump the caller asks for, with the options read from the call's current position. */
-static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, const char *container,
-                       sd_bus_error *error) {
+static int dump_common(sd_bus_message *call, Manager *m, Job *j, pid_t pid, const char *runtime,
+                       const char *container, sd_bus_error *error) {
         DumpArgs a = { .dir_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, dump_options, ELEMENTSOF(dump_options), &a, error);
         if (r >= 0)
-                r = container ? dump_container(call, m, NULL, container, &a, DUMP_ORIGIN_CALLER, error)
+                r = container ? dump_container(call, m, NULL, runtime, container, &a, DUMP_ORIGIN_CALLER, error)
                               : dump_start(call, m, j, pid, &a, DUMP_ORIGIN_CALLER, error);
         bus_options_done(dump_options, ELEMENTSOF(dump_options), &a);
         return pending(r);
 }
 
 int bus_dump_job(sd_bus_message *call, Manager *m, Job *j, sd_bus_error *error) {
-        return dump_common(call, m, j, 0, NULL, error);
+        return dump_common(call, m, j, 0, NULL, NULL, error);
 }
 
 int bus_dump_job_for_owner(sd_bus_message *call, Manager *m, Job *j, DumpOrigin origin, sd_bus_error *error) {
@@ -386,6 +389,32 @@ static int authorize_container(Manager *m, sd_bus_message *call, Identity *ret_c
         return polkit_check(m, call, POLKIT_ACTION_MANAGE_CONTAINERS, NULL, error);
 }
 
+/* What containerd says of the container, refused unless cedana can dump it now. */
+static int resolve_containerd(Manager *m, DumpSpec *spec, const char *id, sd_bus_error *error) {
+        Containerd cd = { .address = m->config.containerd_address, .namespace = spec->containerd_namespace };
+        _cleanup_free_ char *err = NULL;
+        int r = containerd_inspect(&cd, id, &spec->containerd, &err);
+        if (r != 0)
+                return bus_error_setf(error, r, "%s", strna(err));
+        const ContainerdContainer *k = &spec->containerd;
+        const char *ns = spec->containerd_namespace;
+        if (streq(k->status, "paused"))
+                return bus_error_setf(error, CEDANA_E_CONTAINER_STATE, "Container %s is paused; resume it with 'ctr -n "
+                                      "%s task resume %s' before dumping it.", id, ns, id);
+        if (streq(k->status, "none"))
+                return bus_error_setf(error, CEDANA_E_CONTAINER_STATE, "Container %s has no task; there is nothing to "
+                                      "dump.", id);
+        if (!streq(k->status, "running") || k->pid <= 0)
+                return bus_error_setf(error, CEDANA_E_CONTAINER_STATE, "Container %s's task is %s, not running; there "
+                                      "is nothing to dump.", id, k->status);
+        /* What the rest of a dump knows of any container. */
+        if (!(spec->container.id = strdup(id)) || !(spec->container.status = strdup(k->status)))
+                return -ENOMEM;
+        spec->container.pid = k->pid;
+        spec->pid = k->pid;
+        return 0;
+}
+
 /* What runc says of the container, refused unless cedana can dump it now. */
 static int resolve_container(Manager *m, DumpSpec *spec, const char *id, sd_bus_error *error) {
         Runc rc = { .binary = m->config.runc_binary, .root = spec->runc_root };
@@ -407,25 +436,42 @@ static int resolve_container(Manager *m, DumpSpec *spec, const char *id, sd_bus_
         return 0;
 }
 
-/* A dump of a runc container (j: the job it is, or NULL): root's, an admin action for anyone
- * else, asked before runc is. */
-static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *id, DumpArgs *a, DumpOrigin origin,
-                          sd_bus_error *error) {
+/* A container's runtime-specific options, and its id as that runtime takes it. */
+static int check_container_args(const char *runtime, const char *id, const char *runc_root, const char *bundle,
+                                const char *namespace, sd_bus_error *error) {
+        bool containerd = streq(runtime, "containerd");
+        if (containerd && (runc_root || bundle))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Options 'runc_root' and 'bundle' are for runc containers; containerd knows "
+                                         "its own.");
+        if (!containerd && namespace)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Option 'namespace' is for containerd containers.");
+        if (namespace && !containerd_name_is_valid(namespace))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid containerd "
+                                         "namespace.", namespace);
+        if (id && !(containerd ? containerd_name_is_valid(id) : runc_id_is_valid(id)))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
+        return check_runc_root(runc_root, error);
+}
+
+/* A dump of a runc or containerd container (j: the job it is, or NULL): root's, an admin action
+ * for anyone else, asked before the runtime is. */
+static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *runtime, const char *id, DumpArgs *a,
+                          DumpOrigin origin, sd_bus_error *error) {
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
         uid_t owner = 0;
         int r = 0;
         spec.origin = origin;
-        if (j && a->runc_root)
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Job %s knows its container's runc root.", j->id);
+        if (j && (a->runc_root || a->namespace))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Job %s knows its container's runtime.", j->id);
         if (r >= 0 && j)
                 r = dump_job_check(j, error);
-        if (r >= 0 && !runc_id_is_valid(id))
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
-        if (r >= 0 && a->external)
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "runc passes no external resources to CRIU; "
-                                      "drop --external for a container.");
         if (r >= 0)
-                r = check_runc_root(a->runc_root, error);
+                r = check_container_args(runtime, id, a->runc_root, NULL, a->namespace, error);
+        if (r >= 0 && a->external)
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%s passes no external resources to CRIU; "
+                                      "drop --external for a container.", runtime);
         if (r >= 0)
                 r = validate_dump_args(m, a, &spec, error);
         if (r >= 0)
@@ -441,8 +487,12 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
         spec.runc_root = j ? (j->runc_root ? strdup(j->runc_root) : NULL) : TAKE_PTR(a->runc_root);
         if (j && j->runc_root && !spec.runc_root)
                 r = -ENOMEM;
+        bool containerd = streq(runtime, "containerd");
+        if (r >= 0 && containerd && !(spec.containerd_namespace = a->namespace ? TAKE_PTR(a->namespace)
+                                                                            : strdup(CONTAINERD_DEFAULT_NAMESPACE)))
+                r = -ENOMEM;
         if (r >= 0)
-                r = resolve_container(m, &spec, id, error);
+                r = containerd ? resolve_containerd(m, &spec, id, error) : resolve_container(m, &spec, id, error);
         /* The container is the job's as long as its init is the job's process. */
         if (r >= 0 && j && spec.pid != j->pid)
                 r = bus_error_setf(error, CEDANA_E_NO_SUCH_PROCESS, "Container %s no longer runs job %s's process; "
@@ -467,17 +517,17 @@ static int method_dump(sd_bus_message *call, void *userdata, sd_bus_error *error
         if (streq(type, "job")) {
                 Job *j;
                 r = called_job(m, call, target, &j, error);
-                return r <= 0 ? pending(r) : dump_common(call, m, j, 0, NULL, error);
+                return r <= 0 ? pending(r) : dump_common(call, m, j, 0, NULL, NULL, error);
         }
-        if (streq(type, "runc"))
-                return dump_common(call, m, NULL, 0, target, error);
+        if (streq(type, "runc") || streq(type, "containerd"))
+                return dump_common(call, m, NULL, 0, type, target, error);
         if (!streq(type, "process"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
-                                         "\"job\" or \"runc\".", type);
+                                         "\"job\", \"runc\" or \"containerd\".", type);
         pid_t pid;
         if (parse_pid(target, &pid) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
-        return dump_common(call, m, NULL, pid, NULL, error);
+        return dump_common(call, m, NULL, pid, NULL, NULL, error);
 }
 
 /* ---- Restore ---- */
@@ -493,6 +543,7 @@ typedef struct RestoreArgs {
         char *id;
         char *bundle;
         char *runc_root;
+        char *namespace;
 } RestoreArgs;
 
 static const BusOption restore_options[] = {
@@ -506,6 +557,7 @@ static const BusOption restore_options[] = {
         { "id", BUS_OPTION_STRING, offsetof(RestoreArgs, id) },
         { "bundle", BUS_OPTION_STRING, offsetof(RestoreArgs, bundle) },
         { "runc_root", BUS_OPTION_STRING, offsetof(RestoreArgs, runc_root) },
+        { "namespace", BUS_OPTION_STRING, offsetof(RestoreArgs, namespace) },
 };
 
 /* Whether a complete record vouches for the source: one of the caller's (or, restoring a job,
@@ -601,17 +653,18 @@ static int restore_source(Manager *m, RestoreArgs *a, const char *path, Job *j, 
         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "No checkpoint given: pass a path or 'source_fd'.");
 }
 
-static int restore_container(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error);
+static int restore_container(sd_bus_message *call, Manager *m, Job *j, const char *runtime, const char *path,
+                             sd_bus_error *error);
 
 static int restore_common(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error) {
         if (j && j->container_id)
-                return restore_container(call, m, j, path, error);
+                return restore_container(call, m, j, "runc", path, error);
         _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
         RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
-        if (r >= 0 && (a.id || a.bundle || a.runc_root))
+        if (r >= 0 && (a.id || a.bundle || a.runc_root || a.namespace))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                      "Options 'id', 'bundle' and 'runc_root' are for containers only.");
+                                      "Options 'id', 'bundle', 'runc_root' and 'namespace' are for containers only.");
         if (r >= 0 && j)
                 r = restore_job_check(j, error);
         if (r >= 0 && a.name && (j || !job_name_is_valid(a.name)))
@@ -649,28 +702,28 @@ finish:
         return pending(r);
 }
 
-/* A container's checkpoint (j: a container job's, or NULL), restored by runc as root's
+/* A container's checkpoint (j: a container job's, or NULL), restored by its runtime as root's
  * container: an admin action for anyone else, whatever the checkpoint. */
-static int restore_container(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error) {
+static int restore_container(sd_bus_message *call, Manager *m, Job *j, const char *runtime, const char *path,
+                             sd_bus_error *error) {
         _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
         RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
-        if (r >= 0 && j && (a.id || a.bundle || a.runc_root))
+        if (r >= 0 && j && (a.id || a.bundle || a.runc_root || a.namespace))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                      "Job %s keeps its container: 'id', 'bundle' and 'runc_root' are for a path.", j->id);
+                                      "Job %s keeps its container: 'id', 'bundle', 'runc_root' and 'namespace' are "
+                                      "for a path.", j->id);
         if (r >= 0 && j)
                 r = restore_job_check(j, error);
         if (r >= 0 && (a.name || a.attach || a.shell_job))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                       "Options 'name', 'attach' and 'shell_job' are for processes; a container gets "
                                       "'id'.");
-        if (r >= 0 && a.id && !runc_id_is_valid(a.id))
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", a.id);
+        if (r >= 0)
+                r = check_container_args(runtime, a.id, a.runc_root, a.bundle, a.namespace, error);
         if (r >= 0 && a.bundle && !path_is_normalized(a.bundle))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                       "Bundle '%.64s' must be an absolute path without '.' or '..'.", a.bundle);
-        if (r >= 0)
-                r = check_runc_root(a.runc_root, error);
         if (r >= 0 && a.log_fd >= 0)
                 r = bus_check_output_fd(a.log_fd, "log_fd", true, error);
         if (r >= 0)
@@ -692,11 +745,13 @@ static int restore_container(sd_bus_message *call, Manager *m, Job *j, const cha
                 r = -ENOMEM;
         if (r >= 0) {
                 spec.container = true;
+                spec.containerd = streq(runtime, "containerd");
                 spec.job = j;
                 if (!j) {
                         spec.container_id = TAKE_PTR(a.id);
                         spec.container_bundle = TAKE_PTR(a.bundle);
                         spec.runc_root = TAKE_PTR(a.runc_root);
+                        spec.containerd_namespace = TAKE_PTR(a.namespace);
                 }
                 spec.options.tcp_established = a.tcp_established;
                 spec.log_fd = TAKE_FD(a.log_fd);
@@ -722,11 +777,11 @@ static int method_restore(sd_bus_message *call, void *userdata, sd_bus_error *er
                 r = called_job(m, call, source, &j, error);
                 return r <= 0 ? pending(r) : restore_common(call, m, j, NULL, error);
         }
-        if (streq(type, "runc"))
-                return restore_container(call, m, NULL, isempty(source) ? NULL : source, error);
+        if (streq(type, "runc") || streq(type, "containerd"))
+                return restore_container(call, m, NULL, type, isempty(source) ? NULL : source, error);
         if (!streq(type, "process"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
-                                         "\"job\" or \"runc\".", type);
+                                         "\"job\", \"runc\" or \"containerd\".", type);
         return restore_common(call, m, NULL, isempty(source) ? NULL : source, error);
 }
 

@@ -42,6 +42,7 @@ void restore_spec_done(RestoreSpec *s) {
         free(s->container_id);
         free(s->container_bundle);
         free(s->runc_root);
+        free(s->containerd_namespace);
         restore_options_done(&s->options);
         safe_close(s->log_fd);
         *s = (RestoreSpec) RESTORE_SPEC_NULL;
@@ -431,7 +432,8 @@ static void container_restored(Operation *op, const WmRestored *res) {
         restore_stats(op, &st);
         log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_CONTAINER_RESTORED, .job = j ? j->id : NULL, .pid = res->pid,
                                   .fields = st.fields),
-                "Restored %s as runc container %s (PID %i)%s%s.", strna(r->spec.source_path), res->container_id,
+                "Restored %s as %s container %s (PID %i)%s%s.", strna(r->spec.source_path),
+                r->spec.containerd ? "containerd" : "runc", res->container_id,
                 (int) res->pid, j ? ", job " : "", j ? j->id : "");
         reply_restored(op, &st, j ? j->id : res->container_id, res->pid);
 }

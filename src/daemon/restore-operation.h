@@ -34,12 +34,15 @@ typedef struct RestoreSpec {
         RestoreOptions options;
         bool attach;      /* give the job new stdio pipes held by cedanad */
         int log_fd;       /* a regular file of the caller's that gets CRIU's log, or -EBADF */
-        /* A container's checkpoint, restored by runc (as root, running once restored, no job):
-         * the id and bundle asked for (NULL: as recorded) and runc's state directory. */
+        /* A container's checkpoint, restored by its runtime (as root, running once restored, no
+         * job): the id asked for (NULL: as recorded); for runc the bundle asked for and runc's
+         * state directory, for containerd (containerd set) the namespace (NULL: as recorded). */
         bool container;
+        bool containerd;
         char *container_id;
         char *container_bundle;
         char *runc_root;
+        char *containerd_namespace;
 } RestoreSpec;
 
 #define RESTORE_SPEC_NULL { .source_fd = -EBADF, .log_fd = -EBADF }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "archive-index.h"
+#include "build-config.h"
 #include "bus-error.h"
 #include "checkpoint.h"
 #include "codec.h"
@@ -187,6 +188,12 @@ int restore_worker(int sock, void *userdata) {
         bool job_log_used = false;
         _cleanup_free_ char *container_id = NULL;
         Runc rc = { .binary = m->config.runc_binary, .root = r->spec.runc_root, .criu = m->config.criu_binary };
+        Containerd cd = {
+                .address = m->config.containerd_address,
+                .namespace = r->spec.containerd_namespace,
+                .criu_config = CRIU_RUNC_CONFIG,
+                .criu_config_keep = CRIU_RUNC_KEEP_CONFIG,
+        };
 
         _cleanup_(remote_done) Remote remote = {};
         int k = r->spec.source_fd < 0 && s3_url_is(r->spec.source_path) ? remote_source(&w, &remote, &source_fd, &err)
@@ -211,7 +218,8 @@ int restore_worker(int sock, void *userdata) {
                         .ret_attached = &attached,
                         .job_log_fd = r->job_log_fd,
                         .ret_job_log_used = &job_log_used,
-                        .runc = r->spec.container ? &rc : NULL,
+                        .runc = r->spec.container && !r->spec.containerd ? &rc : NULL,
+                        .containerd = r->spec.containerd ? &cd : NULL,
                         .container_id = r->spec.container_id,
                         .container_bundle = r->spec.container_bundle,
                         .ret_container_id = &container_id,

@@ -349,7 +349,7 @@ static void test_complete_verbs(void) {
         }
         g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
         g_test_trap_assert_passed();
-        g_test_trap_assert_stdout("process\njob\nrunc\n");
+        g_test_trap_assert_stdout("process\njob\nrunc\ncontainerd\n");
 }
 
 static void test_complete_prefix(void) {

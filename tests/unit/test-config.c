@@ -111,6 +111,7 @@ static void assert_defaults(const Config *c) {
         g_assert_cmpstr(c->criu_binary, ==, CRIU_BINARY);
         g_assert_cmpint(c->criu_log_level, ==, 4);
         g_assert_cmpstr(c->runc_binary, ==, RUNC_BINARY);
+        g_assert_cmpstr(c->containerd_address, ==, "/run/containerd/containerd.sock");
         g_assert_null(c->s3_endpoint);
         g_assert_cmpstr(c->s3_region, ==, "us-east-1");
         g_assert_cmpstr(c->s3_credentials_file, ==, "/etc/cedana/s3-credentials");
@@ -134,6 +135,7 @@ static const char all_keys[] =
         "LogLevel=1\n"
         "[Containers]\n"
         "Runc=/opt/runc/runc\n"
+        "Containerd=/srv/containerd.sock\n"
         "[Daemon]\n"
         "IdleExitSec=infinity\n"
         "[Jobs]\n"
@@ -156,6 +158,7 @@ static void assert_all_keys(const Config *c) {
         g_assert_cmpstr(c->criu_binary, ==, "/opt/criu/sbin/criu");
         g_assert_cmpint(c->criu_log_level, ==, 1);
         g_assert_cmpstr(c->runc_binary, ==, "/opt/runc/runc");
+        g_assert_cmpstr(c->containerd_address, ==, "/srv/containerd.sock");
         g_assert_cmpuint(c->idle_exit_usec, ==, UINT64_MAX);
         g_assert_cmpuint(c->collect_after_usec, ==, 3600 * USEC_PER_SEC);
         g_assert_true(c->persist_all);
@@ -263,7 +266,7 @@ static void test_empty_value_resets(Fixture *f, gconstpointer data) {
         write_main(f, all_keys);
         p = write_dropin(f, "50-reset.conf",
                          "[Checkpoint]\nDirectory=\nCompression=   \n"
-                         "[CRIU]\nBinary=\nLogLevel=\n[Containers]\nRunc=\n"
+                         "[CRIU]\nBinary=\nLogLevel=\n[Containers]\nRunc=\nContainerd=\n"
                          "[Daemon]\nIdleExitSec=\t\n"
                          "[Jobs]\nCollectAfterSec=\nPersistAll=\n"
                          "[Restore]\nMaxArchiveSize=\nTimeoutSec=\n"
@@ -525,7 +528,7 @@ static char *example_config(void) {
 
 static void test_example(Fixture *f, gconstpointer data) {
         static const char *const keys[] = {
-                "Directory", "Compression", "Binary",         "LogLevel",   "Runc",
+                "Directory", "Compression", "Binary",         "LogLevel",   "Runc", "Containerd",
                 "IdleExitSec", "CollectAfterSec", "PersistAll", "MaxArchiveSize", "TimeoutSec", "Endpoint", "Region",
                 "CredentialsFile", "CAFile", "PathStyle", "UserPrefix",
         };

@@ -378,11 +378,11 @@ static void test_container(void) {
         _cleanup_(metadata_freep) CheckpointMetadata *bare = new_metadata();
         free(bare->type);
         bare->type = g_strdup("runc");
-        assert_container_refused(bare, "if and only if its type is \"runc\"");
+        assert_container_refused(bare, "if and only if its type is a container runtime");
         _cleanup_(metadata_freep) CheckpointMetadata *process = container_metadata("web-1", "/run/runc", "/b");
         free(process->type);
         process->type = g_strdup("process");
-        assert_container_refused(process, "if and only if its type is \"runc\"");
+        assert_container_refused(process, "if and only if its type is a container runtime");
         _cleanup_(metadata_freep) CheckpointMetadata *id = container_metadata("../web", "/run/runc", "/b");
         assert_container_refused(id, "member \"container.id\" is not a valid container id");
         _cleanup_(metadata_freep) CheckpointMetadata *rel = container_metadata("web", "run/runc", "/b");
@@ -390,7 +390,45 @@ static void test_container(void) {
         _cleanup_(metadata_freep) CheckpointMetadata *runtime = container_metadata("web", "/run/runc", "/b");
         free(runtime->container.runtime);
         runtime->container.runtime = g_strdup("crun");
-        assert_container_refused(runtime, "member \"container.runtime\" must be \"runc\"");
+        assert_container_refused(runtime, "member \"container.runtime\" must be \"runc\" or \"containerd\"");
+}
+
+static CheckpointMetadata *containerd_metadata(const char *namespace) {
+        CheckpointMetadata *m = new_metadata();
+        free(m->type);
+        m->type = g_strdup("containerd");
+        m->container = (CheckpointContainer) { .runtime = g_strdup("containerd"), .id = g_strdup("web-1"),
+                                               .namespace = g_strdup(namespace),
+                                               .image = g_strdup("docker.io/library/nginx:1"),
+                                               .snapshotter = g_strdup("overlayfs"),
+                                               .parent = g_strdup("sha256:0123") };
+        return m;
+}
+
+static void test_containerd(void) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = containerd_metadata("k8s.io");
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t n = 0;
+        char digest[METADATA_DIGEST_SIZE];
+        g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
+        _cleanup_(metadata_freep) CheckpointMetadata *back = NULL;
+        g_assert_cmpint(metadata_parse(text, n, &back, &err), ==, 0);
+        g_assert_cmpstr(back->type, ==, "containerd");
+        g_assert_cmpstr(back->container.runtime, ==, "containerd");
+        g_assert_cmpstr(back->container.id, ==, "web-1");
+        g_assert_cmpstr(back->container.namespace, ==, "k8s.io");
+        g_assert_cmpstr(back->container.image, ==, "docker.io/library/nginx:1");
+        g_assert_cmpstr(back->container.snapshotter, ==, "overlayfs");
+        g_assert_cmpstr(back->container.parent, ==, "sha256:0123");
+        g_assert_null(back->container.root);
+
+        /* A runc checkpoint is not restored as containerd's, nor the other way round. */
+        _cleanup_(metadata_freep) CheckpointMetadata *mixed = containerd_metadata("default");
+        free(mixed->type);
+        mixed->type = g_strdup("runc");
+        assert_container_refused(mixed, "if and only if its type is a container runtime");
+        _cleanup_(metadata_freep) CheckpointMetadata *ns = containerd_metadata("../etc");
+        assert_container_refused(ns, "member \"container.namespace\" is not a containerd namespace");
 }
 
 static void test_newer_version(void) {
@@ -640,6 +678,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/metadata/newer-version", test_newer_version);
         g_test_add_func("/metadata/attach-tty", test_attach_tty);
         g_test_add_func("/metadata/container", test_container);
+        g_test_add_func("/metadata/containerd", test_containerd);
         g_test_add_func("/metadata/add-file", test_add_file);
         g_test_add_func("/metadata/refused-edits", test_refused_edits);
         g_test_add("/verifier/dir-ok", Fixture, NULL, fixture_setup, test_dir_ok, fixture_teardown);
