@@ -499,8 +499,8 @@ static int prepare_snapshot(const Containerd *c, GrpcChannel *ch, const Containe
                      "prepare the container's snapshot", (int[]) { GRPC_NOT_FOUND, GRPC_ALREADY_EXISTS, 0 }, NULL,
                      reterr);
         if (r == GRPC_NOT_FOUND)
-                return message_set(reterr, CEDANA_E_NO_SUCH_FILE, "containerd's %s snapshotter in namespace %s has "
-                                   "not the layers of image %s; pull or import the image first.", ct->snapshotter,
+                return message_set(reterr, CEDANA_E_NO_SUCH_FILE, "containerd's %s snapshotter in namespace %s does "
+                                   "not have the layers of image %s; pull or import the image there first.", ct->snapshotter,
                                    c->namespace, ct->image);
         if (r == GRPC_ALREADY_EXISTS)
                 return message_set(reterr, CEDANA_E_EXISTS, "containerd already has a snapshot %s; give the restored "

@@ -6,7 +6,6 @@
 # delete it, and every bad input gets its own exit code with the container left as it was.
 
 import json
-import time
 
 import ctrd
 import oci
@@ -87,3 +86,148 @@ def _define(fmt):
 
 for _fmt in FORMATS:
     _define(_fmt)
+
+
+def workload_task(c, id, *args, namespace="default"):
+    """The static workload as the task's command, copied into its writable layer once it runs."""
+    ctrd.run(c, id, f"while [ ! -x {WORKLOAD} ]; do sleep 0.1; done; exec {WORKLOAD} /data/report "
+                    + " ".join(args), namespace)
+    root = ctrd.rootfs(id, namespace)
+    c.run(["cp", f"{c.build_dir}/tests/integration/workload-static", f"{root}{WORKLOAD}.new"])
+    c.run(["mv", f"{root}{WORKLOAD}.new", f"{root}{WORKLOAD}"])
+
+
+def report(c, id, namespace="default"):
+    try:
+        return parse_report(ctrd.read_file(c, id, "data/report", namespace))
+    except Exception:
+        return {}
+
+
+def test_writable_layer_travels_with_the_checkpoint(c):
+    with ctrd.cleanup_after(c):
+        # Written, replaced and deleted files in the container's own layer, and a file of the
+        # image deleted: after the restore the root file system is as the container left it.
+        started(c, "layer", "echo kept > /data/kept; mkdir -p /data/dir; echo x > /data/dir/f; "
+                            "rm /bin/vi; ln -s /data/kept /data/link; " + oci.COUNTER_SH)
+        path = dump(c, "layer", "layer", "lz4")
+        restore(c, path, "layer")
+        assert ctrd.read_file(c, "layer", "data/kept").strip() == "kept"
+        assert ctrd.read_file(c, "layer", "data/dir/f").strip() == "x"
+        root = ctrd.rootfs("layer")
+        assert c.run(["readlink", f"{root}/data/link"]).stdout.strip() == "/data/kept"
+        assert c.run(["test", "-e", f"{root}/bin/vi"], check=False).returncode != 0, "a deleted file came back"
+        assert c.run(["test", "-x", f"{root}/bin/sh"]).returncode == 0
+
+
+def test_memory_256mib_checksum(c):
+    with ctrd.cleanup_after(c):
+        workload_task(c, "mem", "memory", "256", "2")
+        c.wait_until(lambda: report(c, "mem").get("initial"), timeout=60, what="the workload to fill its memory")
+        before = report(c, "mem")
+        path = dump(c, "mem", "mem", "zstd")
+        pid = restore(c, path, "mem")
+        c.run(["kill", "-USR1", str(pid)])
+        c.wait_until(lambda: report(c, "mem").get("rounds") == "1", what="a checksum of the restored memory")
+        after = report(c, "mem")
+        assert after["current"] == before["initial"], f"256 MiB checksum changed: {before} -> {after}"
+        ticks = int(after["ticks"])
+        c.wait_until(lambda: int(report(c, "mem")["ticks"]) > ticks + 20, what="both threads to run")
+
+
+def ping(c, id, port):
+    code = ("import socket; s=socket.create_connection(('127.0.0.1', %d), timeout=5); s.sendall(b'ping\\n'); "
+            "print(s.recv(100).decode().strip())" % port)
+    return ctrd.in_netns(c, id, ["python3", "-c", code]).stdout.strip()
+
+
+def test_tcp_listener_and_established_connection(c):
+    with ctrd.cleanup_after(c):
+        # The task's own network namespace, which runc checkpoints empty: the restored
+        # container's CRIU configuration brings lo back up before its sockets come back.
+        workload_task(c, "tcp", "tcp", "7300")
+        c.wait_until(lambda: "pongs" in report(c, "tcp"), what="the tcp workload")
+        assert ping(c, "tcp", 7300) == "pong 1"
+        before = report(c, "tcp")
+        path = dump(c, "tcp", "tcp", "zstd", "--tcp-established")
+        restore(c, path, "tcp")
+        assert ping(c, "tcp", 7300) == "pong 1"
+        c.wait_until(lambda: int(report(c, "tcp").get("pongs", 0)) > int(before["pongs"]) + 5,
+                     what="the established connection to keep answering")
+        after = report(c, "tcp")
+        assert after["errors"] == "0" and "broken" not in after, after
+
+
+def cgroup(c, pid):
+    return oci.cgroup_paths(c, pid)["freezer"]
+
+
+def test_leave_running_and_restore_beside_it_in_another_namespace(c):
+    with ctrd.cleanup_after(c):
+        started(c, "orig")
+        pid = ctrd.pid(c, "orig")
+        path = dump(c, "orig", "orig", "zstd", "--leave-running")
+        assert ctrd.tasks(c)["orig"] == {"pid": pid, "status": "RUNNING"}
+        at_dump = ctrd.count(c, "orig")
+        c.wait_until(lambda: ctrd.count(c, "orig") > at_dump + 3, what="the original to run on")
+        # A copy next to it, in its own cgroup: freezing or killing one leaves the other.
+        copy = restore(c, path, "copy", "--id", "copy")
+        assert cgroup(c, copy) == "/default/copy" and cgroup(c, pid) == "/default/orig"
+        c.wait_until(lambda: ctrd.count(c, "copy") > at_dump + 3, what="the copy to count")
+        ctrd.kill(c, "orig")
+        n = ctrd.count(c, "copy")
+        c.wait_until(lambda: ctrd.count(c, "copy") > n + 3, what="the copy to count on alone")
+        # Into another namespace that has the same image (its layers): there under the dumped id.
+        c.run(["sh", "-c", f"{ctrd.CTR} -n default image export - {ctrd.IMAGE} | {ctrd.CTR} -n other image import -"])
+        restore(c, path, "orig", "--namespace", "other", namespace="other")
+        c.wait_until(lambda: ctrd.count(c, "orig", "other") > at_dump + 3, what="the copy in namespace other")
+
+
+def test_bad_inputs_leave_containers_as_they_were(c):
+    with ctrd.cleanup_after(c):
+        started(c, "victim")
+        fails(c, ["dump", "containerd", "nosuch", "--dir", CK], 13, "containerd knows no container nosuch in namespace default")
+        fails(c, ["dump", "containerd", "victim", "--namespace", "nosuch", "--dir", CK], 13, "in namespace nosuch")
+        fails(c, ["dump", "containerd", "../x", "--dir", CK], 2, "not a valid containerd container id")
+        fails(c, ["dump", "containerd", "victim", "--namespace", "a/b", "--dir", CK], 2, "not a valid containerd namespace")
+        fails(c, ["dump", "containerd", "victim", "--dir", CK, "--external", "unix[1]"], 2, "does not apply")
+        # Another user may not: containers are root's. Nothing was asked of containerd.
+        fails(c, ["dump", "containerd", "victim", "--dir", "/tmp"], 4, "", user="alice")
+        fails(c, ["restore", "containerd", "--path", "/etc/hostname"], 4, "", user="alice")
+        # Paused by its owner: refused, and left paused.
+        ctrd.ctr(c, "task", "pause", "victim")
+        fails(c, ["dump", "containerd", "victim", "--dir", CK], 13, "is paused")
+        assert ctrd.status(c, "victim") == "PAUSED"
+        ctrd.ctr(c, "task", "resume", "victim")
+        # A container without a task, and one whose task has stopped.
+        ctrd.ctr(c, "container", "create", ctrd.IMAGE, "notask")
+        fails(c, ["dump", "containerd", "notask", "--dir", CK], 13, "has no task")
+        ctrd.ctr(c, "run", "-d", "--null-io", ctrd.IMAGE, "stopped", "sh", "-c", "exit 0")
+        ctrd.wait_status(c, "stopped", "STOPPED")
+        fails(c, ["dump", "containerd", "stopped", "--dir", CK], 13, "is stopped, not running")
+        # No space for its images: it runs on, resumed, and nothing is left in the directory.
+        c.run(["mkdir", "-p", "/var/tmp/small"])
+        c.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", "/var/tmp/small"])
+        try:
+            r = cedana(c, "dump", "containerd", "victim", "--dir", "/var/tmp/small", "--name", "full", check=False)
+            assert r.returncode in (8, 9, 15), (r.returncode, r.stderr)
+            assert ctrd.status(c, "victim") == "RUNNING"
+            assert c.run(["ls", "-A", "/var/tmp/small"]).stdout == "", "a failed dump left files"
+        finally:
+            c.run(["umount", "/var/tmp/small"])
+        n = ctrd.count(c, "victim")
+        c.wait_until(lambda: ctrd.count(c, "victim") > n, what="the victim to count on")
+
+        # Each kind of checkpoint is restored only as what it is.
+        path = dump(c, "victim", "victim", "gzip", "--leave-running")
+        fails(c, ["restore", "process", "--path", path], 14, "restore it with 'cedana restore containerd")
+        fails(c, ["restore", "runc", "--path", path], 14, "This is a checkpoint of containerd container victim")
+        proc = c.start_unit_process("plain", ["sleep", "300"])
+        r = cedana(c, "dump", "process", str(proc), "--dir", CK, "--name", "plain", "--compression", "zstd", "--json")
+        fails(c, ["restore", "containerd", "--path", json.loads(r.stdout)["path"]], 14, "not of a container")
+        # An id containerd has already, or a namespace without the image: nothing of it left.
+        fails(c, ["restore", "containerd", "--path", path], 11, "containerd already has a container victim")
+        fails(c, ["restore", "containerd", "--path", path, "--namespace", "empty"], 5,
+              "pull or import the image there first")
+        assert not ctrd.containers(c, "empty") and not ctrd.snapshots(c, "empty")
+        assert ctrd.status(c, "victim") == "RUNNING"
