@@ -300,6 +300,22 @@ int containerd_inspect(const Containerd *c, const char *id, ContainerdContainer 
         return 0;
 }
 
+int containerd_resume(const Containerd *c, const char *id, char **reterr) {
+        _cleanup_(grpc_channel_freep) GrpcChannel *ch = NULL;
+        int r = channel_open(c, &ch);
+        if (r < 0)
+                return r;
+        Process *p = NULL;
+        r = task_get(c, ch, id, &p, reterr);
+        if (r == GRPC_NOT_FOUND)
+                return 0;
+        if (r != 0)
+                return r;
+        bool paused = p->status == CONTAINERD__V1__TYPES__STATUS__PAUSED;
+        protobuf_c_message_free_unpacked(&p->base, NULL);
+        return paused ? task_resume(c, ch, id, reterr) : 0;
+}
+
 /* ---- dump ------------------------------------------------------------------------------------ */
 
 static int write_file_at(int dir_fd, const char *name, const void *data, size_t size) {

@@ -55,6 +55,10 @@ bool containerd_name_is_valid(const char *name);
  * that is not an overlayfs snapshot), NO_SUCH_CONTAINER, RUNTIME_FAILED, each with a sentence. */
 int containerd_inspect(const Containerd *c, const char *id, ContainerdContainer *ret, char **reterr);
 
+/* Resumes the task of id if it is paused: what is left of a dump that ended abnormally. 0 (also
+ * when there is no such task, or it is not paused), or RUNTIME_FAILED with a sentence. */
+int containerd_resume(const Containerd *c, const char *id, char **reterr);
+
 typedef struct ContainerdDump {
         const ContainerdContainer *container;
         int images_dir_fd;  /* where CRIU writes the images, and cedana the record and layer */

@@ -23,6 +23,7 @@
 #include "message-ids.h"
 #include "names.h"
 #include "operation.h"
+#include "paused.h"
 #include "path-util.h"
 #include "persist.h"
 #include "progress.h"
@@ -238,6 +239,10 @@ static void dump_on_exit(Operation *op, int status, const WorkerUsage *usage) {
         DumpOrigin origin = d->spec.origin;
         Job *j = op->job;
         /* A complete record is a done dump, whatever happened afterwards. */
+        /* A containerd container its worker paused and did not let go of runs on (committed, it
+         * would have been killed: the checkpoint is complete either way). */
+        if (d->spec.containerd.id)
+                paused_resume(m, d->spec.containerd_namespace, d->spec.containerd.id);
         if (d->published) {
                 dump_succeeded(op, usage);
                 operation_free(op);

@@ -16,6 +16,7 @@
 #include "manager.h"
 #include "message.h"
 #include "operation.h"
+#include "paused.h"
 #include "path-util.h"
 #include "remote.h"
 #include "s3.h"
@@ -221,7 +222,17 @@ int dump_worker(int sock, void *userdata) {
                         .userdata = &w,
                 };
                 DumpResult res = {};
-                r = checkpoint_dump(&req, &res, &err);
+                /* Recorded before containerd pauses it, forgotten once the dump let go of it. */
+                if (containerd) {
+                        r = paused_record(m, cd.address, cd.namespace, d->spec.container.id);
+                        if (r < 0)
+                                r = message_set(&err, r, "Cannot record the pause of container %s: %s.",
+                                                d->spec.container.id, strerror(-r));
+                }
+                if (r == 0)
+                        r = checkpoint_dump(&req, &res, &err);
+                if (containerd)
+                        paused_forget(m, cd.namespace, d->spec.container.id);
                 if (r == 0) {
                         WorkerMessage msg = { .type = WM_STATS, .stats = res.stats };
                         (void) worker_child_send(sock, &msg);

@@ -24,6 +24,7 @@
 #include "hygiene.h"
 #include "job-run.h"
 #include "operation.h"
+#include "paused.h"
 #include "persist.h"
 #include "restore-operation.h"
 #include "schedule.h"
@@ -404,6 +405,7 @@ int manager_startup(Manager *m) {
 
         /* What a previous cedanad left half done: restores undone, dumps finished or removed. */
         restore_intents_reconcile(m);
+        paused_resume(m, NULL, NULL);
         /* Now that systemd and logind can be asked: the jobs' timers and the shutdown lock. */
         LIST_FOREACH(jobs, j, m->jobs)
                 schedule_sync(j);

@@ -231,3 +231,48 @@ def test_bad_inputs_leave_containers_as_they_were(c):
               "pull or import the image there first")
         assert not ctrd.containers(c, "empty") and not ctrd.snapshots(c, "empty")
         assert ctrd.status(c, "victim") == "RUNNING"
+
+
+INTERRUPT = ("import json, signal, subprocess, sys, time; "
+             "p = subprocess.Popen(sys.argv[3:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True); "
+             "time.sleep(float(sys.argv[1])); "
+             "w = subprocess.run(['pgrep', '-P', subprocess.run(['systemctl', 'show', '-P', 'MainPID', 'cedanad'], "
+             "capture_output=True, text=True).stdout.strip()], capture_output=True, text=True).stdout.split(); "
+             "[subprocess.run(['kill', '-KILL', x]) for x in w] if sys.argv[2] == 'worker' else p.send_signal(signal.SIGINT); "
+             "out, err = p.communicate(); print(json.dumps([p.returncode, out, err, w]))")
+
+
+def interrupted_dump(c, id, how):
+    """A gzip dump of 512 MiB of random bytes (seconds), interrupted while it is written or while
+    the paused container waits for its commit: by Ctrl-C, or by killing cedanad's dump worker."""
+    workload_task(c, id, "memory", "512", "2")
+    c.wait_until(lambda: report(c, id).get("initial"), timeout=60, what="the workload to fill its memory")
+    before = report(c, id)
+    pid = ctrd.pid(c, id)
+    rc, out, err, workers = json.loads(c.run(["python3", "-c", INTERRUPT, "0.8", how, "cedana", "dump", "containerd",
+                                              id, "--dir", CK, "--name", id, "--compression", "gzip"],
+                                             timeout=240).stdout)
+    # The container runs on as it was, not paused, and nothing written stays (what a dead worker
+    # left, cedanad removes by its intent).
+    assert ctrd.tasks(c)[id] == {"pid": pid, "status": "RUNNING"}, ctrd.tasks(c)
+    c.wait_until(lambda: not [f for f in c.run(["ls", "-A", CK]).stdout.split() if id in f],
+                 what="the interrupted dump's files to go")
+    c.run(["kill", "-USR1", str(pid)])
+    c.wait_until(lambda: report(c, id).get("rounds") == "1", what="the container to answer")
+    assert report(c, id)["current"] == before["initial"]
+    return rc, err, workers
+
+
+def test_ctrl_c_cancels_a_dump_and_the_container_runs_on(c):
+    with ctrd.cleanup_after(c):
+        rc, err, _ = interrupted_dump(c, "big", "ctrl-c")
+        assert rc == 130, (rc, err)
+        assert "Cancelled; container big keeps running, nothing was written." in err, err
+
+
+def test_a_killed_dump_worker_leaves_nothing_paused(c):
+    with ctrd.cleanup_after(c):
+        rc, err, workers = interrupted_dump(c, "big2", "worker")
+        assert workers and rc != 0, (rc, err, workers)
+        assert "worker of cedanad died unexpectedly" in err, err
+        assert not c.run(["ls", "-A", "/var/lib/cedana/paused"], check=False).stdout.strip()
