@@ -13,6 +13,7 @@
 #include "cli-bus.h"
 #include "cli-output.h"
 #include "cli-util.h"
+#include "containerd.h"
 #include "log.h"
 #include "naming.h"
 #include "parse-util.h"
@@ -185,14 +186,14 @@ int verb_manage(const Verb *verb, int n_args, char **args) {
         _cleanup_(cli_bus_done) CliBus bus = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        bool container = streq(verb->name, "runc");
+        bool containerd = streq(verb->name, "containerd"), container = containerd || streq(verb->name, "runc");
         const char *job;
         pid_t pid = 0;
         int r;
 
         if (!container && parse_pid(args[0], &pid) < 0)
                 return log_verb_usage(verb, "'%s' is not a process ID.", args[0]);
-        if (container && !runc_id_is_valid(args[0]))
+        if (container && !(containerd ? containerd_name_is_valid(args[0]) : runc_id_is_valid(args[0])))
                 return log_verb_usage(verb, "'%s' is not a valid container id.", args[0]);
         if (arg_name && !job_name_is_valid(arg_name))
                 return log_verb_usage(verb,
@@ -211,6 +212,8 @@ int verb_manage(const Verb *verb, int n_args, char **args) {
                 r = bus_append_option_string(m, "name", arg_name);
         if (r >= 0 && arg_runc_root)
                 r = bus_append_option_string(m, "runc_root", arg_runc_root);
+        if (r >= 0 && arg_namespace)
+                r = bus_append_option_string(m, "namespace", arg_namespace);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

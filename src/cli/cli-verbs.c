@@ -214,6 +214,13 @@ const Verb cli_verbs[] = {
           "--json prints {\"job\", \"pid\", \"log\"}." },
         { "manage", "process", 1, 1, verb_manage, OPT_BIT(OPT_NAME), VERB_ARG_PID, 0, SECTION_JOBS,
           "PID [--name JOB]", "Make a running process a managed job", NULL },
+        { "manage", "containerd", 1, 1, verb_manage, OPT_BIT(OPT_NAME) | OPT_BIT(OPT_NAMESPACE), VERB_ARG_CONTAINERD,
+          0, SECTION_JOBS, "ID [--name JOB] [--namespace NS]", "Make a running containerd container a managed job",
+          "Make the containerd container ID in namespace NS (default: default) a managed job of type containerd "
+          "(root's; anyone else needs an administrator's authorization). containerd keeps its cgroups; 'dump job' "
+          "checkpoints it as 'dump containerd' does and halts the job, 'restore job' brings the container back "
+          "under its id, and schedules and 'job persist' work as for any job. --json prints {\"job\", "
+          "\"container\"}." },
         { "manage", "runc", 1, 1, verb_manage, OPT_BIT(OPT_NAME) | OPT_BIT(OPT_RUNC_ROOT), VERB_ARG_CONTAINER, 0,
           SECTION_JOBS, "ID [--name JOB] [--root DIR]", "Make a running runc container a managed job",
           "Make the runc container ID a managed job of type runc (root's; anyone else needs an administrator's "

@@ -341,7 +341,7 @@ static void on_manage_scope(Manager *m, int error, const char *message, void *us
         job_announce(j);
         if (j->container_id)
                 log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .pid = j->pid),
-                        "Adopted runc container %s (PID %i) as job %s.", j->container_id, (int) j->pid, j->id);
+                        "Adopted %s container %s (PID %i) as job %s.", j->type, j->container_id, (int) j->pid, j->id);
         else
                 log_ctx(LOG_INFO, LOG_CTX(.message_id = MESSAGE_ID_JOB_STARTED, .job = j->id, .unit = j->unit, .pid = j->pid),
                         "Adopted process %i as job %s.", (int) j->pid, j->id);
@@ -349,8 +349,12 @@ static void on_manage_scope(Manager *m, int error, const char *message, void *us
         operation_free(op);
 }
 
-int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name, const RuncState *container,
-               const char *runc_root, sd_bus_error *error) {
+static int strdup_or_null(char **target, const char *s) {
+        return !s || (*target = strdup(s)) ? 0 : -ENOMEM;
+}
+
+int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const char *name,
+               const JobContainer *container, sd_bus_error *error) {
         ProcessInfo p;
         _cleanup_close_ int pidfd = -EBADF;
         int r = process_open(pid, &pidfd, &p);
@@ -387,10 +391,13 @@ int job_manage(Manager *m, sd_bus_message *call, uid_t caller, pid_t pid, const 
         j->pid_start_time = p.start_time;
         j->gpu = process_tree_uses_gpu(pids, n_pids) > 0;
         if (container) {
-                /* runc keeps the container's cgroups: no scope of ours. */
+                /* The runtime keeps the container's cgroups: no scope of ours. */
                 free(j->type);
-                if (!(j->type = strdup("runc")) || !(j->container_id = strdup(container->id)) ||
-                    !(j->bundle = strdup(container->bundle)) || (runc_root && !(j->runc_root = strdup(runc_root))))
+                j->type = NULL;
+                if (strdup_or_null(&j->type, container->type) < 0 || strdup_or_null(&j->container_id, container->id) < 0 ||
+                    strdup_or_null(&j->bundle, container->bundle) < 0 ||
+                    strdup_or_null(&j->runc_root, container->runc_root) < 0 ||
+                    strdup_or_null(&j->container_namespace, container->namespace) < 0)
                         return -ENOMEM;
                 on_manage_scope(m, 0, NULL, TAKE_PTR(op));
                 return 1;

@@ -97,6 +97,7 @@ Job *job_free(Job *j) {
         free(j->type);
         free(j->container_id);
         free(j->runc_root);
+        free(j->container_namespace);
         free(j->bundle);
         free(j->unit);
         free(j->log_path);

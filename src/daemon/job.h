@@ -31,12 +31,14 @@ typedef struct Job {
         Manager *manager;
         char *id;
         uid_t uid; /* owner */
-        char *type; /* "process" or "runc" */
-        /* Type "runc": the container runc runs as this job (pid is its init; no scope of ours:
-         * runc keeps its cgroups), runc's state directory (NULL: its default) and its bundle. */
+        char *type; /* "process", "runc" or "containerd" */
+        /* Types "runc" and "containerd": the container its runtime runs as this job (pid is its
+         * init; no scope of ours: the runtime keeps its cgroups); for runc its state directory
+         * (NULL: its default) and its bundle, for containerd its namespace. */
         char *container_id;
         char *runc_root;
         char *bundle;
+        char *container_namespace;
         pid_t pid;
         uint64_t pid_start_time; /* with pid, identifies the process across daemon restarts */
         int pidfd;

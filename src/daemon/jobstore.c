@@ -130,6 +130,8 @@ static const char *const migrations[] = {
          "ALTER TABLE jobs ADD COLUMN persist INTEGER NOT NULL DEFAULT 0;"
          "ALTER TABLE jobs ADD COLUMN restore_at_boot INTEGER NOT NULL DEFAULT 0;"
          "ALTER TABLE checkpoints ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0;"),
+        /* 8: containerd container jobs: in which namespace */
+        "ALTER TABLE jobs ADD COLUMN container_namespace TEXT;",
 };
 
 static int sqlite_to_errno(int rc) {
@@ -306,14 +308,14 @@ CheckpointState checkpoint_state_from_string(const char *str) {
         "uid, id, type, pid, pid_start_time, state, exit_status, gpu, unit, log_path, created_usec, ended_usec, " \
         "attach, attach_in_key, attach_out_key, halt_pending, resume_pending, attach_holder, restored_from, "      \
         "container_id, runc_root, bundle, schedule_usec, schedule_keep, schedule_compression, schedule_dir, "     \
-        "schedule_last_usec, schedule_last_result, persist, restore_at_boot"
+        "schedule_last_usec, schedule_last_result, persist, restore_at_boot, container_namespace"
 
 int jobstore_save_job(JobStore *s, const Job *j) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT OR REPLACE INTO jobs (" JOB_COLUMNS ") VALUES "
                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-                        "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                        "?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
                         &st);
         if (r < 0)
                 return r;
@@ -347,6 +349,7 @@ int jobstore_save_job(JobStore *s, const Job *j) {
         bind_text(st, 28, j->schedule_last_result);
         sqlite3_bind_int(st, 29, j->persist);
         sqlite3_bind_int(st, 30, j->restore_at_boot);
+        bind_text(st, 31, j->container_namespace);
         return step_done(s, st);
 }
 
@@ -403,6 +406,7 @@ int jobstore_load_jobs(JobStore *s, int (*f)(Job *j, void *userdata), void *user
                 j->schedule_last_result = column_strdup(st, 27);
                 j->persist = sqlite3_column_int(st, 28);
                 j->restore_at_boot = sqlite3_column_int(st, 29);
+                j->container_namespace = column_strdup(st, 30);
                 if (!j->id || !j->type) {
                         job_free(j);
                         return -ENOMEM;

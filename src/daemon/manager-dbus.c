@@ -287,7 +287,7 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
 static int dump_start(sd_bus_message *call, Manager *m, Job *j, pid_t pid, DumpArgs *a, DumpOrigin origin,
                       sd_bus_error *error) {
         if (j && j->container_id)
-                return dump_container(call, m, j, "runc", j->container_id, a, origin, error);
+                return dump_container(call, m, j, j->type, j->container_id, a, origin, error);
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
         uid_t owner = 0;
         int r = 0;
@@ -488,8 +488,8 @@ static int dump_container(sd_bus_message *call, Manager *m, Job *j, const char *
         if (j && j->runc_root && !spec.runc_root)
                 r = -ENOMEM;
         bool containerd = streq(runtime, "containerd");
-        if (r >= 0 && containerd && !(spec.containerd_namespace = a->namespace ? TAKE_PTR(a->namespace)
-                                                                            : strdup(CONTAINERD_DEFAULT_NAMESPACE)))
+        const char *ns = j ? j->container_namespace : a->namespace;
+        if (r >= 0 && containerd && !(spec.containerd_namespace = strdup(ns ?: CONTAINERD_DEFAULT_NAMESPACE)))
                 r = -ENOMEM;
         if (r >= 0)
                 r = containerd ? resolve_containerd(m, &spec, id, error) : resolve_container(m, &spec, id, error);
@@ -658,7 +658,7 @@ static int restore_container(sd_bus_message *call, Manager *m, Job *j, const cha
 
 static int restore_common(sd_bus_message *call, Manager *m, Job *j, const char *path, sd_bus_error *error) {
         if (j && j->container_id)
-                return restore_container(call, m, j, "runc", path, error);
+                return restore_container(call, m, j, j->type, path, error);
         _cleanup_(restore_spec_done) RestoreSpec spec = RESTORE_SPEC_NULL;
         RestoreArgs a = { .source_fd = -EBADF, .log_fd = -EBADF };
         int r = bus_read_options(call, restore_options, ELEMENTSOF(restore_options), &a, error);
@@ -741,7 +741,8 @@ static int restore_container(sd_bus_message *call, Manager *m, Job *j, const cha
         r = identity_from_uid(0, &spec.owner);
         if (r >= 0 && j && (!(spec.container_id = strdup(j->container_id)) ||
                             (j->bundle && !(spec.container_bundle = strdup(j->bundle))) ||
-                            (j->runc_root && !(spec.runc_root = strdup(j->runc_root)))))
+                            (j->runc_root && !(spec.runc_root = strdup(j->runc_root))) ||
+                            (j->container_namespace && !(spec.containerd_namespace = strdup(j->container_namespace)))))
                 r = -ENOMEM;
         if (r >= 0) {
                 spec.container = true;
@@ -828,32 +829,43 @@ static int method_run(sd_bus_message *call, void *userdata, sd_bus_error *error)
 typedef struct ManageArgs {
         char *name;
         char *runc_root;
+        char *namespace;
 } ManageArgs;
 
 static const BusOption manage_options[] = {
         { "name", BUS_OPTION_STRING, offsetof(ManageArgs, name) },
         { "runc_root", BUS_OPTION_STRING, offsetof(ManageArgs, runc_root) },
+        { "namespace", BUS_OPTION_STRING, offsetof(ManageArgs, namespace) },
 };
 
-/* A runc container as a job of root's: an admin action for anyone else, asked before runc is. */
-static int manage_container(sd_bus_message *call, Manager *m, const char *id, ManageArgs *a, sd_bus_error *error) {
+/* A runc or containerd container as a job of root's: an admin action for anyone else, asked
+ * before the runtime is. */
+static int manage_container(sd_bus_message *call, Manager *m, const char *runtime, const char *id, ManageArgs *a,
+                            sd_bus_error *error) {
         _cleanup_(dump_spec_done) DumpSpec spec = DUMP_SPEC_NULL;
-        int r = 0;
-        if (!runc_id_is_valid(id))
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid container id.", id);
+        bool containerd = streq(runtime, "containerd");
+        int r = check_container_args(runtime, id, a->runc_root, NULL, a->namespace, error);
         if (r >= 0 && a->name && !job_name_is_valid(a->name))
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.64s' is not a valid job name.", a->name);
-        if (r >= 0)
-                r = check_runc_root(a->runc_root, error);
         if (r >= 0)
                 r = authorize_container(m, call, &spec.caller, error);
         if (r <= 0)
                 return r;
         spec.runc_root = TAKE_PTR(a->runc_root);
-        r = resolve_container(m, &spec, id, error);
+        if (containerd && !(spec.containerd_namespace = a->namespace ? TAKE_PTR(a->namespace)
+                                                                     : strdup(CONTAINERD_DEFAULT_NAMESPACE)))
+                return -ENOMEM;
+        r = containerd ? resolve_containerd(m, &spec, id, error) : resolve_container(m, &spec, id, error);
         if (r < 0)
                 return r;
-        return job_manage(m, call, spec.caller.uid, spec.pid, a->name, &spec.container, spec.runc_root, error);
+        JobContainer k = {
+                .type = runtime,
+                .id = id,
+                .bundle = spec.container.bundle,
+                .runc_root = spec.runc_root,
+                .namespace = spec.containerd_namespace,
+        };
+        return job_manage(m, call, spec.caller.uid, spec.pid, a->name, &k, error);
 }
 
 static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -867,16 +879,17 @@ static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (r < 0)
                 return r;
         r = bus_read_options(call, manage_options, ELEMENTSOF(manage_options), &a, error);
-        if (r >= 0 && streq(type, "runc")) {
-                r = manage_container(call, m, target, &a, error);
+        if (r >= 0 && (streq(type, "runc") || streq(type, "containerd"))) {
+                r = manage_container(call, m, type, target, &a, error);
                 bus_options_done(manage_options, ELEMENTSOF(manage_options), &a);
                 return pending(r);
         }
         if (r >= 0 && !streq(type, "process"))
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\" or "
-                                      "\"runc\".", type);
-        if (r >= 0 && a.runc_root)
-                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option 'runc_root' is for containers only.");
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown type '%.32s'; use \"process\", "
+                                      "\"runc\" or \"containerd\".", type);
+        if (r >= 0 && (a.runc_root || a.namespace))
+                r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                      "Options 'runc_root' and 'namespace' are for containers only.");
         if (r >= 0 && parse_pid(target, &pid) < 0)
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%.32s' is not a process ID.", target);
         if (r >= 0 && a.name && !job_name_is_valid(a.name))
@@ -890,7 +903,7 @@ static int method_manage(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (r >= 0)
                 r = authorize(m, call, caller, p.uid[0], false, error);
         if (r > 0)
-                r = job_manage(m, call, caller, pid, a.name, NULL, NULL, error);
+                r = job_manage(m, call, caller, pid, a.name, NULL, error);
         bus_options_done(manage_options, ELEMENTSOF(manage_options), &a);
         return pending(r);
 }

@@ -462,6 +462,9 @@ int manager_features(Manager *m, char ***ret) {
                 /* Container checkpoints, where runc is installed. */
                 r = strv_extend(&l, access(m->config.runc_binary, X_OK) >= 0 ? "runc" : "runc=no");
         if (r >= 0)
+                /* containerd's containers, through its API: its socket exists while it runs. */
+                r = strv_extend(&l, access(m->config.containerd_address, F_OK) >= 0 ? "containerd" : "containerd=no");
+        if (r >= 0)
                 r = strv_extend(&l, "gpu=no");
         if (r < 0)
                 return r;

@@ -276,3 +276,49 @@ def test_a_killed_dump_worker_leaves_nothing_paused(c):
         assert workers and rc != 0, (rc, err, workers)
         assert "worker of cedanad died unexpectedly" in err, err
         assert not c.run(["ls", "-A", "/var/lib/cedana/paused"], check=False).stdout.strip()
+
+
+def job(c, name):
+    return json.loads(cedana(c, "job", "inspect", name, "--json").stdout)
+
+
+def test_container_as_a_managed_job(c):
+    with ctrd.cleanup_after(c):
+        ctrd.image(c, "jobs")
+        started(c, "jobc", namespace="jobs")
+        out = json.loads(cedana(c, "manage", "containerd", "jobc", "--namespace", "jobs", "--name", "web",
+                                "--json").stdout)
+        assert out == {"job": "web", "container": "jobc"}, out
+        fails(c, ["manage", "containerd", "jobc", "--namespace", "jobs"], 11, "Container jobc is job web already")
+        fails(c, ["manage", "containerd", "jobc"], 13, "containerd knows no container jobc in namespace default")
+        listed = {j["job"]: j for j in json.loads(cedana(c, "job", "list", "--json").stdout)}
+        assert listed["web"]["type"] == "containerd" and listed["web"]["status"] == "running", listed
+        assert listed["web"]["pid"] == ctrd.pid(c, "jobc", "jobs")
+
+        cedana(c, "dump", "job", "web", "--compression", "zstd", "--dir", CK)
+        assert job(c, "web")["status"] == "halted"
+        assert gone(c, "jobc", "jobs")
+        # The store outlives cedanad; a halted container job stays halted.
+        c.run(["systemctl", "restart", "cedanad.service"])
+        assert job(c, "web")["status"] == "halted"
+
+        out = json.loads(cedana(c, "restore", "job", "web", "--json").stdout)
+        tasks = ctrd.tasks(c, "jobs")
+        assert out["job"] == "web" and tasks["jobc"] == {"pid": out["pid"], "status": "RUNNING"}, (out, tasks)
+        assert job(c, "web")["status"] == "running" and job(c, "web")["pid"] == out["pid"]
+        at = ctrd.count(c, "jobc", "jobs")
+        c.wait_until(lambda: ctrd.count(c, "jobc", "jobs") > at + 3, what="the restored job to count on")
+        c.run(["systemctl", "restart", "cedanad.service"])
+        assert job(c, "web")["status"] == "running", job(c, "web")
+
+        # Scheduled checkpoints of a containerd job leave it running.
+        cedana(c, "job", "schedule", "web", "--every", "1h", "--compression", "lz4", "--dir", CK, "--keep", "1")
+        r = json.loads(cedana(c, "job", "schedule", "web", "--now", "--json").stdout)
+        assert r["path"].startswith(CK + "/dump-job-web-") and r["path"].endswith(".tar.lz4"), r
+        assert ctrd.tasks(c, "jobs")["jobc"] == {"pid": out["pid"], "status": "RUNNING"}
+        cedana(c, "job", "schedule", "web", "--off")
+
+        cedana(c, "job", "kill", "web", "--signal", "KILL")
+        c.wait_until(lambda: job(c, "web")["status"] in ("killed", "exited"), what="the job to end")
+        ctrd.wait_status(c, "jobc", "STOPPED", "jobs")
+        cedana(c, "job", "delete", "web", "--with-checkpoints")
