@@ -3,6 +3,7 @@
  * the restored tree checked thread by thread while CRIU still holds it: killed on any mismatch,
  * otherwise kept stopped by us (not by trusting CRIU) until the caller has recorded it. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -473,6 +474,38 @@ static int check_kind(const RestoreRequest *req, const CheckpointMetadata *m, ch
         return 0;
 }
 
+/* Whether fd (and, for a directory, every file in it) only root can have written. */
+static bool written_by_root(int fd) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022))
+                return false;
+        if (!S_ISDIR(st.st_mode))
+                return true;
+        DIR *d;
+        if (opendir_at(fd, &d) < 0)
+                return false;
+        bool ok = true;
+        struct dirent *de;
+        while (ok && (de = readdir(d)))
+                ok = streq(de->d_name, ".") || streq(de->d_name, "..") ||
+                     (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_uid == 0 &&
+                      !(st.st_mode & 0022));
+        closedir(d);
+        return ok;
+}
+
+/* containerd's record of the container in a checkpoint (its OCI spec: hooks, mounts,
+ * capabilities) is acted on with root's powers. So it is taken only from a checkpoint a record
+ * vouches for, one cedanad wrote to the object store, or files only root could have written. */
+static int check_containerd_source(const RestoreRequest *req, char **reterr) {
+        if (req->expected_digest || req->remote || written_by_root(req->source_fd))
+                return 0;
+        return message_set(reterr, CEDANA_E_NOT_PERMITTED, "This containerd checkpoint is not one cedanad recorded, "
+                           "and not only root could have written it; its container's OCI spec would run with root's "
+                           "powers. If you trust it, copy it as root into a directory only root can write, and "
+                           "restore that copy.");
+}
+
 /* A container's checkpoint, verified: its runtime restores it, running; only root's. */
 static int restore_container(const RestoreRequest *req, const CheckpointMetadata *m, int images_fd, RestoredTree *ret,
                              char **reterr) {
@@ -482,6 +515,9 @@ static int restore_container(const RestoreRequest *req, const CheckpointMetadata
         pid_t pid = 0;
         int r;
         if (req->containerd) {
+                r = check_containerd_source(req, reterr);
+                if (r != 0)
+                        return r;
                 /* Into the namespace asked for, else the one it was dumped from. */
                 Containerd cd = *req->containerd;
                 cd.namespace = cd.namespace ?: m->container.namespace;

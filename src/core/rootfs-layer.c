@@ -106,6 +106,54 @@ static bool layer_name_ok(const char *name) {
         return abs && path_is_normalized(abs);
 }
 
+/* Extended attributes a container's files carry (user.*, security.* such as file capabilities),
+ * and overlayfs's mark of a directory that replaced the image's. Others are dropped: overlayfs's
+ * trusted.overlay.redirect and .metacopy would make the mount look elsewhere in the layers. */
+static bool xattr_is_kept(const char *name) {
+        return startswith(name, "user.") || startswith(name, "security.") || streq(name, "trusted.overlay.opaque");
+}
+
+static int keep_xattrs(struct archive_entry *entry) {
+        struct kept {
+                char *name;
+                void *value;
+                size_t size;
+        } *kept = NULL;
+        size_t n = 0;
+        int r = 0;
+        const char *name;
+        const void *value;
+        size_t size;
+        archive_entry_xattr_reset(entry);
+        while (r == 0 && archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
+                if (!xattr_is_kept(name))
+                        continue;
+                struct kept *k = realloc(kept, (n + 1) * sizeof(*kept));
+                if (!k) {
+                        r = -ENOMEM;
+                        break;
+                }
+                kept = k;
+                kept[n] = (struct kept) { strdup(name), malloc(size ?: 1), size };
+                if (!kept[n].name || !kept[n].value)
+                        r = -ENOMEM;
+                else
+                        memcpy(kept[n].value, value, size);
+                n++;
+        }
+        if (r == 0) {
+                archive_entry_xattr_clear(entry);
+                for (size_t i = 0; i < n; i++)
+                        archive_entry_xattr_add_entry(entry, kept[i].name, kept[i].value, kept[i].size);
+        }
+        for (size_t i = 0; i < n; i++) {
+                free(kept[i].name);
+                free(kept[i].value);
+        }
+        free(kept);
+        return r;
+}
+
 static int corrupt(char **reterr, const char *name, const char *why) {
         return message_set(reterr, CEDANA_E_CHECKPOINT_CORRUPT,
                            "The checkpoint's writable layer holds %s%.128s%s, which %s; it cannot be restored.",
@@ -152,7 +200,7 @@ int rootfs_layer_extract(int in_fd, const char *dir, char **reterr) {
                         goto finish;
                 }
                 _cleanup_free_ char *full = path_join(dir, name), *full_link = link ? path_join(dir, link) : NULL;
-                if (!full || (link && !full_link)) {
+                if (!full || (link && !full_link) || keep_xattrs(entry) < 0) {
                         r = -ENOMEM;
                         goto finish;
                 }

@@ -10,5 +10,6 @@ int rootfs_layer_write(const char *dir, int out_fd, char **reterr);
 
 /* Extracts such a tar from in_fd into dir, an empty directory nobody else writes to. Names that
  * are absolute or climb out with "..", paths through symbolic links, and device nodes other than
- * overlayfs's whiteouts are refused: CHECKPOINT_CORRUPT. */
+ * overlayfs's whiteouts are refused: CHECKPOINT_CORRUPT. Of the extended attributes only user.*,
+ * security.* and overlayfs's opaque mark are kept. */
 int rootfs_layer_extract(int in_fd, const char *dir, char **reterr);

@@ -109,7 +109,8 @@ def test_writable_layer_travels_with_the_checkpoint(c):
         # Written, replaced and deleted files in the container's own layer, and a file of the
         # image deleted: after the restore the root file system is as the container left it.
         started(c, "layer", "echo kept > /data/kept; mkdir -p /data/dir; echo x > /data/dir/f; "
-                            "rm /bin/vi; ln -s /data/kept /data/link; " + oci.COUNTER_SH)
+                            "rm /bin/vi; ln -s /data/kept /data/link; rm -rf /etc; mkdir /etc; echo fresh > /etc/only; "
+                            + oci.COUNTER_SH)
         path = dump(c, "layer", "layer", "lz4")
         restore(c, path, "layer")
         assert ctrd.read_file(c, "layer", "data/kept").strip() == "kept"
@@ -118,6 +119,8 @@ def test_writable_layer_travels_with_the_checkpoint(c):
         assert c.run(["readlink", f"{root}/data/link"]).stdout.strip() == "/data/kept"
         assert c.run(["test", "-e", f"{root}/bin/vi"], check=False).returncode != 0, "a deleted file came back"
         assert c.run(["test", "-x", f"{root}/bin/sh"]).returncode == 0
+        # A directory that replaced the image's (overlayfs's opaque mark) hides the image's files.
+        assert c.run(["ls", f"{root}/etc"]).stdout.split() == ["only"], c.run(["ls", f"{root}/etc"]).stdout
 
 
 def test_memory_256mib_checksum(c):
@@ -230,6 +233,17 @@ def test_bad_inputs_leave_containers_as_they_were(c):
         fails(c, ["restore", "containerd", "--path", path, "--namespace", "empty"], 5,
               "pull or import the image there first")
         assert not ctrd.containers(c, "empty") and not ctrd.snapshots(c, "empty")
+        # Its OCI spec runs with root's powers: a copy another user could have written is refused
+        # (restored only from what a record vouches for, or from files only root can write).
+        c.run(["cp", path, "/var/tmp/copy.tar.gz"])
+        c.run(["chown", "alice", "/var/tmp/copy.tar.gz"])
+        fails(c, ["restore", "containerd", "--path", "/var/tmp/copy.tar.gz", "--id", "copy"], 4,
+              "not only root could have written it")
+        c.run(["chown", "root", "/var/tmp/copy.tar.gz"])
+        c.run(["chmod", "0666", "/var/tmp/copy.tar.gz"])
+        fails(c, ["restore", "containerd", "--path", "/var/tmp/copy.tar.gz", "--id", "copy"], 4,
+              "not only root could have written it")
+        assert "copy" not in ctrd.containers(c)
         assert ctrd.status(c, "victim") == "RUNNING"
 
 
