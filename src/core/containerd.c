@@ -125,29 +125,25 @@ static const char *status_name(Containerd__V1__Types__Status s) {
         }
 }
 
-/* Pause, Resume, Delete: a request that is the container id alone. */
-static int task_simple(const Containerd *c, GrpcChannel *ch, const char *method, const ProtobufCMessageDescriptor *rd,
-                       const ProtobufCMessageDescriptor *ad, const char *id, const char *what, char **reterr) {
-        /* All three requests are { string container_id = 1; ... } with nothing else required. */
-        Containerd__Services__Tasks__V1__DeleteTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
-        req.base.descriptor = rd;
-        req.container_id = (char *) id;
-        return call(c, ch, method, &req, ad, CALL_TIMEOUT_SEC, NULL, what, NULL, NULL, reterr);
-}
-
 static int task_pause(const Containerd *c, GrpcChannel *ch, const char *id, char **reterr) {
-        return task_simple(c, ch, TASKS "Pause", &containerd__services__tasks__v1__pause_task_request__descriptor,
-                           &google__protobuf__empty__descriptor, id, "pause the task", reterr);
+        Containerd__Services__Tasks__V1__PauseTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__PAUSE_TASK_REQUEST__INIT;
+        req.container_id = (char *) id;
+        return call(c, ch, TASKS "Pause", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+                    "pause the task", NULL, NULL, reterr);
 }
 
 static int task_resume(const Containerd *c, GrpcChannel *ch, const char *id, char **reterr) {
-        return task_simple(c, ch, TASKS "Resume", &containerd__services__tasks__v1__resume_task_request__descriptor,
-                           &google__protobuf__empty__descriptor, id, "resume the task", reterr);
+        Containerd__Services__Tasks__V1__ResumeTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__RESUME_TASK_REQUEST__INIT;
+        req.container_id = (char *) id;
+        return call(c, ch, TASKS "Resume", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+                    "resume the task", NULL, NULL, reterr);
 }
 
 static int task_delete(const Containerd *c, GrpcChannel *ch, const char *id, char **reterr) {
-        return task_simple(c, ch, TASKS "Delete", &containerd__services__tasks__v1__delete_task_request__descriptor,
-                           &containerd__services__tasks__v1__delete_response__descriptor, id, "delete the task", reterr);
+        Containerd__Services__Tasks__V1__DeleteTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
+        req.container_id = (char *) id;
+        return call(c, ch, TASKS "Delete", &req, &containerd__services__tasks__v1__delete_response__descriptor,
+                    CALL_TIMEOUT_SEC, NULL, "delete the task", NULL, NULL, reterr);
 }
 
 /* SIGKILL to every process of the task, then until containerd reports it stopped. */
@@ -222,18 +218,17 @@ static int snapshot_mounts(const Containerd *c, GrpcChannel *ch, const Container
 
 /* ---- inspect --------------------------------------------------------------------------------- */
 
-static int record_container(const Containerd *c, const Container *ct, ContainerdContainer *k, char **reterr) {
+static int record_container(const Container *ct, ContainerdContainer *k, char **reterr) {
         if (!ct->runtime || !startswith(ct->runtime->name, RUNC_RUNTIME_PREFIX))
                 return message_set(reterr, CEDANA_E_NOT_SUPPORTED, "Container %s runs on runtime %s; cedana "
                                    "checkpoints containerd's runc containers (%sv2) only.", ct->id,
                                    ct->runtime ? ct->runtime->name : "(none)", RUNC_RUNTIME_PREFIX);
-        size_t n = ct->spec ? strlen(ct->spec->type_url) : 0;
-        if (n < STRLEN(TYPE_OCI_SPEC_SUFFIX) || !streq(ct->spec->type_url + n - STRLEN(TYPE_OCI_SPEC_SUFFIX), TYPE_OCI_SPEC_SUFFIX))
+        size_t n = ct->spec ? strlen(ct->spec->type_url) : 0, m = STRLEN(TYPE_OCI_SPEC_SUFFIX);
+        if (n < m || !streq(ct->spec->type_url + n - m, TYPE_OCI_SPEC_SUFFIX))
                 return message_set(reterr, CEDANA_E_NOT_SUPPORTED, "Container %s has no OCI runtime spec.", ct->id);
         if (isempty(ct->snapshotter) || isempty(ct->snapshot_key))
                 return message_set(reterr, CEDANA_E_NOT_SUPPORTED, "Container %s has no snapshot for its root file "
                                    "system; cedana restores containers on their image's snapshots.", ct->id);
-        (void) c;
         size_t size = protobuf_c_message_get_packed_size(&ct->base);
         if (!(k->record = malloc(size)))
                 return -ENOMEM;
@@ -262,7 +257,7 @@ int containerd_inspect(const Containerd *c, const char *id, ContainerdContainer 
                                    "%s; see 'ctr -n %s containers list'.", id, c->namespace, c->namespace);
         if (r != 0)
                 return r;
-        r = got->container ? record_container(c, got->container, &k, reterr)
+        r = got->container ? record_container(got->container, &k, reterr)
                            : message_set(reterr, CEDANA_E_RUNTIME_FAILED, "containerd said nothing of container %s.", id);
         protobuf_c_message_free_unpacked(&got->base, NULL);
         if (r != 0)
