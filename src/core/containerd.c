@@ -216,6 +216,23 @@ static int snapshot_mounts(const Containerd *c, GrpcChannel *ch, const Container
                     CALL_TIMEOUT_SEC, ret, "say where the container's root file system is", NULL, NULL, reterr);
 }
 
+/* msg packed as the value of an Any of type_url; free the value with any_value_done(). */
+static int pack_any(const ProtobufCMessage *msg, const char *type_url, Any *ret) {
+        size_t size = protobuf_c_message_get_packed_size(msg);
+        uint8_t *data = malloc(size ?: 1);
+        if (!data)
+                return -ENOMEM;
+        protobuf_c_message_pack(msg, data);
+        ret->type_url = (char *) type_url;
+        ret->value = (ProtobufCBinaryData) { .len = size, .data = data };
+        return 0;
+}
+
+static void any_value_done(Any *a) {
+        free(a->value.data);
+        a->value = (ProtobufCBinaryData) {};
+}
+
 /* ---- inspect --------------------------------------------------------------------------------- */
 
 static int record_container(const Container *ct, ContainerdContainer *k, char **reterr) {
@@ -353,14 +370,10 @@ static int checkpoint_task(const Containerd *c, GrpcChannel *ch, const Container
         o.file_locks = d->options->file_locks;
         o.image_path = images;
         o.work_path = work;
-        size_t size = protobuf_c_message_get_packed_size(&o.base);
-        _cleanup_free_ uint8_t *packed = malloc(size ?: 1);
-        if (!packed)
-                return -ENOMEM;
-        protobuf_c_message_pack(&o.base, packed);
-        Any any = GOOGLE__PROTOBUF__ANY__INIT;
-        any.type_url = (char *) TYPE_RUNC_CHECKPOINT_OPTIONS;
-        any.value = (ProtobufCBinaryData) { .len = size, .data = packed };
+        _cleanup_(any_value_done) Any any = GOOGLE__PROTOBUF__ANY__INIT;
+        int r = pack_any(&o.base, TYPE_RUNC_CHECKPOINT_OPTIONS, &any);
+        if (r < 0)
+                return r;
         Containerd__Services__Tasks__V1__CheckpointTaskRequest req =
                 CONTAINERD__SERVICES__TASKS__V1__CHECKPOINT_TASK_REQUEST__INIT;
         req.container_id = d->container->id;
@@ -524,9 +537,11 @@ static int create_task(const Containerd *c, GrpcChannel *ch, const Container *ct
         /* The container's own runc options, if any, with the images to restore from added. */
         Containerd__Runc__V1__Options *o = NULL;
         Containerd__Runc__V1__Options plain = CONTAINERD__RUNC__V1__OPTIONS__INIT;
-        if (ct->runtime->options && streq(ct->runtime->options->type_url, TYPE_RUNC_OPTIONS))
-                o = containerd__runc__v1__options__unpack(NULL, ct->runtime->options->value.len,
-                                                         ct->runtime->options->value.data);
+        const Any *recorded = ct->runtime->options;
+        if (recorded && streq(recorded->type_url, TYPE_RUNC_OPTIONS) &&
+            !(o = containerd__runc__v1__options__unpack(NULL, recorded->value.len, recorded->value.data)))
+                return message_set(reterr, CEDANA_E_CHECKPOINT_CORRUPT, "The checkpoint's runc options for the "
+                                   "container are damaged.");
         Containerd__Runc__V1__Options *use = o ?: &plain;
         char images[64], work[64];
         snprintf(images, sizeof(images), "/proc/%d/fd/%d", (int) getpid(), rr->images_dir_fd);
@@ -534,21 +549,14 @@ static int create_task(const Containerd *c, GrpcChannel *ch, const Container *ct
         char *saved_images = use->criu_image_path, *saved_work = use->criu_work_path;
         use->criu_image_path = images;
         use->criu_work_path = work;
-        size_t size = protobuf_c_message_get_packed_size(&use->base);
-        uint8_t *packed = malloc(size ?: 1);
-        if (packed)
-                protobuf_c_message_pack(&use->base, packed);
+        _cleanup_(any_value_done) Any any = GOOGLE__PROTOBUF__ANY__INIT;
+        int r = pack_any(&use->base, TYPE_RUNC_OPTIONS, &any);
         use->criu_image_path = saved_images;
         use->criu_work_path = saved_work;
         if (o)
                 containerd__runc__v1__options__free_unpacked(o, NULL);
-        if (!packed)
-                return -ENOMEM;
-        _cleanup_free_ uint8_t *owned = packed;
-
-        Any any = GOOGLE__PROTOBUF__ANY__INIT;
-        any.type_url = (char *) TYPE_RUNC_OPTIONS;
-        any.value = (ProtobufCBinaryData) { .len = size, .data = packed };
+        if (r < 0)
+                return r;
         Containerd__Services__Tasks__V1__CreateTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__CREATE_TASK_REQUEST__INIT;
         req.container_id = ct->id;
         req.rootfs = mounts;

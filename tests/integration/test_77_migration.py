@@ -4,13 +4,17 @@
 # (10.77.0.1 and 10.77.0.2; nothing else is on it), and a real RGW on the first that both reach.
 # Each host's loopback is its own: the job's listener and connection move to the second's. The job (a counter, 256 MiB of
 # memory with a checksum, a TCP listener and an established connection) is dumped on the first
-# host to S3 and restored on the second, where it goes on.
+# host to S3 and restored on the second, where it goes on. So is a containerd container, each
+# host with its own containerd holding the same image.
 
+import contextlib
 import json
 import os
 import subprocess
 
 import cedana_container as cc
+import ctrd
+import oci
 import rgw
 from workloads import cedana, workload
 from workloads import read_report as report
@@ -54,7 +58,9 @@ def network(names):
         subprocess.run(["ip", "-n", n, "link", "set", v, "up"], check=True)
 
 
-def test_a_job_moves_to_another_host_through_the_store(c):
+@contextlib.contextmanager
+def two_hosts(c):
+    """Hosts a and b on their veth pair, and the store on a, which both reach at 10.77.0.1."""
     names = (f"cedana-mig-a-{os.getpid()}", f"cedana-mig-b-{os.getpid()}")
     hosts = []
     s3 = None
@@ -69,6 +75,19 @@ def test_a_job_moves_to_another_host_through_the_store(c):
         s3.make_bucket(BUCKET)
         for h in (a, b):
             configure(h, s3)
+        yield a, b
+    finally:
+        if s3 is not None:
+            s3.stop()
+        for h in hosts:
+            h.shutdown()
+        for n in names:
+            # The pair goes with the namespaces.
+            subprocess.run(["ip", "netns", "delete", n], check=False)
+
+
+def test_a_job_moves_to_another_host_through_the_store(c):
+    with two_hosts(c) as (a, b):
 
         wl = workload(c)
         cedana(a, "run", "process", "--name", "mig", "--", "sh", "-c",
@@ -103,11 +122,29 @@ def test_a_job_moves_to_another_host_through_the_store(c):
         assert report(b, "/tmp/tcp.report")["errors"] == "0"
         assert ping(b, 7400) == "pong 1"
         cedana(b, "job", "kill", "mig", "--signal", "KILL")
-    finally:
-        if s3 is not None:
-            s3.stop()
-        for h in hosts:
-            h.shutdown()
-        for n in names:
-            # The pair goes with the namespaces.
-            subprocess.run(["ip", "netns", "delete", n], check=False)
+
+
+def test_a_containerd_container_moves_to_another_host_through_the_store(c):
+    with two_hosts(c) as (a, b):
+        # The same image on both hosts: exported from the first, imported on the second.
+        for h in (a, b):
+            ctrd.start(h)
+        ctrd.image(a)
+        ctrd.ctr(a, "image", "export", "/var/tmp/image.tar", ctrd.IMAGE)
+        b.write_file("/var/tmp/image.tar", a.read_file("/var/tmp/image.tar", binary=True))
+        ctrd.ctr(b, "image", "import", "/var/tmp/image.tar")
+        ctrd.run(a, "web", "echo moved > /data/kept; " + oci.COUNTER_SH)
+        a.wait_until(lambda: ctrd.count(a, "web") >= 5, what="the container to count")
+        out = json.loads(cedana(a, "dump", "containerd", "web", "--dir", f"s3://{BUCKET}/host-a", "--compression",
+                                "zstd", "--json").stdout)
+        url = out["path"]
+        assert url.startswith(f"s3://{BUCKET}/host-a/dump-containerd-web-"), out
+        assert "web" not in ctrd.containers(a)
+
+        out = json.loads(cedana(b, "restore", "containerd", "--path", url, "--json").stdout)
+        assert ctrd.tasks(b)["web"] == {"pid": out["pid"], "status": "RUNNING"}, ctrd.tasks(b)
+        assert ctrd.read_file(b, "web", "data/kept").strip() == "moved"
+        at = ctrd.count(b, "web")
+        assert at >= 5, at
+        b.wait_until(lambda: ctrd.count(b, "web") > at + 3, what="the container to count on the second host")
+        ctrd.kill(b, "web")
