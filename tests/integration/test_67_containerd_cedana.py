@@ -336,3 +336,20 @@ def test_container_as_a_managed_job(c):
         c.wait_until(lambda: job(c, "web")["status"] in ("killed", "exited"), what="the job to end")
         ctrd.wait_status(c, "jobc", "STOPPED", "jobs")
         cedana(c, "job", "delete", "web", "--with-checkpoints")
+
+
+def test_file_locks(c):
+    with ctrd.cleanup_after(c):
+        # A container holding a lock (flock) on a file of its writable layer: CRIU dumps it only
+        # when asked, and the restored container holds it again.
+        workload_task(c, "locks", "lock", "/data/lock")
+        c.wait_until(lambda: report(c, "locks").get("held") == "1", what="the container to hold its lock")
+        fails(c, ["dump", "containerd", "locks", "--dir", CK, "--name", "nolocks"], 8, "try --file-locks")
+        assert ctrd.status(c, "locks") == "RUNNING"
+        n = int(report(c, "locks")["count"])
+        c.wait_until(lambda: int(report(c, "locks")["count"]) > n, what="the container to go on after the refusal")
+        path = dump(c, "locks", "locks", "zstd", "--file-locks")
+        restore(c, path, "locks")
+        at = int(report(c, "locks")["count"])
+        c.wait_until(lambda: int(report(c, "locks")["count"]) > at + 3, what="the restored container to count on")
+        assert report(c, "locks")["held"] == "1", report(c, "locks")

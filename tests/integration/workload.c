@@ -10,10 +10,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -278,10 +280,26 @@ static __attribute__((noreturn)) void mode_inspect(const char *file, const char 
         }
 }
 
+/* lock: holds an exclusive flock on PATH (created) and counts ten times a second; the report
+ * says whether the lock is still held (a second open file description cannot take it). */
+static __attribute__((noreturn)) void mode_lock(const char *path) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                exit(1);
+        for (uint64_t i = 1;; i++) {
+                int probe = open(path, O_RDWR | O_CLOEXEC);
+                bool held = probe >= 0 && flock(probe, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+                if (probe >= 0)
+                        close(probe);
+                report("count %llu\nheld %d\n", (unsigned long long) i, held);
+                sleep_ms(100);
+        }
+}
+
 int main(int argc, char *argv[]) {
         if (argc < 3) {
                 fprintf(stderr, "usage: workload REPORT counter|pipe|memory MIB THREADS|tcp PORT|marker THREADS PATH|"
-                                "inspect FILE SOCKET MIB THREADS\n");
+                                "inspect FILE SOCKET MIB THREADS|lock PATH\n");
                 return 2;
         }
         report_path = argv[1];
@@ -296,6 +314,8 @@ int main(int argc, char *argv[]) {
                 return mode_tcp(atoi(argv[3]));
         if (!strcmp(mode, "inspect") && argc == 7)
                 mode_inspect(argv[3], argv[4], (size_t) atoi(argv[5]), atoi(argv[6]));
+        if (!strcmp(mode, "lock") && argc == 4)
+                mode_lock(argv[3]);
         if (!strcmp(mode, "marker") && argc == 5)
                 mode_marker(atoi(argv[3]), argv[4]);
         fprintf(stderr, "workload: unknown mode %s\n", mode);
