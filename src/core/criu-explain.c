@@ -39,6 +39,9 @@ char *criu_explain(const char *line) {
                 if (asprintf(&s, "Process %d of the tree ended while it was being dumped; no checkpoint was "
                              "written.", pid) < 0)
                         return NULL;
+        } else if (startswith(line, "Some file locks are hold by dumping tasks")) {
+                s = strdup("The process holds file locks (flock, fcntl or lease): dump it with --file-locks, and the "
+                           "restored process holds them again.");
         } else if (startswith(line, "External socket is used.")) {
                 s = strdup("The process has a UNIX socket connected to a process outside the checkpoint (often its "
                            "output going to the journal): start it with its output going to a file, or leave the "

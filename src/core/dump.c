@@ -21,6 +21,7 @@
 #include "capture.h"
 #include "collector.h"
 #include "streamer.h"
+#include "criu-explain.h"
 #include "criu.h"
 #include "fd-util.h"
 #include "format-util.h"
@@ -742,11 +743,15 @@ static int criu_failed(DumpContext *c, int outcome, const char *error, char **re
         }
         if (outcome == CEDANA_E_CRIU_FAILED || !runtime_runs_criu(req))
                 return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s", error ?: "CRIU failed to dump the process.");
-        /* runc's words, and CRIU's last error where CRIU is what failed. */
+        /* runc's words, and CRIU's last error where CRIU is what failed: in our words where we know
+         * what it means. */
         _cleanup_free_ char *criu = criu_log_last_error(req->log_dir_fd, req->log_name);
         if (!criu)
                 return message_set(reterr, outcome, "%s", strna(error));
-        _cleanup_free_ char *dir = dir_display(req->log_dir_fd);
+        _cleanup_free_ char *dir = dir_display(req->log_dir_fd), *explained = criu_explain(criu);
+        if (explained)
+                return message_set(reterr, CEDANA_E_CRIU_FAILED, "%s %s keeps running (CRIU's log: %s/%s).",
+                                   explained, c->What, strna(dir), req->log_name);
         return message_set(reterr, CEDANA_E_CRIU_FAILED, "CRIU failed to checkpoint %s: %s (log: %s/%s); it keeps "
                            "running.", c->what, criu, strna(dir), req->log_name);
 }

@@ -344,7 +344,8 @@ def test_file_locks(c):
         # when asked, and the restored container holds it again.
         workload_task(c, "locks", "lock", "/data/lock")
         c.wait_until(lambda: report(c, "locks").get("held") == "1", what="the container to hold its lock")
-        fails(c, ["dump", "containerd", "locks", "--dir", CK, "--name", "nolocks"], 8, "try --file-locks")
+        fails(c, ["dump", "containerd", "locks", "--dir", CK, "--name", "nolocks"], 8,
+              "holds file locks (flock, fcntl or lease): dump it with --file-locks")
         assert ctrd.status(c, "locks") == "RUNNING"
         n = int(report(c, "locks")["count"])
         c.wait_until(lambda: int(report(c, "locks")["count"]) > n, what="the container to go on after the refusal")

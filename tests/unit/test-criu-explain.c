@@ -24,6 +24,8 @@ static void test_known(void) {
                 { "External socket is used. Consider using --ext-unix-sk option.", { "UNIX socket", "--external unix[" } },
                 { "291 was killed by 9 unexpectedly: Killed", { "Process 291 of the tree ended", "no checkpoint" } },
                 { "300 exited with 1 unexpectedly", { "Process 300 of the tree ended", "no checkpoint" } },
+                { "Some file locks are hold by dumping tasks! You can try --file-locks to dump them.",
+                  { "holds file locks", "--file-locks" } },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char *s = criu_explain(cases[i].line);
