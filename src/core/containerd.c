@@ -67,6 +67,10 @@ bool containerd_name_is_valid(const char *name) {
         return !sep;
 }
 
+static unsigned call_timeout(const Containerd *c) {
+        return c->call_timeout_sec ?: CALL_TIMEOUT_SEC;
+}
+
 /* ---- calls ----------------------------------------------------------------------------------- */
 
 static int channel_open(const Containerd *c, GrpcChannel **ret) {
@@ -105,7 +109,7 @@ static int task_get(const Containerd *c, GrpcChannel *ch, const char *id, Proces
         Containerd__Services__Tasks__V1__GetResponse *resp = NULL;
         req.container_id = (char *) id;
         int r = call(c, ch, TASKS "Get", &req, &containerd__services__tasks__v1__get_response__descriptor,
-                     CALL_TIMEOUT_SEC, &resp, "say what the task is", (int[]) { GRPC_NOT_FOUND, 0 }, NULL, reterr);
+                     call_timeout(c), &resp, "say what the task is", (int[]) { GRPC_NOT_FOUND, 0 }, NULL, reterr);
         if (r != 0)
                 return r;
         *ret = resp->process;
@@ -128,14 +132,14 @@ static const char *status_name(Containerd__V1__Types__Status s) {
 static int task_pause(const Containerd *c, GrpcChannel *ch, const char *id, char **reterr) {
         Containerd__Services__Tasks__V1__PauseTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__PAUSE_TASK_REQUEST__INIT;
         req.container_id = (char *) id;
-        return call(c, ch, TASKS "Pause", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+        return call(c, ch, TASKS "Pause", &req, &google__protobuf__empty__descriptor, call_timeout(c), NULL,
                     "pause the task", NULL, NULL, reterr);
 }
 
 static int task_resume(const Containerd *c, GrpcChannel *ch, const char *id, char **reterr) {
         Containerd__Services__Tasks__V1__ResumeTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__RESUME_TASK_REQUEST__INIT;
         req.container_id = (char *) id;
-        return call(c, ch, TASKS "Resume", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+        return call(c, ch, TASKS "Resume", &req, &google__protobuf__empty__descriptor, call_timeout(c), NULL,
                     "resume the task", NULL, NULL, reterr);
 }
 
@@ -143,7 +147,7 @@ static int task_delete(const Containerd *c, GrpcChannel *ch, const char *id, cha
         Containerd__Services__Tasks__V1__DeleteTaskRequest req = CONTAINERD__SERVICES__TASKS__V1__DELETE_TASK_REQUEST__INIT;
         req.container_id = (char *) id;
         return call(c, ch, TASKS "Delete", &req, &containerd__services__tasks__v1__delete_response__descriptor,
-                    CALL_TIMEOUT_SEC, NULL, "delete the task", NULL, NULL, reterr);
+                    call_timeout(c), NULL, "delete the task", NULL, NULL, reterr);
 }
 
 /* SIGKILL to every process of the task, then until containerd reports it stopped. */
@@ -152,7 +156,7 @@ static int task_kill(const Containerd *c, GrpcChannel *ch, const char *id, char 
         req.container_id = (char *) id;
         req.signal = SIGKILL;
         req.all = true;
-        int r = call(c, ch, TASKS "Kill", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+        int r = call(c, ch, TASKS "Kill", &req, &google__protobuf__empty__descriptor, call_timeout(c), NULL,
                      "kill the task", NULL, NULL, reterr);
         for (uint64_t start = now_monotonic_usec(); r == 0;) {
                 Process *p = NULL;
@@ -175,7 +179,7 @@ static int container_delete(const Containerd *c, GrpcChannel *ch, const char *id
         Containerd__Services__Containers__V1__DeleteContainerRequest req =
                 CONTAINERD__SERVICES__CONTAINERS__V1__DELETE_CONTAINER_REQUEST__INIT;
         req.id = (char *) id;
-        int r = call(c, ch, CONTAINERS "Delete", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+        int r = call(c, ch, CONTAINERS "Delete", &req, &google__protobuf__empty__descriptor, call_timeout(c), NULL,
                      "delete the container", (int[]) { GRPC_NOT_FOUND, 0 }, NULL, reterr);
         return r == GRPC_NOT_FOUND ? 0 : r;
 }
@@ -186,7 +190,7 @@ static int snapshot_remove(const Containerd *c, GrpcChannel *ch, const char *sna
                 CONTAINERD__SERVICES__SNAPSHOTS__V1__REMOVE_SNAPSHOT_REQUEST__INIT;
         req.snapshotter = (char *) snapshotter;
         req.key = (char *) key;
-        int r = call(c, ch, SNAPSHOTS "Remove", &req, &google__protobuf__empty__descriptor, CALL_TIMEOUT_SEC, NULL,
+        int r = call(c, ch, SNAPSHOTS "Remove", &req, &google__protobuf__empty__descriptor, call_timeout(c), NULL,
                      "remove the container's snapshot", (int[]) { GRPC_NOT_FOUND, 0 }, NULL, reterr);
         return r == GRPC_NOT_FOUND ? 0 : r;
 }
@@ -213,7 +217,7 @@ static int snapshot_mounts(const Containerd *c, GrpcChannel *ch, const Container
         req.snapshotter = k->snapshotter;
         req.key = k->snapshot_key;
         return call(c, ch, SNAPSHOTS "Mounts", &req, &containerd__services__snapshots__v1__mounts_response__descriptor,
-                    CALL_TIMEOUT_SEC, ret, "say where the container's root file system is", NULL, NULL, reterr);
+                    call_timeout(c), ret, "say where the container's root file system is", NULL, NULL, reterr);
 }
 
 /* msg packed as the value of an Any of type_url; free the value with any_value_done(). */
@@ -268,7 +272,7 @@ int containerd_inspect(const Containerd *c, const char *id, ContainerdContainer 
         Containerd__Services__Containers__V1__GetContainerResponse *got = NULL;
         get.id = (char *) id;
         r = call(c, ch, CONTAINERS "Get", &get, &containerd__services__containers__v1__get_container_response__descriptor,
-                 CALL_TIMEOUT_SEC, &got, "say what the container is", (int[]) { GRPC_NOT_FOUND, 0 }, NULL, reterr);
+                 call_timeout(c), &got, "say what the container is", (int[]) { GRPC_NOT_FOUND, 0 }, NULL, reterr);
         if (r == GRPC_NOT_FOUND)
                 return message_set(reterr, CEDANA_E_NO_SUCH_CONTAINER, "containerd knows no container %s in namespace "
                                    "%s; see 'ctr -n %s containers list'.", id, c->namespace, c->namespace);
@@ -286,7 +290,7 @@ int containerd_inspect(const Containerd *c, const char *id, ContainerdContainer 
         stat.snapshotter = k.snapshotter;
         stat.key = k.snapshot_key;
         r = call(c, ch, SNAPSHOTS "Stat", &stat, &containerd__services__snapshots__v1__stat_snapshot_response__descriptor,
-                 CALL_TIMEOUT_SEC, &info, "say what the container's snapshot is", NULL, NULL, reterr);
+                 call_timeout(c), &info, "say what the container's snapshot is", NULL, NULL, reterr);
         if (r != 0)
                 return r;
         k.snapshot_parent = strdup(info->info ? info->info->parent : "");
@@ -502,7 +506,7 @@ static int create_container(const Containerd *c, GrpcChannel *ch, Container *ct,
         req.container = ct;
         _cleanup_free_ char *words = NULL;
         int r = call(c, ch, CONTAINERS "Create", &req,
-                     &containerd__services__containers__v1__create_container_response__descriptor, CALL_TIMEOUT_SEC,
+                     &containerd__services__containers__v1__create_container_response__descriptor, call_timeout(c),
                      NULL, "create the container", (int[]) { GRPC_ALREADY_EXISTS, 0 }, &words, reterr);
         if (r == GRPC_ALREADY_EXISTS)
                 return message_set(reterr, CEDANA_E_EXISTS, "containerd already has a container %s in namespace %s; "
@@ -519,7 +523,7 @@ static int prepare_snapshot(const Containerd *c, GrpcChannel *ch, const Containe
         req.key = ct->snapshot_key;
         req.parent = (char *) parent;
         int r = call(c, ch, SNAPSHOTS "Prepare", &req,
-                     &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, CALL_TIMEOUT_SEC, ret,
+                     &containerd__services__snapshots__v1__prepare_snapshot_response__descriptor, call_timeout(c), ret,
                      "prepare the container's snapshot", (int[]) { GRPC_NOT_FOUND, GRPC_ALREADY_EXISTS, 0 }, NULL,
                      reterr);
         if (r == GRPC_NOT_FOUND)
@@ -564,7 +568,7 @@ static int create_task(const Containerd *c, GrpcChannel *ch, const Container *ct
         req.options = &any;
         /* No stdio: the restored task's descriptors are CRIU's, as the checkpoint has them. */
         return call(c, ch, TASKS "Create", &req, &containerd__services__tasks__v1__create_task_response__descriptor,
-                    CALL_TIMEOUT_SEC, NULL, "create the task", NULL, NULL, reterr);
+                    call_timeout(c), NULL, "create the task", NULL, NULL, reterr);
 }
 
 static int start_task(const Containerd *c, GrpcChannel *ch, const char *id, pid_t *ret_pid, char **reterr) {

@@ -30,6 +30,9 @@ typedef struct Containerd {
          * for checkpoints that hold them. */
         const char *criu_config;
         const char *criu_config_keep;
+        /* How long a call that only looks or changes a state may take (0: a minute); a checkpoint
+         * and a restore's start take as long as CRIU takes. */
+        unsigned call_timeout_sec;
 } Containerd;
 
 /* What containerd says of a container and its task. */

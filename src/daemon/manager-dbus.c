@@ -391,7 +391,12 @@ static int authorize_container(Manager *m, sd_bus_message *call, Identity *ret_c
 
 /* What containerd says of the container, refused unless cedana can dump it now. */
 static int resolve_containerd(Manager *m, DumpSpec *spec, const char *id, sd_bus_error *error) {
-        Containerd cd = { .address = m->config.containerd_address, .namespace = spec->containerd_namespace };
+        /* Asked from the event loop: well inside the watchdog's 30 s, however containerd fares. */
+        Containerd cd = {
+                .address = m->config.containerd_address,
+                .namespace = spec->containerd_namespace,
+                .call_timeout_sec = 5,
+        };
         _cleanup_free_ char *err = NULL;
         int r = containerd_inspect(&cd, id, &spec->containerd, &err);
         if (r != 0)

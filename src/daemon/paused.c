@@ -51,7 +51,8 @@ static void resume_one(Manager *m, int dir_fd, const char *name) {
         if (!id || read_full_file_at(dir_fd, name, ADDRESS_MAX, &address, NULL) < 0)
                 return (void) unlinkat(dir_fd, name, 0);
         *id++ = 0;
-        Containerd c = { .address = address, .namespace = namespace };
+        /* From the event loop: well inside the watchdog's 30 s, however containerd fares. */
+        Containerd c = { .address = address, .namespace = namespace, .call_timeout_sec = 5 };
         int r = containerd_resume(&c, id, &err);
         if (r != 0)
                 log_error("A dump of containerd container %s (namespace %s) ended abnormally, and resuming it "
