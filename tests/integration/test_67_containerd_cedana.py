@@ -247,25 +247,45 @@ def test_bad_inputs_leave_containers_as_they_were(c):
         assert ctrd.status(c, "victim") == "RUNNING"
 
 
-INTERRUPT = ("import json, signal, subprocess, sys, time; "
-             "p = subprocess.Popen(sys.argv[3:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True); "
-             "time.sleep(float(sys.argv[1])); "
-             "w = subprocess.run(['pgrep', '-P', subprocess.run(['systemctl', 'show', '-P', 'MainPID', 'cedanad'], "
-             "capture_output=True, text=True).stdout.strip()], capture_output=True, text=True).stdout.split(); "
-             "[subprocess.run(['kill', '-KILL', x]) for x in w] if sys.argv[2] == 'worker' else p.send_signal(signal.SIGINT); "
-             "out, err = p.communicate(); print(json.dumps([p.returncode, out, err, w]))")
+# Starts the dump (argv[3:]), waits until containerd shows the task argv[1] PAUSED (the dump
+# holds it), then interrupts: Ctrl-C, SIGKILL to cedanad's workers, or to cedanad itself.
+INTERRUPT = """
+import json, signal, subprocess, sys, time
+def out(*argv):
+    return subprocess.run(argv, capture_output=True, text=True).stdout
+id, how, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+end = time.monotonic() + 60
+while time.monotonic() < end and not any(l.split()[:1] == [id] and l.split()[-1] == "PAUSED"
+                                         for l in out("ctr", "task", "ls").splitlines()):
+    time.sleep(0.02)
+main = out("systemctl", "show", "-P", "MainPID", "cedanad").strip()
+workers = out("pgrep", "-P", main).split()
+if how == "worker":
+    for w in workers:
+        subprocess.run(["kill", "-KILL", w])
+elif how == "daemon":
+    subprocess.run(["kill", "-KILL", main])
+else:
+    p.send_signal(signal.SIGINT)
+o, e = p.communicate()
+print(json.dumps([p.returncode, o, e, workers]))
+"""
 
 
 def interrupted_dump(c, id, how):
     """A gzip dump of 512 MiB of random bytes (seconds), interrupted while it is written or while
-    the paused container waits for its commit: by Ctrl-C, or by killing cedanad's dump worker."""
+    the paused container waits for its commit: by Ctrl-C, by killing cedanad's dump worker, or by
+    killing cedanad itself (its next start, asked for here, resumes the container)."""
     workload_task(c, id, "memory", "512", "2")
     c.wait_until(lambda: report(c, id).get("initial"), timeout=60, what="the workload to fill its memory")
     before = report(c, id)
     pid = ctrd.pid(c, id)
-    rc, out, err, workers = json.loads(c.run(["python3", "-c", INTERRUPT, "0.8", how, "cedana", "dump", "containerd",
+    rc, out, err, workers = json.loads(c.run(["python3", "-c", INTERRUPT, id, how, "cedana", "dump", "containerd",
                                               id, "--dir", CK, "--name", id, "--compression", "gzip"],
                                              timeout=240).stdout)
+    if how == "daemon":
+        cedana(c, "daemon", "status")
     # The container runs on as it was, not paused, and nothing written stays (what a dead worker
     # left, cedanad removes by its intent).
     assert ctrd.tasks(c)[id] == {"pid": pid, "status": "RUNNING"}, ctrd.tasks(c)
@@ -354,3 +374,13 @@ def test_file_locks(c):
         at = int(report(c, "locks")["count"])
         c.wait_until(lambda: int(report(c, "locks")["count"]) > at + 3, what="the restored container to count on")
         assert report(c, "locks")["held"] == "1", report(c, "locks")
+
+
+def test_a_killed_cedanad_leaves_nothing_paused(c):
+    with ctrd.cleanup_after(c):
+        rc, err, _ = interrupted_dump(c, "big3", "daemon")
+        assert rc != 0, (rc, err)
+        # The next cedanad found the record of the pause and resumed the container.
+        assert ("A dump of containerd container big3 (namespace default) ended abnormally; it runs on."
+                in c.run(["journalctl", "-u", "cedanad", "-o", "cat", "--no-pager"]).stdout)
+        assert not c.run(["ls", "-A", "/var/lib/cedana/paused"], check=False).stdout.strip()
