@@ -477,7 +477,7 @@ static int check_kind(const RestoreRequest *req, const CheckpointMetadata *m, ch
 /* Whether fd (and, for a directory, every file in it) only root can have written. */
 static bool written_by_root(int fd) {
         struct stat st;
-        if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022))
+        if (fstat(fd, &st) < 0 || !stat_only_root_writes(&st))
                 return false;
         if (!S_ISDIR(st.st_mode))
                 return true;
@@ -488,8 +488,7 @@ static bool written_by_root(int fd) {
         struct dirent *de;
         while (ok && (de = readdir(d)))
                 ok = streq(de->d_name, ".") || streq(de->d_name, "..") ||
-                     (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && st.st_uid == 0 &&
-                      !(st.st_mode & 0022));
+                     (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && stat_only_root_writes(&st));
         closedir(d);
         return ok;
 }

@@ -80,7 +80,7 @@ static int make_user_dir(const char *path, const Identity *owner) {
                 struct stat st;
                 if (fstat(fd, &st) < 0)
                         return negative_errno();
-                if (st.st_uid != 0 || (st.st_mode & 0022))
+                if (!stat_only_root_writes(&st))
                         return -EPERM;
                 mode_t mode = last ? 0700 : 0755;
                 bool made = mkdirat(fd, c, mode) >= 0;

@@ -186,6 +186,10 @@ int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t 
         return fsync_directory_of(dir_fd);
 }
 
+bool stat_only_root_writes(const struct stat *st) {
+        return st->st_uid == 0 && !(st->st_mode & 0022);
+}
+
 int opendir_at(int dir_fd, DIR **ret) {
         int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)

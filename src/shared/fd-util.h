@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Writes all n bytes, retrying on EINTR and short writes. */
@@ -28,6 +29,8 @@ int fsync_at(int dir_fd, const char *name);
 /* A DIR for listing dir_fd from the start, on a fresh open file description (a dup would share,
  * and move, the caller's directory offset). */
 int opendir_at(int dir_fd, DIR **ret);
+/* Whether only root can change what st describes: root's, and not writable by group or others. */
+bool stat_only_root_writes(const struct stat *st);
 /* name in dir_fd for reading: no symbolic link, no blocking on a FIFO, only a regular file
  * (-EBADMSG otherwise). */
 int open_regular_at(int dir_fd, const char *name);

@@ -360,14 +360,20 @@ static void assert_container_refused(CheckpointMetadata *m, const char *expected
         assert_parse_fails(text, n, -EBADMSG, expected);
 }
 
-static void test_container(void) {
-        _cleanup_(metadata_freep) CheckpointMetadata *m = container_metadata("web-1", "/run/runc", "/srv/bundles/web");
+/* m written as cedana.json and read back. */
+static CheckpointMetadata *roundtrip(const CheckpointMetadata *m) {
         _cleanup_free_ char *text = NULL, *err = NULL;
         size_t n = 0;
         char digest[METADATA_DIGEST_SIZE];
         g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
-        _cleanup_(metadata_freep) CheckpointMetadata *back = NULL;
+        CheckpointMetadata *back = NULL;
         g_assert_cmpint(metadata_parse(text, n, &back, &err), ==, 0);
+        return back;
+}
+
+static void test_container(void) {
+        _cleanup_(metadata_freep) CheckpointMetadata *m = container_metadata("web-1", "/run/runc", "/srv/bundles/web");
+        _cleanup_(metadata_freep) CheckpointMetadata *back = roundtrip(m);
         g_assert_cmpstr(back->type, ==, "runc");
         g_assert_cmpstr(back->container.runtime, ==, "runc");
         g_assert_cmpstr(back->container.id, ==, "web-1");
@@ -407,12 +413,7 @@ static CheckpointMetadata *containerd_metadata(const char *namespace) {
 
 static void test_containerd(void) {
         _cleanup_(metadata_freep) CheckpointMetadata *m = containerd_metadata("k8s.io");
-        _cleanup_free_ char *text = NULL, *err = NULL;
-        size_t n = 0;
-        char digest[METADATA_DIGEST_SIZE];
-        g_assert_cmpint(metadata_format(m, &text, &n, digest), ==, 0);
-        _cleanup_(metadata_freep) CheckpointMetadata *back = NULL;
-        g_assert_cmpint(metadata_parse(text, n, &back, &err), ==, 0);
+        _cleanup_(metadata_freep) CheckpointMetadata *back = roundtrip(m);
         g_assert_cmpstr(back->type, ==, "containerd");
         g_assert_cmpstr(back->container.runtime, ==, "containerd");
         g_assert_cmpstr(back->container.id, ==, "web-1");
